@@ -1,0 +1,61 @@
+"""Acting on a task rather than on an escalation: retry a failed node, reroute a task.
+
+Decisions are always about escalations (that is what the outbox delivers and the
+audit records). When a manager or a policy acts on a task that has no open
+escalation, a synthetic ``failure`` escalation is raised on the task's behalf,
+through the task's own adapter, and decided at once, so the same delivery path,
+inbox history and audit trail apply.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from store.db import Store
+from store.events import make_event
+from store.models import Decision
+
+#: ``source`` of events swarmdeck itself writes.
+SYSTEM_SOURCE = "swarmdeck"
+
+
+async def act_on_task(
+    store: Store,
+    task_id: str,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    target: str | None = None,
+) -> Decision:
+    """Decide ``action`` for a task: on its open escalation if it has one, else on a new one.
+
+    Raises:
+        NotFound: no such task.
+        InvalidDecision, AlreadyDecided: as :meth:`Store.decide`.
+    """
+    task = await store.task(task_id)
+    open_ids = [e.id for e in await store.escalations(state="open") if e.task == task_id]
+    if open_ids:
+        escalation_id = open_ids[0]
+    else:
+        now = datetime.fromtimestamp(store.clock(), UTC)
+        escalation_id = f"task-{task_id}-{int(now.timestamp() * 1000)}"
+        event = make_event(
+            "escalation.raised",
+            id=escalation_id,
+            ts=now,
+            source=SYSTEM_SOURCE,
+            agent=task.assignee,
+            task=task.id,
+            workflow=task.workflow,
+            data={
+                "id": escalation_id,
+                "kind": "failure",
+                "title": f"{action} {task.title or task.id}",
+                "body": task.error or "",
+                "severity": "normal",
+            },
+        )
+        await store.append([event], origin=task.origin)
+    return await store.decide(escalation_id, action, actor=actor, reason=reason, target=target)

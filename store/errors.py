@@ -1,0 +1,37 @@
+"""Errors the store raises; each ``str()`` is one line fit to show a user as is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer swarmdeck; reading it could misinterpret it."""
+
+
+class NotFound(StoreError):
+    """The named escalation, task or agent does not exist."""
+
+
+class InvalidDecision(StoreError):
+    """The decision is malformed (e.g. a reject without a reason)."""
+
+
+class AlreadyDecided(StoreError):
+    """Compare-and-set lost: someone else decided this escalation first."""
+
+    def __init__(self, escalation: str, state: str, by: str | None, at: float | None) -> None:
+        self.escalation = escalation
+        self.state = state
+        self.by = by
+        self.at = at
+        if state == "decided" and by:
+            when = datetime.fromtimestamp(at or 0, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            message = f"escalation {escalation} was already decided by {by} at {when}"
+        else:
+            message = f"escalation {escalation} is {state}, not open"
+        super().__init__(message)

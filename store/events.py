@@ -1,0 +1,381 @@
+"""The versioned event model: the one vocabulary every adapter speaks.
+
+Every fact that reaches swarmdeck is an *event* with a common envelope
+(``v``, ``id``, ``ts``, ``source``, ``kind``, ``agent``, ``task``, ``workflow``)
+and a ``data`` object whose shape depends on ``kind``. The models are strict
+(unknown fields and kinds are rejected) because a typo in an adapter should be a
+clear error at the door, not a silently empty column in the inbox.
+
+Validation runs in pydantic-core (Rust): :func:`parse_event_json` takes raw
+bytes straight to a typed model, which is what lets ingest reach tens of
+thousands of events per second.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+#: The wire-format version this code writes and accepts.
+WIRE_VERSION = 1
+
+AgentState = Literal["idle", "working", "blocked", "failed", "done", "offline"]
+Severity = Literal["low", "normal", "high", "critical"]
+EscalationKind = Literal["approval", "question", "failure", "guardrail", "budget"]
+Action = Literal["approve", "reject", "reroute", "retry", "answer"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+SEVERITIES: tuple[Severity, ...] = ("low", "normal", "high", "critical")
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+
+_Name = Annotated[str, Field(min_length=1, max_length=200)]
+_Text = Annotated[str, Field(max_length=65_536)]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"30s"``, ``"15m"``, ``"2h"``, ``"7d"`` into a timedelta.
+
+    Raises:
+        ValueError: with the offending text, when it is not a duration.
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (expected e.g. 30s, 15m, 2h, 7d)")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+class _Strict(BaseModel):
+    """Base for every wire model: unknown fields are errors, strings are stripped of nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- data payloads
+
+
+class Empty(_Strict):
+    """Payload of kinds that carry nothing beyond the envelope."""
+
+
+class AgentSeenData(_Strict):
+    name: _Name
+    role: _Name
+    model: _Name | None = None
+    host: _Name | None = None
+
+
+class AgentStatusData(_Strict):
+    state: AgentState
+    activity: _Text = ""
+
+
+class TaskCreatedData(_Strict):
+    title: _Text
+    parent: _Name | None = None
+    depends_on: list[_Name] = Field(default_factory=list, max_length=1000)
+    assignee: _Name | None = None
+
+
+class TaskProgressData(_Strict):
+    note: _Text = ""
+    pct: float | None = Field(default=None, ge=0, le=100)
+
+
+class TaskCompletedData(_Strict):
+    result: _Text | None = None
+
+
+class TaskFailedData(_Strict):
+    error: _Text
+    retryable: bool = True
+
+
+class TaskHandoffData(_Strict):
+    to_agent: _Name
+
+
+class WorkflowNode(_Strict):
+    id: _Name
+    label: _Text = ""
+    role: _Name | None = None
+    gate: bool = False
+    """A human gate: the node waits for a manager's approval."""
+
+
+class WorkflowDefinedData(_Strict):
+    name: _Name
+    nodes: list[WorkflowNode] = Field(default_factory=list, max_length=5000)
+    edges: list[tuple[_Name, _Name]] = Field(default_factory=list, max_length=20000)
+
+    @model_validator(mode="after")
+    def _edges_reference_nodes(self) -> WorkflowDefinedData:
+        if self.nodes:
+            known = {n.id for n in self.nodes}
+            for src, dst in self.edges:
+                for end in (src, dst):
+                    if end not in known:
+                        raise ValueError(f"edge {src!r} -> {dst!r} names unknown node {end!r}")
+        return self
+
+
+class EscalationRaisedData(_Strict):
+    id: _Name
+    kind: EscalationKind
+    title: _Text
+    body: _Text = ""
+    severity: Severity = "normal"
+    options: list[_Name] | None = None
+    deadline: datetime | None = None
+    """Absolute time, or a duration such as ``"15m"`` counted from the event's ``ts``."""
+    reroute_targets: list[_Name] | None = None
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class EscalationWithdrawnData(_Strict):
+    id: _Name
+    reason: _Text = ""
+
+
+class UsageData(_Strict):
+    tokens_in: int = Field(default=0, ge=0)
+    tokens_out: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+
+
+class LogData(_Strict):
+    level: LogLevel = "info"
+    text: _Text
+
+
+# ----------------------------------------------------------------------------- envelopes
+
+
+class _Envelope(_Strict):
+    v: Literal[1] = 1
+    id: _Name
+    ts: datetime
+    source: _Name
+    agent: _Name | None = None
+    task: _Name | None = None
+    workflow: _Name | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # Naive timestamps are ambiguous across machines; treat them as UTC rather than local.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class _AgentEnvelope(_Envelope):
+    agent: _Name
+
+
+class _TaskEnvelope(_Envelope):
+    task: _Name
+
+
+class AgentSeen(_AgentEnvelope):
+    kind: Literal["agent.seen"]
+    data: AgentSeenData
+
+
+class AgentStatus(_AgentEnvelope):
+    kind: Literal["agent.status"]
+    data: AgentStatusData
+
+
+class TaskCreated(_TaskEnvelope):
+    kind: Literal["task.created"]
+    data: TaskCreatedData
+
+
+class TaskStarted(_TaskEnvelope):
+    kind: Literal["task.started"]
+    data: Empty = Empty()
+
+
+class TaskProgress(_TaskEnvelope):
+    kind: Literal["task.progress"]
+    data: TaskProgressData
+
+
+class TaskCompleted(_TaskEnvelope):
+    kind: Literal["task.completed"]
+    data: TaskCompletedData = TaskCompletedData()
+
+
+class TaskFailed(_TaskEnvelope):
+    kind: Literal["task.failed"]
+    data: TaskFailedData
+
+
+class TaskHandoff(_TaskEnvelope):
+    kind: Literal["task.handoff"]
+    data: TaskHandoffData
+
+
+class WorkflowDefined(_Envelope):
+    kind: Literal["workflow.defined"]
+    data: WorkflowDefinedData
+
+
+class EscalationRaised(_Envelope):
+    kind: Literal["escalation.raised"]
+    data: EscalationRaisedData
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_deadline(cls, raw: Any) -> Any:
+        """Turn a relative deadline (``"15m"``) into an absolute time counted from ``ts``."""
+        if not isinstance(raw, dict):
+            return raw
+        data = raw.get("data")
+        if isinstance(data, dict) and isinstance(data.get("deadline"), str):
+            match = _DURATION.match(data["deadline"])
+            if match:
+                ts = raw.get("ts")
+                try:
+                    base = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
+                except ValueError:
+                    return raw  # the ts field reports its own error
+                if base.tzinfo is None:
+                    base = base.replace(tzinfo=UTC)
+                delta = timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+                raw = {**raw, "data": {**data, "deadline": base + delta}}
+        return raw
+
+
+class EscalationWithdrawn(_Envelope):
+    kind: Literal["escalation.withdrawn"]
+    data: EscalationWithdrawnData
+
+
+class Usage(_Envelope):
+    kind: Literal["usage"]
+    data: UsageData
+
+
+class Log(_Envelope):
+    kind: Literal["log"]
+    data: LogData
+
+
+Event: TypeAlias = Annotated[
+    AgentSeen
+    | AgentStatus
+    | TaskCreated
+    | TaskStarted
+    | TaskProgress
+    | TaskCompleted
+    | TaskFailed
+    | TaskHandoff
+    | WorkflowDefined
+    | EscalationRaised
+    | EscalationWithdrawn
+    | Usage
+    | Log,
+    Field(discriminator="kind"),
+]
+
+#: Every kind of the current wire version, in documentation order.
+KINDS: tuple[str, ...] = (
+    "agent.seen",
+    "agent.status",
+    "task.created",
+    "task.started",
+    "task.progress",
+    "task.completed",
+    "task.failed",
+    "task.handoff",
+    "workflow.defined",
+    "escalation.raised",
+    "escalation.withdrawn",
+    "usage",
+    "log",
+)
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class EventError(ValueError):
+    """An event failed validation; ``str()`` is one precise, human-readable line."""
+
+
+def _describe(exc: ValidationError) -> str:
+    """Turn pydantic's error list into one line naming each bad field."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        # Drop the discriminator tag pydantic inserts ("task.failed") from the path.
+        if loc and loc[0] in KINDS:
+            loc = loc[1:]
+        where = ".".join(loc) or "event"
+        if err["type"] == "union_tag_invalid":
+            tag = err.get("ctx", {}).get("tag", "?")
+            parts.append(f"kind: unknown kind {tag!r} (known: {', '.join(KINDS)})")
+        elif err["type"] == "union_tag_not_found":
+            parts.append("kind: field required")
+        elif err["type"] == "json_invalid":
+            parts.append(f"not valid JSON ({err['msg'].removeprefix('Invalid JSON: ')})")
+        elif err["type"] == "model_type" or err["type"] == "model_attributes_type":
+            parts.append(f"{where}: expected a JSON object")
+        else:
+            parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event_json(raw: str | bytes) -> Event:
+    """Validate one JSON-encoded event.
+
+    Raises:
+        EventError: naming the field(s) at fault, e.g.
+            ``data.severity: Input should be 'low', 'normal', 'high' or 'critical'``.
+    """
+    try:
+        return EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise EventError(_describe(exc)) from None
+
+
+def parse_event(obj: Any) -> Event:
+    """Validate one event given as Python data (a dict decoded from JSON)."""
+    try:
+        return EVENT_ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise EventError(_describe(exc)) from None
+
+
+def make_event(kind: str, **fields: Any) -> Event:
+    """Build an event from keyword arguments; a convenience for adapters and tests.
+
+    ``ts`` defaults to now and ``v`` to the current wire version.
+    """
+    fields.setdefault("ts", datetime.now(UTC))
+    fields["kind"] = kind
+    return parse_event(fields)
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the wire format (what ``swarmdeck schema`` prints)."""
+    schema = EVENT_ADAPTER.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"swarmdeck event, wire version {WIRE_VERSION}"
+    return schema

@@ -1,0 +1,195 @@
+"""SQLite schema as an ordered list of migrations, tracked in ``PRAGMA user_version``.
+
+A migration is appended, never edited: a database created by any earlier release
+upgrades by running the ones it has not seen, and a database written by a newer
+release is refused with a clear message instead of being misread.
+
+Times are REAL seconds since the epoch (UTC): compact, sortable, cheap to compare.
+Every projection row carries ``rev``, the store-wide change counter of the
+transaction that last touched it, so a reader can ask "what changed since rev N"
+with one indexed query.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the whole initial schema.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO meta(key, value) VALUES ('rev', 0);
+
+    CREATE TABLE events (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        source   TEXT NOT NULL,
+        eid      TEXT NOT NULL,
+        ts       REAL NOT NULL,
+        kind     TEXT NOT NULL,
+        agent    TEXT,
+        task     TEXT,
+        workflow TEXT,
+        data     TEXT
+    );
+    CREATE UNIQUE INDEX events_source_eid ON events(source, eid);
+    CREATE INDEX events_agent ON events(agent, seq) WHERE agent IS NOT NULL;
+    CREATE INDEX events_ts ON events(ts);
+
+    CREATE TABLE agents (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL DEFAULT '',
+        model      TEXT,
+        host       TEXT,
+        state      TEXT NOT NULL DEFAULT 'idle',
+        activity   TEXT NOT NULL DEFAULT '',
+        task       TEXT,
+        workflow   TEXT,
+        first_seen REAL NOT NULL,
+        last_seen  REAL NOT NULL,
+        events     INTEGER NOT NULL DEFAULT 0,
+        tokens_in  INTEGER NOT NULL DEFAULT 0,
+        tokens_out INTEGER NOT NULL DEFAULT 0,
+        cost_usd   REAL NOT NULL DEFAULT 0,
+        origin     TEXT NOT NULL,
+        rev        INTEGER NOT NULL
+    );
+    CREATE INDEX agents_rev ON agents(rev);
+
+    CREATE TABLE tasks (
+        id          TEXT PRIMARY KEY,
+        title       TEXT NOT NULL DEFAULT '',
+        workflow    TEXT,
+        parent      TEXT,
+        depends_on  TEXT NOT NULL DEFAULT '[]',
+        assignee    TEXT,
+        state       TEXT NOT NULL DEFAULT 'pending',
+        note        TEXT NOT NULL DEFAULT '',
+        pct         REAL,
+        result      TEXT,
+        error       TEXT,
+        retryable   INTEGER,
+        failures    INTEGER NOT NULL DEFAULT 0,
+        tokens_in   INTEGER NOT NULL DEFAULT 0,
+        tokens_out  INTEGER NOT NULL DEFAULT 0,
+        cost_usd    REAL NOT NULL DEFAULT 0,
+        created_ts  REAL NOT NULL,
+        started_ts  REAL,
+        ended_ts    REAL,
+        updated_ts  REAL NOT NULL,
+        origin      TEXT NOT NULL,
+        rev         INTEGER NOT NULL
+    );
+    CREATE INDEX tasks_workflow ON tasks(workflow);
+    CREATE INDEX tasks_rev ON tasks(rev);
+
+    CREATE TABLE workflows (
+        name       TEXT PRIMARY KEY,
+        nodes      TEXT NOT NULL DEFAULT '[]',
+        defined    INTEGER NOT NULL DEFAULT 0,
+        updated_ts REAL NOT NULL,
+        rev        INTEGER NOT NULL
+    );
+
+    CREATE TABLE edges (
+        workflow TEXT NOT NULL,
+        src      TEXT NOT NULL,
+        dst      TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        PRIMARY KEY (workflow, src, dst, kind)
+    );
+
+    CREATE TABLE escalations (
+        id              TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        body            TEXT NOT NULL DEFAULT '',
+        severity        TEXT NOT NULL,
+        options         TEXT,
+        deadline        REAL,
+        reroute_targets TEXT,
+        agent           TEXT,
+        task            TEXT,
+        workflow        TEXT,
+        source          TEXT NOT NULL,
+        origin          TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'open',
+        raised_ts       REAL NOT NULL,
+        raised_seq      INTEGER NOT NULL,
+        decided_ts      REAL,
+        decided_by      TEXT,
+        action          TEXT,
+        reason          TEXT,
+        target          TEXT,
+        rev             INTEGER NOT NULL
+    );
+    CREATE INDEX escalations_state ON escalations(state, raised_ts);
+    CREATE INDEX escalations_rev ON escalations(rev);
+
+    CREATE TABLE decisions (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        escalation TEXT NOT NULL REFERENCES escalations(id),
+        action     TEXT NOT NULL,
+        reason     TEXT,
+        target     TEXT,
+        answer     TEXT,
+        actor      TEXT NOT NULL,
+        ts         REAL NOT NULL
+    );
+    CREATE INDEX decisions_escalation ON decisions(escalation);
+
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        decision     INTEGER NOT NULL UNIQUE REFERENCES decisions(id),
+        escalation   TEXT NOT NULL REFERENCES escalations(id),
+        adapter      TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'pending',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error   TEXT,
+        delivered_ts REAL
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt);
+
+    CREATE TABLE audit (
+        seq     INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        prev    TEXT NOT NULL,
+        hash    TEXT NOT NULL
+    );
+
+    CREATE TABLE dead_letters (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts       REAL NOT NULL,
+        origin   TEXT NOT NULL,
+        location TEXT NOT NULL DEFAULT '',
+        raw      BLOB NOT NULL,
+        error    TEXT NOT NULL
+    );
+
+    CREATE TABLE adapter_state (
+        adapter TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (adapter, key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE adapter_health (
+        name       TEXT PRIMARY KEY,
+        type       TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT '',
+        restarts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated_ts REAL NOT NULL,
+        rev        INTEGER NOT NULL
+    );
+    """,
+)
+
+#: The schema version this code writes.
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""Built-in themes as data files (TOML), loaded by the TUI."""

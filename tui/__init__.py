@@ -1,0 +1,1 @@
+"""The Textual app: swarm, inbox and workflow panes."""
