@@ -534,9 +534,16 @@ class Store:
                 (decision_id, escalation, origin, now),
             )
             detail = {
-                "action": action, "reason": reason, "target": target, "answer": answer,
-                "kind": kind, "title": title, "agent": agent, "task": task, "deliver_to": origin,
-            }  # fmt: skip
+                "action": action,
+                "reason": reason,
+                "target": target,
+                "answer": answer,
+                "kind": kind,
+                "title": title,
+                "agent": agent,
+                "task": task,
+                "deliver_to": origin,
+            }
             await self._audit_insert(now, actor, f"decide.{action}", escalation, detail)
         return Decision(decision_id, escalation, action, reason, target, answer, actor, now)
 

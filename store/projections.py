@@ -46,10 +46,23 @@ class AgentPatch:
 
     def row(self, origin: str, rev: int) -> tuple[Any, ...]:
         return (
-            self.name, self.role, self.model, self.host, self.state, self.activity, self.task,
-            self.workflow, self.first_seen, self.last_seen, self.events, self.tokens_in,
-            self.tokens_out, self.cost_usd, origin, rev,
-        )  # fmt: skip
+            self.name,
+            self.role,
+            self.model,
+            self.host,
+            self.state,
+            self.activity,
+            self.task,
+            self.workflow,
+            self.first_seen,
+            self.last_seen,
+            self.events,
+            self.tokens_in,
+            self.tokens_out,
+            self.cost_usd,
+            origin,
+            rev,
+        )
 
 
 @dataclass(slots=True)
@@ -76,11 +89,29 @@ class TaskPatch:
 
     def row(self, origin: str, rev: int) -> tuple[Any, ...]:
         return (
-            self.id, self.title, self.workflow, self.parent, self.depends_on, self.assignee,
-            self.state, self.note, self.pct, self.result, self.error, self.retryable,
-            self.failures, self.tokens_in, self.tokens_out, self.cost_usd, self.ts,
-            self.started_ts, self.ended_ts, self.ts, origin, rev,
-        )  # fmt: skip
+            self.id,
+            self.title,
+            self.workflow,
+            self.parent,
+            self.depends_on,
+            self.assignee,
+            self.state,
+            self.note,
+            self.pct,
+            self.result,
+            self.error,
+            self.retryable,
+            self.failures,
+            self.tokens_in,
+            self.tokens_out,
+            self.cost_usd,
+            self.ts,
+            self.started_ts,
+            self.ended_ts,
+            self.ts,
+            origin,
+            rev,
+        )
 
 
 @dataclass(slots=True)

@@ -132,6 +132,12 @@ class HookSettings(_Section):
     """Seconds to wait for a manager's decision before answering with the default."""
     default: Literal["deny", "allow", "ask"] = "deny"
     """The answer when no decision comes in time or the store cannot be reached."""
+    pretool_matcher: str = "Bash|Edit|Write|mcp__.*"
+    """Tools whose PreToolUse waits for a manager (a regular expression on the tool name);
+    other tools only update the agent's activity."""
+    review_stop: bool = False
+    """Also hold Claude Code's Stop/SubagentStop for a manager: approve lets it stop, retry
+    keeps it working with the manager's reason as its next instruction."""
 
 
 class Settings(BaseSettings):

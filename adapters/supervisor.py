@@ -1,0 +1,332 @@
+"""Run adapter instances side by side; batch what they yield into the store; deliver decisions.
+
+Three kinds of task, all inside one :meth:`Supervisor.run`:
+
+- one *runner* per adapter instance: iterates ``adapter.events()`` into a bounded
+  queue. A crash is logged, recorded as the instance's health (``crashed``, with
+  the error) and followed by a restart after exponential backoff with jitter. One
+  adapter failing never stops the others.
+- one *writer*: drains the queue into store transactions of up to ``batch_max``
+  events or ``batch_window`` seconds, whichever comes first, applying the ingest
+  filters (guardrails) and saving each adapter's position in the same transaction.
+  If the store refuses a write (locked, disk full), the batch is kept and retried:
+  the bounded queue then pushes back on the adapters instead of losing events.
+- one *delivery loop*: polls the outbox for decisions due to running two-way
+  adapters and calls ``deliver``; failures are retried with exponential backoff
+  until ``delivery_max_attempts``, then marked failed (visible in the inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, DeliveryError, Rejected
+from store.db import Store
+from store.events import Event
+from store.models import Delivery
+
+log = logging.getLogger("swarmdeck.supervisor")
+
+
+class IngestFilter(Protocol):
+    """Rewrites a batch before it is stored (masking) and may add events (guardrail hits)."""
+
+    async def __call__(self, events: list[Event], origin: str) -> list[Event]: ...
+
+
+@dataclass(slots=True)
+class Instance:
+    """A configured adapter instance: its name, its type and its validated options."""
+
+    name: str
+    cls: type[Adapter]
+    options: AdapterOptions
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What the writer accumulates for one origin between two commits."""
+
+    events: list[Event] = field(default_factory=list)
+    position: dict[str, str] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random.
+
+    The fixed half guarantees a real pause; the random half spreads a fleet of
+    restarting adapters so they do not hammer an endpoint in lockstep.
+    """
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class Supervisor:
+    """Runs adapters, the ingest writer and the delivery loop until cancelled."""
+
+    def __init__(
+        self,
+        store: Store,
+        instances: Sequence[Instance],
+        *,
+        filters: Sequence[IngestFilter] = (),
+        clock: Callable[[], float] = time.time,
+        batch_max: int = 1000,
+        batch_window: float = 0.05,
+        queue_size: int = 10_000,
+        restart_backoff_base: float = 0.5,
+        restart_backoff_max: float = 60.0,
+        healthy_after: float = 60.0,
+        delivery_interval: float = 0.2,
+        delivery_timeout: float = 30.0,
+        delivery_backoff_base: float = 1.0,
+        delivery_backoff_max: float = 300.0,
+        delivery_max_attempts: int = 12,
+        rng: random.Random | None = None,
+    ) -> None:
+        names = [i.name for i in instances]
+        if len(set(names)) != len(names):
+            raise ValueError(f"adapter instance names must be unique: {names}")
+        self.store = store
+        self.instances = list(instances)
+        self.filters = list(filters)
+        self.clock = clock
+        self.batch_max = batch_max
+        self.batch_window = batch_window
+        self.restart_backoff_base = restart_backoff_base
+        self.restart_backoff_max = restart_backoff_max
+        self.healthy_after = healthy_after
+        self.delivery_interval = delivery_interval
+        self.delivery_timeout = delivery_timeout
+        self.delivery_backoff_base = delivery_backoff_base
+        self.delivery_backoff_max = delivery_backoff_max
+        self.delivery_max_attempts = delivery_max_attempts
+        self.rng = rng or random.Random()
+        #: Live adapter objects by instance name (replaced on restart).
+        self.adapters: dict[str, Adapter] = {}
+        #: Health state by instance name, mirrored into the store.
+        self.states: dict[str, str] = {}
+        self.restarts: dict[str, int] = {i.name: 0 for i in instances}
+        self._queue: asyncio.Queue[tuple[str, Event | Batch]] = asyncio.Queue(queue_size)
+        self._committed = asyncio.Event()
+        #: Events stored so far (all origins); handy for tests and the status line.
+        self.stored = 0
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> None:
+        """Run everything until cancelled; on cancellation, flush what was already read."""
+        tasks = [
+            asyncio.create_task(self._run_adapter(inst), name=f"adapter:{inst.name}")
+            for inst in self.instances
+        ]
+        writer = asyncio.create_task(self._writer(), name="ingest-writer")
+        delivery = asyncio.create_task(self._delivery_loop(), name="delivery")
+        try:
+            await asyncio.gather(writer, delivery)
+        finally:
+            for task in (*tasks, delivery):
+                task.cancel()
+            await asyncio.gather(*tasks, delivery, return_exceptions=True)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._flush_remaining()
+            for inst in self.instances:
+                with contextlib.suppress(Exception):
+                    await self._set_health(inst, "stopped", "collector stopped")
+
+    async def wait_committed(self) -> None:
+        """Wait until the writer commits its next batch (tests use it instead of sleeping)."""
+        self._committed.clear()
+        await self._committed.wait()
+
+    # ------------------------------------------------------------------ adapters
+
+    async def _set_health(
+        self, inst: Instance, state: str, detail: str, error: str | None = None
+    ) -> None:
+        self.states[inst.name] = state
+        await self.store.set_health(
+            inst.name,
+            inst.cls.type_name,
+            state,
+            detail=detail,
+            restarts=self.restarts[inst.name],
+            last_error=error,
+        )
+
+    async def _run_adapter(self, inst: Instance) -> None:
+        attempt = 0
+        while True:
+            started = time.monotonic()
+
+            async def report(state: str, detail: str, _inst: Instance = inst) -> None:
+                await self._set_health(_inst, state, detail)
+
+            context = AdapterContext(
+                name=inst.name,
+                store=self.store,
+                set_health=report,
+                clock=self.clock,
+                log=logging.getLogger(f"swarmdeck.adapter.{inst.name}"),
+            )
+            try:
+                adapter = inst.cls(inst.options, context)
+                self.adapters[inst.name] = adapter
+                await self._set_health(inst, "running", "")
+                async for item in adapter.events():
+                    await self._queue.put((inst.name, item))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.adapters.pop(inst.name, None)
+                if time.monotonic() - started >= self.healthy_after:
+                    attempt = 0  # it ran fine for a while: this is a fresh failure
+                attempt += 1
+                self.restarts[inst.name] += 1
+                delay = backoff_delay(
+                    attempt, self.restart_backoff_base, self.restart_backoff_max, self.rng
+                )
+                message = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "adapter %s crashed (%s); restarting in %.1fs", inst.name, message, delay
+                )
+                await self._set_health(
+                    inst, "crashed", f"restarting in {delay:.1f}s", error=message[:500]
+                )
+                await asyncio.sleep(delay)
+                continue
+            self.adapters.pop(inst.name, None)
+            await self._set_health(inst, "stopped", "source ended")
+            return
+
+    # ------------------------------------------------------------------ ingest
+
+    async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            origin, item = await self._queue.get()
+            pending: dict[str, _Pending] = {}
+            count = self._add(pending, origin, item)
+            deadline = loop.time() + self.batch_window
+            while count < self.batch_max:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    origin, item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+                count += self._add(pending, origin, item)
+            await self._commit(pending)
+
+    @staticmethod
+    def _add(pending: dict[str, _Pending], origin: str, item: Event | Batch) -> int:
+        slot = pending.setdefault(origin, _Pending())
+        if isinstance(item, Batch):
+            slot.events.extend(item.events)
+            slot.position.update(item.position)
+            slot.rejected.extend(item.rejected)
+            return max(1, len(item.events))
+        slot.events.append(item)
+        return 1
+
+    async def _commit(self, pending: dict[str, _Pending]) -> None:
+        """Store every origin's events; retry (never drop) while the store refuses."""
+        for origin, slot in pending.items():
+            events = slot.events
+            for flt in self.filters:
+                try:
+                    events = await flt(events, origin)
+                except Exception as exc:
+                    # A broken filter must not stop ingest; it is reported loudly instead.
+                    log.error("ingest filter %r failed: %s", flt, exc)
+            attempt = 0
+            while True:
+                try:
+                    if events or slot.position:
+                        result = await self.store.append_with_state(
+                            events, origin=origin, state=slot.position
+                        )
+                        self.stored += result.accepted
+                    if slot.rejected:
+                        await self.store.dead_letters_add(
+                            (origin, r.location, r.raw, r.error) for r in slot.rejected
+                        )
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    attempt += 1
+                    delay = backoff_delay(attempt, 0.1, 5.0, self.rng)
+                    log.error("store write failed (%s); retrying in %.2fs", exc, delay)
+                    await asyncio.sleep(delay)
+        self._committed.set()
+
+    async def _flush_remaining(self) -> None:
+        pending: dict[str, _Pending] = {}
+        while not self._queue.empty():
+            origin, item = self._queue.get_nowait()
+            self._add(pending, origin, item)
+        if pending:
+            await self._commit(pending)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _deliverers(self) -> list[str]:
+        return [
+            name
+            for name, adapter in self.adapters.items()
+            if adapter.two_way and self.states.get(name) in ("running", "degraded")
+        ]
+
+    async def _delivery_loop(self) -> None:
+        while True:
+            names = self._deliverers()
+            if names:
+                due = await self.store.due_deliveries(adapters=names)
+                if due:
+                    await asyncio.gather(*(self._deliver(d) for d in due))
+                    continue  # more may be due right away
+            await asyncio.sleep(self.delivery_interval)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        adapter = self.adapters.get(delivery.adapter)
+        if adapter is None:
+            return  # crashed since the query; picked up again after its restart
+        try:
+            await asyncio.wait_for(adapter.deliver(delivery), self.delivery_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            retryable = exc.retryable if isinstance(exc, DeliveryError) else True
+            if isinstance(exc, TimeoutError):
+                message = f"no answer from {delivery.adapter} within {self.delivery_timeout:g}s"
+            elif isinstance(exc, DeliveryError):
+                message = str(exc)
+            else:
+                message = f"{type(exc).__name__}: {exc}"
+            attempts = delivery.attempts + 1
+            retry_at: float | None = None
+            if retryable and attempts < self.delivery_max_attempts:
+                retry_at = self.clock() + backoff_delay(
+                    attempts, self.delivery_backoff_base, self.delivery_backoff_max, self.rng
+                )
+            log.warning(
+                "delivery of decision %s to %s failed: %s",
+                delivery.decision.id,
+                delivery.adapter,
+                message,
+            )
+            await self.store.delivery_failed(delivery.outbox_id, message[:500], retry_at)
+            return
+        await self.store.delivery_succeeded(delivery.outbox_id)

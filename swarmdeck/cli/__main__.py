@@ -1,0 +1,5 @@
+"""``python -m swarmdeck.cli``: the same as the ``swarmdeck`` command."""
+
+from swarmdeck.cli import main
+
+main()

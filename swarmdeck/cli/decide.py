@@ -1,0 +1,63 @@
+"""``swarmdeck decide ESCALATION approve|reject|reroute|retry|answer``."""
+
+from __future__ import annotations
+
+import click
+
+from store.db import Store
+from store.errors import AlreadyDecided, InvalidDecision, NotFound
+from swarmdeck.actor import current_actor
+from swarmdeck.cli._common import (
+    EXIT_CONFLICT,
+    EXIT_ERROR,
+    EXIT_FAILURE,
+    CliError,
+    common_options,
+    emit_json,
+    with_store,
+)
+from swarmdeck.config import Settings
+
+
+@click.command()
+@common_options
+@click.argument("escalation")
+@click.argument("action", type=click.Choice(["approve", "reject", "reroute", "retry", "answer"]))
+@click.option("--reason", help="Why (required for reject and reroute: the agent is told).")
+@click.option("--to", "target", help="Reroute target: an agent name or a role.")
+@click.option("--answer", help="The answer to a question.")
+@click.option("--json", "as_json", is_flag=True, help="Print the recorded decision as JSON.")
+@with_store
+async def decide(
+    store: Store,
+    settings: Settings,
+    escalation: str,
+    action: str,
+    reason: str | None,
+    target: str | None,
+    answer: str | None,
+    as_json: bool,
+) -> None:
+    """Decide an open escalation. The first decision wins; a second one exits 3
+    and names who decided and when."""
+    try:
+        decision = await store.decide(
+            escalation,
+            action,
+            actor=current_actor(settings),
+            reason=reason,
+            target=target,
+            answer=answer,
+        )
+    except AlreadyDecided as exc:
+        raise CliError(str(exc), EXIT_CONFLICT) from None
+    except NotFound as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from None
+    except InvalidDecision as exc:
+        raise CliError(str(exc), EXIT_ERROR) from None
+    if as_json:
+        emit_json(decision.to_dict())
+    else:
+        click.echo(
+            f"{action} recorded for {escalation} (decision {decision.id}, by {decision.actor})"
+        )

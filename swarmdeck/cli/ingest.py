@@ -1,0 +1,129 @@
+"""``swarmdeck ingest [FILE|-]``: validate JSONL events and append them to the store."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from store.db import Store
+from store.events import Event, EventError, parse_event_json
+from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, get_obj
+from swarmdeck.config import Settings
+
+BATCH = 1000
+MAX_LINE = 1 << 20
+
+
+@click.command()
+@common_options
+@click.argument("source", default="-", metavar="[FILE|-]")
+@click.option(
+    "--origin", default="ingest", show_default=True, help="Origin recorded on the events."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.option("--progress", is_flag=True, help="Print each committed line range to stderr.")
+def ingest(source: str, origin: str, as_json: bool, progress: bool) -> None:
+    """Validate and append events (one JSON object per line) from FILE or stdin.
+
+    Prints accepted, duplicate and rejected counts. Each rejected line goes to the
+    dead letters with its line number and the reason. Exits 1 when any line was
+    rejected. Re-ingesting the same file is safe: events are idempotent on
+    (source, id).
+    """
+    settings = get_obj().settings()
+    if source == "-":
+        stream: BinaryIO = sys.stdin.buffer
+        name = "stdin"
+    else:
+        path = Path(source)
+        if path.is_dir():
+            raise CliError(f"{source} is a directory; give a file or - for stdin")
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError:
+            raise CliError(f"no such file: {source}") from None
+        except PermissionError:
+            raise CliError(f"permission denied: {source}") from None
+        name = path.name
+    try:
+        counts = asyncio.run(_ingest(settings.db, stream, name, origin, progress, settings))
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if as_json:
+        emit_json(dataclasses.asdict(counts))
+    else:
+        click.echo(
+            f"accepted {counts.accepted}, duplicate {counts.duplicates}, rejected {counts.rejected}"
+        )
+        for line_no, error in counts.errors[:20]:
+            click.echo(f"  line {line_no}: {error}", err=True)
+        if counts.rejected > 20:
+            click.echo(f"  ... and {counts.rejected - 20} more (see dead letters)", err=True)
+    if counts.rejected:
+        sys.exit(EXIT_FAILURE)
+
+
+@dataclass
+class Counts:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def _ingest(
+    db: Path, stream: BinaryIO, name: str, origin: str, progress: bool, settings: Settings
+) -> Counts:
+    from swarmdeck.collector import build_filters
+
+    filters = build_filters(settings)
+    counts = Counts()
+    async with await Store.open(db) as store:
+        batch: list[Event] = []
+        bad: list[tuple[str, str, bytes, str]] = []
+        first_line = 1
+        line_no = 0
+
+        async def flush() -> None:
+            nonlocal batch, bad, first_line
+            events = batch
+            for flt in filters:
+                events = await flt(events, origin)
+            if events:
+                result = await store.append(events, origin=origin)
+                counts.accepted += result.accepted
+                counts.duplicates += result.duplicates
+            if bad:
+                await store.dead_letters_add(bad)
+            if progress:
+                click.echo(f"committed lines {first_line}-{line_no}", err=True)
+            batch, bad, first_line = [], [], line_no + 1
+
+        for raw in stream:
+            line_no += 1
+            line = raw.strip()
+            if not line:
+                continue
+            if len(line) > MAX_LINE:
+                error = f"line longer than {MAX_LINE} bytes"
+            else:
+                try:
+                    batch.append(parse_event_json(line))
+                    error = ""
+                except EventError as exc:
+                    error = str(exc)
+            if error:
+                counts.rejected += 1
+                counts.errors.append((line_no, error))
+                bad.append((origin, f"{name}:{line_no}", line, error))
+            if len(batch) + len(bad) >= BATCH:
+                await flush()
+        await flush()
+    return counts
