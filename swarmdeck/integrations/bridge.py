@@ -1,0 +1,343 @@
+"""Raise an escalation and wait for its decision: once, for every integration.
+
+A *bridge* takes events to the store and brings a decision back:
+
+* :class:`StoreBridge` (standalone processes: the hook command, ``swarmdeck mcp``
+  over stdio) appends straight to the store and polls ``store.escalation(id)``
+  every ~200 ms until the escalation is decided or withdrawn or the timeout
+  passes. It acknowledges the decision's outbox row itself, because no collector
+  adapter owns its origin.
+* :class:`FutureBridge` (the ``claude-code`` and ``mcp`` adapters inside the
+  collector) hands events to the adapter's ``events()`` stream and waits on an
+  in-process future keyed by escalation id, which ``deliver()`` resolves.
+
+On timeout both withdraw the escalation (``escalation.withdrawn`` with the reason
+"timed out after Ns; answered <default>") so the inbox never keeps a request
+nobody waits for any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from adapters.base import Batch, DeliveryError
+from store.db import Store
+from store.errors import NotFound, StoreError
+from store.events import Event, make_event
+from store.models import Decision, Delivery
+
+#: What a wait can end with, beyond the decision actions themselves.
+TIMEOUT = "timeout"
+WITHDRAWN = "withdrawn"
+UNAVAILABLE = "unavailable"
+
+#: (elapsed seconds, seconds allowed) -> awaitable; called every ``progress_every`` seconds.
+ProgressFn = Callable[[float, float], Awaitable[None]]
+
+#: Errors that mean "the store cannot be reached" (open, locked too long, not a database).
+STORE_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.Error, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a wait ended.
+
+    ``action`` is a decision action (approve, reject, reroute, retry, answer) or
+    ``timeout`` / ``withdrawn`` / ``unavailable``; ``reason`` is always one line a
+    human can read (the manager's reason, or why no decision came).
+    """
+
+    escalation: str
+    action: str
+    reason: str = ""
+    target: str | None = None
+    answer: str | None = None
+    decided_by: str | None = None
+    decision_id: int | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.action not in (TIMEOUT, WITHDRAWN, UNAVAILABLE)
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> Outcome:
+        return cls(
+            escalation=decision.escalation,
+            action=decision.action,
+            reason=decision.reason or "",
+            target=decision.target,
+            answer=decision.answer,
+            decided_by=decision.actor,
+            decision_id=decision.id,
+        )
+
+
+def seconds(value: float) -> str:
+    """``600`` -> ``"600s"``, ``0.5`` -> ``"0.5s"``: durations in reasons."""
+    return f"{value:g}s"
+
+
+def timeout_reason(timeout: float, default_label: str) -> str:
+    return f"timed out after {seconds(timeout)}; answered {default_label}"
+
+
+def withdrawn_event(source: str, escalation_id: str, reason: str) -> Event:
+    return make_event(
+        "escalation.withdrawn",
+        id=f"{escalation_id}.withdrawn",
+        source=source,
+        data={"id": escalation_id, "reason": reason[:2000]},
+    )
+
+
+class Bridge(Protocol):
+    """Where an integration's events go and its decisions come from."""
+
+    source: str
+
+    async def emit(self, events: Sequence[Event]) -> None:
+        """Record events (agent status, logs) without waiting for anything."""
+
+    async def escalate(
+        self,
+        events: Sequence[Event],
+        escalation_id: str,
+        *,
+        within: float,
+        default_label: str,
+        progress: ProgressFn | None = None,
+        progress_every: float = 5.0,
+    ) -> Outcome:
+        """Record ``events`` (which include the ``escalation.raised``) and wait for a decision."""
+
+
+# ----------------------------------------------------------------------------- standalone
+
+
+async def outbox_id_for(store: Store, decision_id: int) -> tuple[int, str] | None:
+    """The outbox row (id, state) that carries a decision, if any."""
+    row = await store._fetchone("SELECT id, state FROM outbox WHERE decision = ?", (decision_id,))
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def acknowledge(store: Store, decision_id: int) -> None:
+    """Mark a decision delivered: this process carried it to the agent itself."""
+    found = await outbox_id_for(store, decision_id)
+    if found is not None and found[1] != "delivered":
+        await store.delivery_succeeded(found[0])
+
+
+class StoreBridge:
+    """Standalone path: append to the store, poll it for the decision.
+
+    Args:
+        store: an open store.
+        origin: the ``origin`` recorded with the events (e.g. ``claude-code-hook``);
+            no collector adapter has that name, so the outbox row waits for us.
+        source: the ``source`` of the events this process writes.
+        poll: seconds between two looks at the escalation (a cheap indexed read).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        origin: str,
+        source: str | None = None,
+        poll: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.origin = origin
+        self.source = source or origin
+        self.poll = poll
+        self._clock = clock
+
+    async def emit(self, events: Sequence[Event]) -> None:
+        if events:
+            await self.store.append(list(events), origin=self.origin)
+
+    async def escalate(
+        self,
+        events: Sequence[Event],
+        escalation_id: str,
+        *,
+        within: float,
+        default_label: str,
+        progress: ProgressFn | None = None,
+        progress_every: float = 5.0,
+    ) -> Outcome:
+        await self.emit(events)
+        return await self.wait(
+            escalation_id,
+            within=within,
+            default_label=default_label,
+            progress=progress,
+            progress_every=progress_every,
+        )
+
+    async def wait(
+        self,
+        escalation_id: str,
+        *,
+        within: float,
+        default_label: str,
+        progress: ProgressFn | None = None,
+        progress_every: float = 5.0,
+    ) -> Outcome:
+        """Poll until decided, withdrawn or timed out (then withdraw it ourselves)."""
+        start = self._clock()
+        deadline = start + within
+        next_progress = start + progress_every
+        while True:
+            outcome = await self._look(escalation_id)
+            if outcome is not None:
+                return outcome
+            now = self._clock()
+            if now >= deadline:
+                break
+            if progress is not None and now >= next_progress:
+                next_progress += progress_every
+                with contextlib.suppress(Exception):  # a gone client must not end the wait
+                    await progress(now - start, within)
+            await asyncio.sleep(max(0.0, min(self.poll, deadline - now)))
+        reason = timeout_reason(within, default_label)
+        await self.store.append(
+            [withdrawn_event(self.source, escalation_id, reason)], origin=self.origin
+        )
+        # Someone may have decided between our last look and the withdrawal: the
+        # withdrawal only applies to an open escalation, so their decision wins.
+        outcome = await self._look(escalation_id)
+        if outcome is not None and outcome.decided:
+            return outcome
+        return Outcome(escalation_id, TIMEOUT, reason)
+
+    async def _look(self, escalation_id: str) -> Outcome | None:
+        try:
+            esc = await self.store.escalation(escalation_id)
+        except NotFound:
+            return Outcome(escalation_id, UNAVAILABLE, f"escalation {escalation_id} disappeared")
+        if esc.state == "decided":
+            decisions = await self.store.decisions(escalation_id, limit=1)
+            if not decisions:  # pragma: no cover - decide() writes both in one transaction
+                return None
+            decision = decisions[0]
+            await acknowledge(self.store, decision.id)
+            return Outcome.from_decision(decision)
+        if esc.state == "withdrawn":
+            return Outcome(escalation_id, WITHDRAWN, esc.reason or "withdrawn")
+        return None
+
+
+# ----------------------------------------------------------------------------- in the collector
+
+
+class FutureBridge:
+    """In-collector path: events flow out of the adapter, decisions come in via ``deliver()``.
+
+    The adapter's ``events()`` generator drains :attr:`queue`; its ``deliver()``
+    calls :meth:`resolve`. A future is registered before the escalation is
+    emitted, so a decision can never arrive before anyone listens for it.
+    """
+
+    def __init__(self, source: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.source = source
+        self.queue: asyncio.Queue[Batch] = asyncio.Queue()
+        self._pending: dict[str, asyncio.Future[Outcome]] = {}
+        self._clock = clock
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    async def emit(self, events: Sequence[Event]) -> None:
+        if events:
+            await self.queue.put(Batch(events=list(events)))
+
+    async def escalate(
+        self,
+        events: Sequence[Event],
+        escalation_id: str,
+        *,
+        within: float,
+        default_label: str,
+        progress: ProgressFn | None = None,
+        progress_every: float = 5.0,
+    ) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending[escalation_id] = future
+        try:
+            await self.emit(events)
+            start = self._clock()
+            deadline = start + within
+            while True:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                step = min(remaining, progress_every) if progress is not None else remaining
+                done, _ = await asyncio.wait({future}, timeout=step)
+                if done:
+                    return future.result()
+                if progress is not None and self._clock() < deadline:
+                    with contextlib.suppress(Exception):
+                        await progress(self._clock() - start, within)
+            if future.done():
+                return future.result()
+            reason = timeout_reason(within, default_label)
+            await self.emit([withdrawn_event(self.source, escalation_id, reason)])
+            return Outcome(escalation_id, TIMEOUT, reason)
+        finally:
+            self._pending.pop(escalation_id, None)
+            if not future.done():
+                future.cancel()
+
+    def resolve(self, delivery: Delivery) -> None:
+        """Hand a decision to whoever waits for it.
+
+        Raises:
+            DeliveryError: nobody waits any more (timed out, the agent disconnected,
+                the collector restarted); retrying cannot help.
+        """
+        future = self._pending.get(delivery.decision.escalation)
+        if future is None or future.done():
+            raise DeliveryError(
+                f"the agent no longer waits for escalation {delivery.decision.escalation} "
+                "(it timed out, disconnected or the collector restarted)",
+                retryable=False,
+            )
+        future.set_result(Outcome.from_decision(delivery.decision))
+
+    def withdraw_all(self, reason: str) -> None:
+        """Answer every waiter with ``withdrawn`` (adapter shutting down)."""
+        for escalation_id, future in list(self._pending.items()):
+            if not future.done():
+                future.set_result(Outcome(escalation_id, WITHDRAWN, reason))
+
+
+async def withdraw_stale(store: Store, origin: str, source: str, reason: str) -> list[Event]:
+    """Withdrawal events for escalations of ``origin`` still open from a previous run.
+
+    An in-collector adapter calls this at start: whoever waited on them is gone
+    (its HTTP request or MCP call ended with the old process).
+    """
+    rows = await store._fetchall(
+        "SELECT id FROM escalations WHERE origin = ? AND state = 'open'", (origin,)
+    )
+    now = datetime.now(UTC)
+    return [
+        make_event(
+            "escalation.withdrawn",
+            id=f"{row[0]}.withdrawn",
+            source=source,
+            ts=now,
+            data={"id": str(row[0]), "reason": reason},
+        )
+        for row in rows
+    ]
