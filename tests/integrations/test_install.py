@@ -1,0 +1,115 @@
+"""``swarmdeck install claude-code``: a real subprocess merging into a real settings file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from swarmdeck.cli.install import desired_groups, merge_hooks
+from tests.integrations.conftest import SWARMDECK
+
+EXISTING: dict[str, Any] = {
+    "model": "opus",
+    "permissions": {"allow": ["Bash(npm run test:*)"], "deny": ["Read(./.env)"]},
+    "env": {"FOO": "bar"},
+    "hooks": {
+        "PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "./lint-guard.sh"}]}
+        ],
+        "PostToolUse": [
+            {"matcher": "Edit|Write", "hooks": [{"type": "command", "command": "ruff format"}]}
+        ],
+    },
+}
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SWARMDECK), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_merge_keeps_unrelated_settings_and_is_idempotent(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = tmp_path / "repo"
+    settings = project / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps(EXISTING, indent=4))
+    db = tmp_path / "team.db"
+
+    first = run(
+        ["install", "claude-code", "--project", str(project), "--db", str(db)], env, tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    assert "installed swarmdeck hooks" in first.stdout
+    merged = json.loads(settings.read_text())
+    for key in ("model", "permissions", "env"):
+        assert merged[key] == EXISTING[key]
+    assert merged["hooks"]["PostToolUse"] == EXISTING["hooks"]["PostToolUse"]
+    pre = merged["hooks"]["PreToolUse"]
+    assert pre[0] == EXISTING["hooks"]["PreToolUse"][0]  # the user's own hook stays first
+    assert pre[1]["matcher"] == "Bash|Edit|Write|mcp__.*"
+    [handler] = pre[1]["hooks"]
+    assert handler["type"] == "command"
+    assert handler["command"] == f"{SWARMDECK} hook claude-code --db {db}"
+    assert handler["timeout"] == 630
+    assert merged["hooks"]["PermissionRequest"][0]["matcher"] == "*"
+    for event in ("Notification", "Stop", "SubagentStop"):
+        assert merged["hooks"][event][0]["hooks"][0]["command"] == handler["command"]
+    backups = list(settings.parent.glob("settings.json.bak-*"))
+    assert len(backups) == 1
+    assert json.loads(backups[0].read_text()) == EXISTING
+
+    before = settings.read_bytes()
+    second = run(
+        ["install", "claude-code", "--project", str(project), "--db", str(db)], env, tmp_path
+    )
+    assert second.returncode == 0, second.stderr
+    assert "nothing changed" in second.stdout
+    assert settings.read_bytes() == before
+    assert len(list(settings.parent.glob("settings.json.bak-*"))) == 1
+
+
+def test_invalid_json_is_left_untouched(tmp_path: Path, env: dict[str, str]) -> None:
+    settings = tmp_path / "repo" / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"model": "opus",}')
+    result = run(["install", "claude-code", "--project", str(tmp_path / "repo")], env, tmp_path)
+    assert result.returncode != 0
+    assert "not valid JSON (line 1" in result.stderr
+    assert "left untouched" in result.stderr
+    assert settings.read_text() == '{"model": "opus",}'
+    assert not list(settings.parent.glob("*.bak-*"))
+
+
+def test_user_settings_created_when_missing(tmp_path: Path, env: dict[str, str]) -> None:
+    result = run(["install", "claude-code", "--user"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    path = Path(env["HOME"]) / ".claude" / "settings.json"
+    data = json.loads(path.read_text())
+    assert set(data["hooks"]) == {
+        "PermissionRequest", "PreToolUse", "Notification", "Stop", "SubagentStop"
+    }  # fmt: skip
+
+
+def test_reinstall_with_new_path_replaces_in_place() -> None:
+    old = desired_groups("/old/bin/swarmdeck hook claude-code", "Bash", 100)
+    mine = {"type": "command", "command": "./mine.sh"}
+    settings = {
+        "hooks": {
+            "PreToolUse": [
+                old["PreToolUse"],
+                {"matcher": "Edit", "hooks": [mine, *old["PreToolUse"]["hooks"]]},
+            ]
+        }
+    }
+    new = desired_groups("/new/bin/swarmdeck hook claude-code", "Bash|Write", 700)
+    merged = merge_hooks(settings, new, "settings.json")
+    pre = merged["hooks"]["PreToolUse"]
+    assert pre[0] == new["PreToolUse"]  # replaced where it stood
+    assert pre[1] == {"matcher": "Edit", "hooks": [mine]}  # ours removed from the user's group
+    assert len(pre) == 2
+    assert merge_hooks(merged, new, "settings.json") == merged
