@@ -1,0 +1,46 @@
+"""Guardrails: secrets and personal data masked at ingest, budgets on usage.
+
+Entry point for the collector: :func:`build_ingest_filter`. Budgets are watched by
+the policy service (they need the change feed and the store), see
+:mod:`swarmdeck.policy.budgets`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from swarmdeck.guardrails.config import GuardrailConfig, load_guardrails
+from swarmdeck.guardrails.detectors import Hit, Scanner
+from swarmdeck.guardrails.ingest import IngestFilter
+
+if TYPE_CHECKING:
+    from store.db import Store
+    from swarmdeck.config import Settings
+
+__all__ = [
+    "GuardrailConfig",
+    "Hit",
+    "IngestFilter",
+    "Scanner",
+    "build_ingest_filter",
+    "load_guardrails",
+]
+
+
+def build_ingest_filter(settings: Settings, store: Store | None = None) -> IngestFilter | None:
+    """The ingest filter for these settings, or None when guardrails are turned off.
+
+    Detection is on by default (``[guardrails] enabled = false`` turns it off).
+
+    Args:
+        settings: validated settings; ``settings.guardrails`` is checked here.
+        store: the collector's store, used for the vault of masked originals; without
+            it the filter opens ``settings.db`` itself when it first needs to.
+
+    Raises:
+        swarmdeck.config.ConfigError: an invalid ``[guardrails]`` section (field named).
+    """
+    config = load_guardrails(settings.guardrails)
+    if not config.enabled:
+        return None
+    return IngestFilter(config, store=store, db_path=settings.db)

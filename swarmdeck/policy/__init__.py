@@ -1,0 +1,56 @@
+"""The policy engine: escalation paths as configuration, deadlines, budgets, dry runs.
+
+Entry point for the collector: :func:`build_policy_service`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from swarmdeck.policy.engine import PolicyService
+from swarmdeck.policy.rules import PolicyConfig, Rule, load_policy, parse_step
+
+if TYPE_CHECKING:
+    from store.db import Store
+    from swarmdeck.config import Settings
+
+__all__ = [
+    "PolicyConfig",
+    "PolicyService",
+    "Rule",
+    "build_policy_service",
+    "current_admin",
+    "load_policy",
+    "parse_step",
+]
+
+
+def current_admin(settings: Settings) -> str:
+    """Who is acting (``user@host``), via swarmdeck.actor when it exists."""
+    try:
+        from swarmdeck.actor import current_actor
+    except ImportError:  # pragma: no cover - the lead's module not there yet
+        import getpass
+        import socket
+
+        return settings.actor or f"{getpass.getuser()}@{socket.gethostname()}"
+    return current_actor(settings)
+
+
+def build_policy_service(
+    settings: Settings, store: Store, clock: Callable[[], float] = time.time
+) -> PolicyService | None:
+    """The policy service for these settings, or None when there are no rules and no budgets.
+
+    Raises:
+        swarmdeck.config.ConfigError: invalid ``[policy]`` or ``[guardrails]`` (field named).
+    """
+    from swarmdeck.guardrails.config import load_guardrails
+
+    config = load_policy(settings.policy)
+    budgets = load_guardrails(settings.guardrails).budgets
+    if not config.rules and not budgets:
+        return None
+    return PolicyService(config, store, clock, budgets=list(budgets), admin=current_admin(settings))

@@ -1,0 +1,451 @@
+"""The policy service: follows the change feed, applies rules, sweeps deadlines, watches budgets.
+
+Runs inside the collector (exactly one per database). Its position in the change
+feed is kept in ``adapter_state`` under adapter ``policy`` (key ``seq``), saved right
+after every event it acted on, so a restart neither re-processes nor skips. On its
+very first start it begins at the end of the feed: enabling a policy never acts on
+last week's failures.
+
+Every automatic decision goes through the same store calls a human's does
+(``store.decide``, ``store.actions.act_on_task``) with actor ``policy:<rule>``, so the
+inbox, the outbox and the audit chain show what the policy did.
+
+Per-task progress along a path (which rule, which step, retries used, a retry due
+after its backoff) is persisted under ``policy`` / ``task:<id>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from store import governance
+from store.actions import act_on_task
+from store.db import Store
+from store.errors import AlreadyDecided, InvalidDecision, NotFound
+from store.events import make_event
+from store.models import Escalation, StoredEvent
+from swarmdeck.guardrails.config import BudgetConfig
+from swarmdeck.policy.budgets import BudgetWatcher
+from swarmdeck.policy.rules import PolicyConfig, Rule, Step, Subject
+
+log = logging.getLogger("swarmdeck.policy")
+
+STATE = "policy"
+#: ``source`` of events the policy writes (it never acts on its own events).
+POLICY_SOURCE = "policy"
+
+
+@dataclass(slots=True)
+class TaskProgress:
+    rule: str
+    step: int = 0
+    retries: int = 0
+    due: float | None = None
+    """When a scheduled retry is due (after its backoff)."""
+    reason: str = ""
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"rule": self.rule, "step": self.step, "retries": self.retries, "due": self.due,
+             "reason": self.reason}
+        )  # fmt: skip
+
+    @classmethod
+    def load(cls, text: str) -> TaskProgress:
+        raw = json.loads(text)
+        return cls(raw["rule"], raw.get("step", 0), raw.get("retries", 0), raw.get("due"),
+                   raw.get("reason", ""))  # fmt: skip
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the service did for one event (returned for tests and logs)."""
+
+    rule: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def actor_for(rule: str) -> str:
+    return f"policy:{rule}"
+
+
+class PolicyService:
+    """Follow the change feed and apply rules; sweep deadlines; watch budgets.
+
+    Args:
+        config: the validated rules.
+        store: the collector's store.
+        clock: seconds since the epoch; injected so tests control time.
+        budgets: budgets from ``[guardrails]``.
+        admin: the actor recorded for a rule-set change (``user@host``).
+    """
+
+    def __init__(
+        self,
+        config: PolicyConfig,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        *,
+        budgets: list[BudgetConfig] | None = None,
+        admin: str = "policy",
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.admin = admin
+        self.budgets = BudgetWatcher(budgets or [], store)
+        self.position = 0
+        self.progress: dict[str, TaskProgress] = {}
+        self.outcomes: list[Outcome] = []
+        self._roles: dict[str, str] = {}
+        self._started = False
+        self._last_sweep = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Load the position and per-task progress; audit a changed rule set."""
+        if self._started:
+            return
+        await governance.ensure_tables(self.store)
+        states = await self.store.get_states(STATE)
+        if "seq" in states:
+            self.position = int(states["seq"])
+        else:
+            self.position = await self.store.last_seq()
+            await self.store.set_state(STATE, "seq", str(self.position))
+        for key, value in states.items():
+            if key.startswith("task:"):
+                try:
+                    self.progress[key[5:]] = TaskProgress.load(value)
+                except (ValueError, KeyError):
+                    log.warning("policy: ignoring unreadable state %s", key)
+        await self._audit_rule_change(states)
+        self._started = True
+
+    async def _audit_rule_change(self, states: dict[str, str]) -> None:
+        fingerprint = self.config.fingerprint()
+        if states.get("rules_hash") == fingerprint:
+            return
+        before: dict[str, Any] = json.loads(states.get("rules", "{}") or "{}")
+        after = self.config.canonical()
+        diff = {
+            "added": sorted(set(after) - set(before)),
+            "removed": sorted(set(before) - set(after)),
+            "changed": sorted(n for n in set(after) & set(before) if after[n] != before[n]),
+            "rules": len(after),
+            "hash": fingerprint,
+        }
+        await self.store.audit(self.admin, "policy.rules_changed", "policy", diff)
+        await self.store.set_state(STATE, "rules", json.dumps(after, sort_keys=True))
+        await self.store.set_state(STATE, "rules_hash", fingerprint)
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        await self.start()
+        while True:
+            try:
+                busy = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("policy: step failed; continuing")
+                busy = False
+            if not busy:
+                await asyncio.sleep(self.config.poll_interval)
+
+    async def step(self) -> bool:
+        """One round: a batch of the feed, due retries, the deadline sweep (when due).
+
+        Returns:
+            True when there may be more to do right away (a full batch was read).
+        """
+        await self.start()
+        events = await self.store.events_since(self.position, limit=500)
+        for event in events:
+            acted = await self.on_event(event)
+            self.position = event.seq
+            if acted:
+                await self.store.set_state(STATE, "seq", str(self.position))
+        if events:
+            await self.store.set_state(STATE, "seq", str(self.position))
+        await self.fire_due_retries()
+        now = self.clock()
+        if now - self._last_sweep >= self.config.sweep_interval:
+            self._last_sweep = now
+            await self.sweep_deadlines()
+        return len(events) == 500
+
+    # ------------------------------------------------------------------ the feed
+
+    async def _role(self, agent: str | None) -> str | None:
+        if agent is None:
+            return None
+        role = self._roles.get(agent)
+        if role is None:
+            try:
+                role = (await self.store.agent(agent)).role
+            except NotFound:
+                return None
+            self._roles[agent] = role
+        return role
+
+    async def on_event(self, event: StoredEvent) -> bool:
+        """Apply the rules to one stored event; True when something was written."""
+        if event.kind == "agent.seen" and event.agent and "role" in event.data:
+            self._roles[event.agent] = str(event.data["role"])
+            return False
+        if event.kind == "usage":
+            await self.budgets.on_event(event, self._role)
+            return False
+        if event.kind == "task.completed" and event.task in self.progress:
+            del self.progress[event.task]
+            await governance.delete_state(self.store, STATE, f"task:{event.task}")
+            return True
+        if not self.config.rules:
+            return False
+        if event.kind == "task.failed" and event.task:
+            return await self._on_task_failed(event)
+        if event.kind == "escalation.raised" and event.source != POLICY_SOURCE:
+            return await self._on_escalation(str(event.data.get("id", event.id)))
+        return False
+
+    async def _on_task_failed(self, event: StoredEvent) -> bool:
+        assert event.task is not None
+        subject = Subject(
+            "task.failed",
+            agent=event.agent,
+            role=await self._role(event.agent),
+            workflow=event.workflow,
+            error=str(event.data.get("error", "")),
+        )
+        rule = self.config.first_match(subject)
+        if rule is None:
+            return False
+        progress = self.progress.get(event.task)
+        if progress is None or progress.rule != rule.name:
+            progress = TaskProgress(rule.name)
+        retryable = bool(event.data.get("retryable", True))
+        steps = rule.steps()
+        while progress.step < len(steps):
+            step = steps[progress.step]
+            if step.name == "retry":
+                if retryable and progress.retries < step.max and progress.due is None:
+                    progress.retries += 1
+                    progress.due = self.clock() + step.backoff
+                    progress.reason = f"retry {progress.retries} of {step.max} (rule {rule.name})"
+                    await self._save(event.task, progress)
+                    self.outcomes.append(
+                        Outcome(rule.name, "retry.scheduled", event.task,
+                                {"due": progress.due, "attempt": progress.retries})
+                    )  # fmt: skip
+                    if step.backoff <= 0:
+                        await self.fire_due_retries()
+                    return True
+                if progress.due is not None:
+                    return False  # a retry is already scheduled
+                progress.step += 1
+                progress.retries = 0
+                continue
+            progress.step += 1
+            await self._save(event.task, progress)
+            await self._task_step(rule, step, event)
+            return True
+        return False  # path exhausted: the humans have it
+
+    async def _save(self, task: str, progress: TaskProgress) -> None:
+        self.progress[task] = progress
+        await self.store.set_state(STATE, f"task:{task}", progress.dump())
+
+    async def _task_step(self, rule: Rule, step: Step, event: StoredEvent) -> None:
+        assert event.task is not None
+        actor = actor_for(rule.name)
+        error = str(event.data.get("error", ""))[:200]
+        if step.name == "escalate":
+            await self._escalate_task(rule, step, event)
+            return
+        reason = step.args.get("reason") or f"rule {rule.name}: {step.describe()}"
+        if step.name == "reroute":
+            reason = step.args.get("reason") or (
+                f"rule {rule.name}: rerouted to {step.target} after failure: {error}"
+            )
+        try:
+            decision = await act_on_task(
+                self.store, event.task, step.action, actor=actor, reason=reason, target=step.target
+            )
+        except (AlreadyDecided, NotFound, InvalidDecision) as exc:
+            log.info("policy %s: %s on %s skipped: %s", rule.name, step.name, event.task, exc)
+            return
+        await governance.set_owner(self.store, decision.escalation, rule.name)
+        self.outcomes.append(Outcome(rule.name, step.name, event.task, {"target": step.target}))
+
+    async def _escalate_task(self, rule: Rule, step: Step, event: StoredEvent) -> None:
+        assert event.task is not None
+        now = self.clock()
+        deadline = now + step.deadline if step.deadline is not None else None
+        severity = step.args.get("severity")
+        row = await self.store._fetchone(
+            "SELECT id FROM escalations WHERE task = ? AND state = 'open' "
+            "ORDER BY raised_seq DESC LIMIT 1",
+            (event.task,),
+        )
+        actor = actor_for(rule.name)
+        if row is not None:
+            escalation_id = str(row[0])
+            await governance.set_escalation(
+                self.store, escalation_id, actor=actor, action="policy.escalate",
+                severity=severity, deadline=deadline, rule=rule.name,
+                detail={"rule": rule.name, "step": step.describe()},
+            )  # fmt: skip
+        else:
+            task = await self.store.task(event.task)
+            escalation_id = f"policy-{event.task}-{int(now * 1000)}"[:200]
+            error = str(event.data.get("error", ""))
+            data: dict[str, Any] = {
+                "id": escalation_id,
+                "kind": "failure",
+                "title": f"{task.title or task.id} keeps failing: {error}"[:500],
+                "body": (
+                    f"Rule {rule.name} ran its path ({' -> '.join(rule.path)}) and the task "
+                    f"still fails.\n\nLast error: {error}"
+                ),
+                "severity": severity or "normal",
+            }
+            if deadline is not None:
+                data["deadline"] = datetime.fromtimestamp(deadline, UTC)
+            raised = make_event(
+                "escalation.raised", id=escalation_id, ts=datetime.fromtimestamp(now, UTC),
+                source=POLICY_SOURCE, agent=event.agent, task=event.task,
+                workflow=event.workflow, data=data,
+            )  # fmt: skip
+            await self.store.append([raised], origin=task.origin)
+            await governance.set_owner(self.store, escalation_id, rule.name)
+            await self.store.audit(
+                actor, "policy.escalate", escalation_id,
+                {"rule": rule.name, "task": event.task, "severity": data["severity"],
+                 "deadline": deadline, "step": step.describe()},
+            )  # fmt: skip
+        self.outcomes.append(
+            Outcome(rule.name, "escalate", event.task,
+                    {"escalation": escalation_id, "severity": severity, "deadline": deadline})
+        )  # fmt: skip
+
+    async def _on_escalation(self, escalation_id: str) -> bool:
+        try:
+            esc = await self.store.escalation(escalation_id)
+        except NotFound:
+            return False
+        if esc.state != "open":
+            return False
+        rule = self.config.first_match(await self._subject(esc))
+        if rule is None:
+            return False
+        step = rule.steps()[0]
+        await self._apply_to_escalation(rule, step, esc, why="matched")
+        return True
+
+    async def _subject(self, esc: Escalation) -> Subject:
+        return Subject(
+            "escalation.raised",
+            agent=esc.agent,
+            role=await self._role(esc.agent),
+            workflow=esc.workflow,
+            escalation_kind=esc.kind,
+            severity=esc.severity,
+            title=esc.title,
+        )
+
+    async def _apply_to_escalation(self, rule: Rule, step: Step, esc: Escalation, why: str) -> None:
+        actor = actor_for(rule.name)
+        if step.name == "escalate":
+            deadline = self.clock() + step.deadline if step.deadline is not None else None
+            await governance.set_escalation(
+                self.store, esc.id, actor=actor, action="policy.escalate",
+                severity=step.args.get("severity"), deadline=deadline, rule=rule.name,
+                detail={"rule": rule.name, "step": step.describe()},
+            )  # fmt: skip
+            self.outcomes.append(Outcome(rule.name, "escalate", esc.id))
+            return
+        reason = step.args.get("reason") or f"rule {rule.name} ({why}): {step.describe()}"
+        try:
+            await self.store.decide(esc.id, step.action, actor=actor, reason=reason,
+                                    target=step.target)  # fmt: skip
+        except (AlreadyDecided, NotFound, InvalidDecision) as exc:
+            log.info("policy %s: %s on %s skipped: %s", rule.name, step.name, esc.id, exc)
+            return
+        await governance.set_owner(self.store, esc.id, rule.name)
+        self.outcomes.append(Outcome(rule.name, step.name, esc.id, {"why": why}))
+
+    # ------------------------------------------------------------------ timers
+
+    async def fire_due_retries(self) -> None:
+        """Send the retries whose backoff has passed."""
+        now = self.clock()
+        for task_id, progress in list(self.progress.items()):
+            if progress.due is None or progress.due > now:
+                continue
+            progress.due = None
+            await self._save(task_id, progress)
+            try:
+                task = await self.store.task(task_id)
+            except NotFound:
+                continue
+            if task.state != "failed":
+                continue  # someone else retried or it recovered meanwhile
+            try:
+                decision = await act_on_task(
+                    self.store, task_id, "retry", actor=actor_for(progress.rule),
+                    reason=progress.reason,
+                )  # fmt: skip
+            except (AlreadyDecided, NotFound, InvalidDecision) as exc:
+                log.info("policy %s: retry of %s skipped: %s", progress.rule, task_id, exc)
+                continue
+            await governance.set_owner(self.store, decision.escalation, progress.rule)
+            self.outcomes.append(
+                Outcome(progress.rule, "retry", task_id, {"attempt": progress.retries})
+            )
+
+    async def sweep_deadlines(self) -> list[str]:
+        """Raise severity on every open escalation whose deadline passed; run ``on_expiry``.
+
+        Returns:
+            The ids of escalations handled in this sweep.
+        """
+        handled = []
+        for escalation_id, deadline, _severity in await governance.expired_unhandled(
+            self.store, self.clock()
+        ):
+            owner = await governance.owner(self.store, escalation_id)
+            rule = self.config.rule(owner) if owner else None
+            if rule is None:
+                try:
+                    esc = await self.store.escalation(escalation_id)
+                except NotFound:
+                    continue
+                rule = self.config.first_match(await self._subject(esc))
+            actor = actor_for(rule.name) if rule else "policy:deadline"
+            new = await governance.expire(
+                self.store, escalation_id, deadline, actor=actor,
+                detail={"rule": rule.name if rule else None},
+            )  # fmt: skip
+            if new is None:
+                continue
+            handled.append(escalation_id)
+            self.outcomes.append(
+                Outcome(rule.name if rule else "deadline", "deadline_expired", escalation_id,
+                        {"severity": new})
+            )  # fmt: skip
+            step = rule.expiry_step() if rule else None
+            if rule is not None and step is not None:
+                esc = await self.store.escalation(escalation_id)
+                await self._apply_to_escalation(rule, step, esc, why="deadline passed")
+        return handled
