@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -341,3 +342,60 @@ async def withdraw_stale(store: Store, origin: str, source: str, reason: str) ->
         )
         for row in rows
     ]
+
+
+class LazyStoreBridge:
+    """A :class:`StoreBridge` that opens the store on first use, and again after a failure.
+
+    Long-lived standalone servers (``swarmdeck mcp`` over stdio) use it so a store
+    that is briefly unreachable yields an ``unavailable`` answer for that call
+    instead of a server that never starts.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, origin: str, poll: float = 0.2,
+        open_timeout: float = 15.0,
+    ) -> None:  # fmt: skip
+        self.path = path
+        self.origin = origin
+        self.source = origin
+        self.poll = poll
+        self.open_timeout = open_timeout
+        self._bridge: StoreBridge | None = None
+        self._lock = asyncio.Lock()
+
+    async def bridge(self) -> StoreBridge:
+        async with self._lock:
+            if self._bridge is None:
+                store = await asyncio.wait_for(Store.open(self.path), self.open_timeout)
+                self._bridge = StoreBridge(store, origin=self.origin, poll=self.poll)
+            return self._bridge
+
+    async def emit(self, events: Sequence[Event]) -> None:
+        await (await self.bridge()).emit(events)
+
+    async def escalate(
+        self,
+        events: Sequence[Event],
+        escalation_id: str,
+        *,
+        within: float,
+        default_label: str,
+        progress: ProgressFn | None = None,
+        progress_every: float = 5.0,
+    ) -> Outcome:
+        bridge = await self.bridge()
+        return await bridge.escalate(
+            events,
+            escalation_id,
+            within=within,
+            default_label=default_label,
+            progress=progress,
+            progress_every=progress_every,
+        )
+
+    async def close(self) -> None:
+        if self._bridge is not None:
+            with contextlib.suppress(Exception):
+                await self._bridge.store.close()
+            self._bridge = None

@@ -1,0 +1,62 @@
+"""``swarmdeck mcp``: the approval server over stdio, for any MCP client.
+
+Register it in an MCP client, e.g. Claude Code::
+
+    claude mcp add swarmdeck -- /path/to/swarmdeck mcp
+
+Each tool call writes to the store directly and polls it for the manager's
+decision, so no collector needs to run (the TUI alone is enough).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+import click
+
+from swarmdeck.cli._common import common_options
+from swarmdeck.integrations.cli_support import settings_from
+
+#: Origin of what ``swarmdeck mcp`` writes (not a collector adapter: it acknowledges itself).
+ORIGIN = "mcp-stdio"
+
+
+@click.command("mcp")
+@common_options
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds request_approval waits for a decision (default: hooks.timeout, 600).",
+)
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between progress notifications while waiting.",
+)
+@click.pass_context
+def mcp(ctx: click.Context, timeout: float | None, progress_every: float) -> None:
+    """Serve swarmdeck's MCP tools (request_approval, report_status) over stdio."""
+    from swarmdeck.integrations.bridge import LazyStoreBridge
+    from swarmdeck.integrations.mcp_tools import build_server
+
+    settings = settings_from(ctx)
+    bridge = LazyStoreBridge(settings.db, origin=ORIGIN)
+    server = build_server(
+        bridge,
+        timeout=timeout or settings.hooks.timeout,
+        progress_every=progress_every,
+        host=socket.gethostname() or None,
+    )
+
+    async def run() -> None:
+        try:
+            await server.run_stdio_async()
+        finally:
+            await bridge.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
