@@ -362,9 +362,10 @@ class Store:
     async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
         if not events:
             return AppendResult(0, 0, None, None, await self.rev())
+        stamps = [e.ts.timestamp() for e in events]
         rows = [
-            (e.source, e.id, e.ts.timestamp(), e.kind, e.agent, e.task, e.workflow, _event_data(e))
-            for e in events
+            (e.source, e.id, ts, e.kind, e.agent, e.task, e.workflow, _event_data(e))
+            for e, ts in zip(events, stamps, strict=True)
         ]
         before_row = await self._fetchone("SELECT COALESCE(MAX(seq), 0) FROM events")
         before = int(before_row[0]) if before_row else 0
@@ -375,18 +376,18 @@ class Store:
                 "SELECT seq, source, eid FROM events WHERE seq > ?", (before,)
             )
         }
-        new: list[tuple[int, ev.Event]] = []
-        for e in events:
+        new: list[tuple[int, ev.Event, float]] = []
+        for e, ts in zip(events, stamps, strict=True):
             seq = inserted.pop((e.source, e.id), None)
             if seq is not None:
-                new.append((seq, e))
+                new.append((seq, e, ts))
         if not new:
             return AppendResult(0, len(events), None, None, await self.rev())
         rev = await self._bump_rev()
         await self._project(new, origin, rev)
         return AppendResult(len(new), len(events) - len(new), new[0][0], new[-1][0], rev)
 
-    async def _project(self, new: list[tuple[int, ev.Event]], origin: str, rev: int) -> None:
+    async def _project(self, new: list[tuple[int, ev.Event, float]], origin: str, rev: int) -> None:
         fold = fold_events(new)
         db = self.conn
         if fold.agents:
@@ -971,10 +972,15 @@ class Store:
         }
 
     async def prune_events(self, older_than: float) -> int:
-        """Retention: delete raw events older than a time; projections and audit stay."""
+        """Retention: delete raw events older than a time; projections and audit stay.
+
+        Events are (nearly) time-ordered by seq, so the cut is the newest event
+        older than the limit; there is no ts index to keep ingest cheap.
+        """
         async with self.write() as db:
             cur = await db.execute(
-                "DELETE FROM events WHERE ts < ? AND seq < (SELECT MAX(seq) FROM events)",
+                "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events WHERE ts < ?) "
+                "AND seq < (SELECT MAX(seq) FROM events)",
                 (older_than,),
             )
             return int(cur.rowcount)

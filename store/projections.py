@@ -13,18 +13,11 @@ This module is pure Python with no I/O, so it is easy to test exhaustively.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from store import events as ev
-
-#: Task state set by each task kind.
-_TASK_STATE = {
-    "task.created": "pending",
-    "task.started": "running",
-    "task.completed": "done",
-    "task.failed": "failed",
-}
 
 
 @dataclass(slots=True)
@@ -123,7 +116,7 @@ class Fold:
     edges: set[tuple[str, str, str, str]] = field(default_factory=set)
     workflows_touched: dict[str, float] = field(default_factory=dict)
     workflow_defs: list[tuple[str, str, float]] = field(default_factory=list)
-    #: Ordered ``("raise", seq, event)`` / ``("withdraw", seq, event)`` operations.
+    #: Ordered ``(kind, seq, event)`` escalation operations (their effect depends on order).
     escalation_ops: list[tuple[str, int, ev.Event]] = field(default_factory=list)
 
 
@@ -132,8 +125,11 @@ def _agent(fold: Fold, name: str, ts: float) -> AgentPatch:
     if patch is None:
         patch = fold.agents[name] = AgentPatch(name=name, first_seen=ts, last_seen=ts)
     else:
-        patch.first_seen = min(patch.first_seen, ts)
-        patch.last_seen = max(patch.last_seen, ts)
+        if ts < patch.first_seen:
+            patch.first_seen = ts
+        if ts > patch.last_seen:
+            patch.last_seen = ts
+    patch.events += 1
     return patch
 
 
@@ -141,107 +137,144 @@ def _task(fold: Fold, task_id: str, ts: float) -> TaskPatch:
     patch = fold.tasks.get(task_id)
     if patch is None:
         patch = fold.tasks[task_id] = TaskPatch(id=task_id, ts=ts)
-    else:
-        patch.ts = max(patch.ts, ts)
+    elif ts > patch.ts:
+        patch.ts = ts
     return patch
 
 
-def fold_events(batch: list[tuple[int, ev.Event]]) -> Fold:
-    """Fold ``(seq, event)`` pairs, in seq order, into row patches."""
+def fold_events(batch: list[tuple[int, ev.Event, float]]) -> Fold:
+    """Fold ``(seq, event, ts)`` triples, in seq order, into row patches."""
     fold = Fold()
-    for seq, event in batch:
-        ts = event.ts.timestamp()
-        kind = event.kind
+    touched = fold.workflows_touched
+    for seq, event, ts in batch:
         agent = _agent(fold, event.agent, ts) if event.agent else None
-        if agent is not None:
-            agent.events += 1
-        if event.workflow:
-            fold.workflows_touched[event.workflow] = max(
-                fold.workflows_touched.get(event.workflow, ts), ts
-            )
-        if isinstance(event, ev.AgentSeen):
-            assert agent is not None
-            seen = event.data
-            agent.role = seen.role
-            agent.model = seen.model if seen.model is not None else agent.model
-            agent.host = seen.host if seen.host is not None else agent.host
-        elif isinstance(event, ev.AgentStatus):
-            assert agent is not None
-            agent.state = event.data.state
-            agent.activity = event.data.activity
-            if event.task:
-                agent.task = event.task
-            if event.workflow:
-                agent.workflow = event.workflow
-        elif kind.startswith("task."):
-            assert event.task is not None
-            task = _task(fold, event.task, ts)
-            if event.workflow:
-                task.workflow = event.workflow
-            if kind == "task.created":
-                # Creation never moves a task that is already under way back to pending.
-                task.state = task.state or "pending"
-            elif kind in _TASK_STATE:
-                task.state = _TASK_STATE[kind]
-            if isinstance(event, ev.TaskCreated):
-                created = event.data
-                task.title = created.title
-                task.parent = created.parent
-                task.depends_on = json.dumps(created.depends_on)
-                if created.assignee:
-                    task.assignee = created.assignee
-                flow = event.workflow or ""
-                for dep in created.depends_on:
-                    fold.edges.add((flow, dep, event.task, "depends"))
-                if created.parent:
-                    fold.edges.add((flow, created.parent, event.task, "parent"))
-            elif isinstance(event, ev.TaskStarted):
-                task.started_ts = ts
-                task.ended_ts = None
-                if event.agent:
-                    task.assignee = event.agent
-            elif isinstance(event, ev.TaskProgress):
-                task.note = event.data.note
-                if event.data.pct is not None:
-                    task.pct = event.data.pct
-            elif isinstance(event, ev.TaskCompleted):
-                task.result = event.data.result
-                task.ended_ts = ts
-                task.pct = 100.0
-            elif isinstance(event, ev.TaskFailed):
-                task.error = event.data.error
-                task.retryable = int(event.data.retryable)
-                task.failures += 1
-                task.ended_ts = ts
-            elif isinstance(event, ev.TaskHandoff):
-                to_agent = event.data.to_agent
-                if event.agent:
-                    fold.edges.add((event.workflow or "", event.agent, to_agent, "handoff"))
-                task.assignee = to_agent
-            if agent is not None and kind in ("task.started", "task.handoff"):
-                agent.task = event.task
-                if event.workflow:
-                    agent.workflow = event.workflow
-        elif isinstance(event, ev.Usage):
-            usage = event.data
-            if agent is not None:
-                agent.tokens_in += usage.tokens_in
-                agent.tokens_out += usage.tokens_out
-                agent.cost_usd += usage.cost_usd
-            if event.task:
-                task = _task(fold, event.task, ts)
-                task.tokens_in += usage.tokens_in
-                task.tokens_out += usage.tokens_out
-                task.cost_usd += usage.cost_usd
-        elif isinstance(event, ev.WorkflowDefined):
-            wf = event.data
-            nodes = json.dumps([n.model_dump(exclude_defaults=True) for n in wf.nodes])
-            fold.workflow_defs.append((wf.name, nodes, ts))
-            fold.workflows_touched[wf.name] = max(fold.workflows_touched.get(wf.name, ts), ts)
-            for src, dst in wf.edges:
-                fold.edges.add((wf.name, src, dst, "flow"))
-        elif isinstance(event, ev.EscalationRaised):
-            fold.escalation_ops.append(("raise", seq, event))
-        elif isinstance(event, ev.EscalationWithdrawn):
-            fold.escalation_ops.append(("withdraw", seq, event))
+        if event.workflow and touched.get(event.workflow, 0.0) < ts:
+            touched[event.workflow] = ts
+        handler = _HANDLERS.get(event.kind)
+        if handler is not None:
+            handler(fold, seq, event, ts, agent)
     return fold
+
+
+def _agent_seen(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:
+    assert agent is not None
+    seen: ev.AgentSeenData = event.data
+    agent.role = seen.role
+    if seen.model is not None:
+        agent.model = seen.model
+    if seen.host is not None:
+        agent.host = seen.host
+
+
+def _agent_status(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:
+    assert agent is not None
+    status: ev.AgentStatusData = event.data
+    agent.state = status.state
+    agent.activity = status.activity
+    if event.task:
+        agent.task = event.task
+    if event.workflow:
+        agent.workflow = event.workflow
+
+
+def _task_event(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:
+    kind = event.kind
+    task = _task(fold, event.task, ts)
+    if event.workflow:
+        task.workflow = event.workflow
+    if kind == "task.progress":
+        progress: ev.TaskProgressData = event.data
+        task.note = progress.note
+        if progress.pct is not None:
+            task.pct = progress.pct
+        return
+    if kind == "task.created":
+        created: ev.TaskCreatedData = event.data
+        # Creation never moves a task that is already under way back to pending.
+        task.state = task.state or "pending"
+        task.title = created.title
+        task.parent = created.parent
+        task.depends_on = json.dumps(created.depends_on)
+        if created.assignee:
+            task.assignee = created.assignee
+        flow = event.workflow or ""
+        for dep in created.depends_on:
+            fold.edges.add((flow, dep, event.task, "depends"))
+        if created.parent:
+            fold.edges.add((flow, created.parent, event.task, "parent"))
+        return
+    if kind == "task.started":
+        task.state = "running"
+        task.started_ts = ts
+        task.ended_ts = None
+        if event.agent:
+            task.assignee = event.agent
+    elif kind == "task.completed":
+        completed: ev.TaskCompletedData = event.data
+        task.state = "done"
+        task.result = completed.result
+        task.ended_ts = ts
+        task.pct = 100.0
+    elif kind == "task.failed":
+        failed: ev.TaskFailedData = event.data
+        task.state = "failed"
+        task.error = failed.error
+        task.retryable = int(failed.retryable)
+        task.failures += 1
+        task.ended_ts = ts
+    elif kind == "task.handoff":
+        handoff: ev.TaskHandoffData = event.data
+        if event.agent:
+            fold.edges.add((event.workflow or "", event.agent, handoff.to_agent, "handoff"))
+        task.assignee = handoff.to_agent
+    if agent is not None and kind in ("task.started", "task.handoff"):
+        agent.task = event.task
+        if event.workflow:
+            agent.workflow = event.workflow
+
+
+def _usage(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:
+    usage: ev.UsageData = event.data
+    if agent is not None:
+        agent.tokens_in += usage.tokens_in
+        agent.tokens_out += usage.tokens_out
+        agent.cost_usd += usage.cost_usd
+    if event.task:
+        task = _task(fold, event.task, ts)
+        task.tokens_in += usage.tokens_in
+        task.tokens_out += usage.tokens_out
+        task.cost_usd += usage.cost_usd
+
+
+def _workflow_defined(
+    fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None
+) -> None:
+    wf: ev.WorkflowDefinedData = event.data
+    nodes = json.dumps([n.model_dump(exclude_defaults=True) for n in wf.nodes])
+    fold.workflow_defs.append((wf.name, nodes, ts))
+    if fold.workflows_touched.get(wf.name, 0.0) < ts:
+        fold.workflows_touched[wf.name] = ts
+    for src, dst in wf.edges:
+        fold.edges.add((wf.name, src, dst, "flow"))
+
+
+def _escalation(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:
+    fold.escalation_ops.append((event.kind, seq, event))
+
+
+_Handler = Callable[[Fold, int, Any, float, "AgentPatch | None"], None]
+
+_HANDLERS: dict[str, _Handler] = {
+    "agent.seen": _agent_seen,
+    "agent.status": _agent_status,
+    "task.created": _task_event,
+    "task.started": _task_event,
+    "task.progress": _task_event,
+    "task.completed": _task_event,
+    "task.failed": _task_event,
+    "task.handoff": _task_event,
+    "usage": _usage,
+    "workflow.defined": _workflow_defined,
+    "escalation.raised": _escalation,
+    "escalation.withdrawn": _escalation,
+}

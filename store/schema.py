@@ -34,7 +34,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX events_source_eid ON events(source, eid);
     CREATE INDEX events_agent ON events(agent, seq) WHERE agent IS NOT NULL;
-    CREATE INDEX events_ts ON events(ts);
 
     CREATE TABLE agents (
         name       TEXT PRIMARY KEY,

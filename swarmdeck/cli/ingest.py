@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
 from store.db import Store
-from store.events import Event, EventError, parse_event_json
+from store.ingest import IngestCounts, ingest_lines
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, get_obj
 from swarmdeck.config import Settings
-
-BATCH = 1000
-MAX_LINE = 1 << 20
 
 
 @click.command()
@@ -70,60 +66,21 @@ def ingest(source: str, origin: str, as_json: bool, progress: bool) -> None:
         sys.exit(EXIT_FAILURE)
 
 
-@dataclass
-class Counts:
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
 async def _ingest(
     db: Path, stream: BinaryIO, name: str, origin: str, progress: bool, settings: Settings
-) -> Counts:
+) -> IngestCounts:
     from swarmdeck.collector import build_filters
 
-    filters = build_filters(settings)
-    counts = Counts()
+    def report(first: int, last: int) -> None:
+        if progress:
+            click.echo(f"committed lines {first}-{last}", err=True)
+
     async with await Store.open(db) as store:
-        batch: list[Event] = []
-        bad: list[tuple[str, str, bytes, str]] = []
-        first_line = 1
-        line_no = 0
-
-        async def flush() -> None:
-            nonlocal batch, bad, first_line
-            events = batch
-            for flt in filters:
-                events = await flt(events, origin)
-            if events:
-                result = await store.append(events, origin=origin)
-                counts.accepted += result.accepted
-                counts.duplicates += result.duplicates
-            if bad:
-                await store.dead_letters_add(bad)
-            if progress:
-                click.echo(f"committed lines {first_line}-{line_no}", err=True)
-            batch, bad, first_line = [], [], line_no + 1
-
-        for raw in stream:
-            line_no += 1
-            line = raw.strip()
-            if not line:
-                continue
-            if len(line) > MAX_LINE:
-                error = f"line longer than {MAX_LINE} bytes"
-            else:
-                try:
-                    batch.append(parse_event_json(line))
-                    error = ""
-                except EventError as exc:
-                    error = str(exc)
-            if error:
-                counts.rejected += 1
-                counts.errors.append((line_no, error))
-                bad.append((origin, f"{name}:{line_no}", line, error))
-            if len(batch) + len(bad) >= BATCH:
-                await flush()
-        await flush()
-    return counts
+        return await ingest_lines(
+            store,
+            stream,
+            origin=origin,
+            location=name,
+            filters=build_filters(settings),
+            on_commit=report,
+        )
