@@ -278,7 +278,10 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "card-number",
         "pii",
-        _b(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+        _b(
+            r"(?<![\d.,-])(?:\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5}|\d{13,19})"
+            r"(?!\d|[.,-]\d)"
+        ),
         hint=_digits_tail,
         check=card_ok,
     ),
@@ -318,7 +321,7 @@ _TRIGGER = (
     r"|(?i:secret|password|passwd|pwd|api.?key|token|private.?key)[\"']?\s*[:=]"
 )
 _TRIGGER_PII = r"@|\d[\d ().-]{6,}\d|[A-Z]{2}\d\d"
-_LONG_TOKEN = r"[A-Za-z0-9+/_=-]{{{n},}}"  # noqa: S105
+_LONG_TOKEN = r"[A-Za-z0-9+/_-]{{{n},}}={{0,2}}"  # noqa: S105
 
 #: Base64 integrity digests (``sha512-...``) are identifiers, not secrets.
 DEFAULT_ALLOWLIST = (r"\bsha(?:1|256|384|512)-[A-Za-z0-9+/]+=*",)
@@ -392,7 +395,10 @@ class Scanner:
                 start, end = m.span(group)
                 found.append(Hit(start, end, det.name, det.category, det.hint(value), det.severity))
         if self.entropy:
-            found.extend(self._entropy_hits(text))
+            # Generic last: a specific detector's finding wins over an overlapping long token.
+            for hit in self._entropy_hits(text):
+                if not any(f.start < hit.end and hit.start < f.end for f in found):
+                    found.append(hit)
         if not found:
             return []
         # Placeholders already in the text and allowlisted spans are never hits.

@@ -1,0 +1,256 @@
+"""The policy engine on scripted event streams, against a real Store."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.db import Store
+from swarmdeck.config import ConfigError
+from swarmdeck.policy import PolicyService, load_policy
+from tests.governance.conftest import Clock, Script
+
+FLAKY = {
+    "rules": [
+        {
+            "name": "flaky-tests",
+            "match": {"kind": "task.failed", "role": "tester", "error": "(?i)timeout|flaky"},
+            "path": [
+                "retry(max=2, backoff=30s)",
+                "reroute(role=senior-coder)",
+                "escalate(severity=high, deadline=15m)",
+            ],
+            "on_expiry": "reject(reason=nobody answered within the deadline)",
+        },
+        {
+            "name": "routine-reads",
+            "match": {"escalation_kind": "approval", "title": "^(Read|Grep|Glob)"},
+            "path": ["approve"],
+        },
+    ]
+}
+
+
+async def _setup(store: Store, ev: Script) -> None:
+    await store.append(
+        [
+            ev("agent.seen", agent="tester-1", data={"name": "tester-1", "role": "tester"}),
+            ev("agent.seen", agent="coder-1", data={"name": "coder-1", "role": "coder"}),
+            ev("task.created", task="T-1", workflow="wf", data={"title": "run tests"}),
+            ev("task.started", task="T-1", agent="tester-1", workflow="wf"),
+        ],
+        origin="demo",
+    )
+
+
+async def _fail(store: Store, ev: Script, error: str = "timeout after 60s") -> None:
+    await store.append(
+        [ev("task.failed", task="T-1", agent="tester-1", data={"error": error})], origin="demo"
+    )
+
+
+async def _restart(store: Store, ev: Script) -> None:
+    # act_on_task names its synthetic escalation after the millisecond: let time move.
+    ev.clock.advance(1)
+    await store.append([ev("task.started", task="T-1", agent="tester-1")], origin="demo")
+
+
+async def test_failing_task_walks_retry_reroute_escalate(
+    store: Store, ev: Script, clock: Clock
+) -> None:
+    await _setup(store, ev)
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+
+    # Failure 1: a retry is scheduled after the 30 s backoff, not sent at once.
+    await _fail(store, ev)
+    await service.step()
+    assert await store.decisions() == []
+    clock.advance(31)
+    await service.step()
+    decisions = await store.decisions()
+    assert [(d.action, d.actor) for d in decisions] == [("retry", "policy:flaky-tests")]
+    assert "retry 1 of 2" in (decisions[0].reason or "")
+
+    # Failure 2: the second retry.
+    await _restart(store, ev)
+    await _fail(store, ev)
+    await service.step()
+    clock.advance(31)
+    await service.step()
+    assert [d.action for d in await store.decisions()] == ["retry", "retry"]
+
+    # A restart of the service in between keeps the count (persisted per task).
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+
+    # Failure 3: retries used up -> reroute to the senior coder.
+    await _restart(store, ev)
+    await _fail(store, ev)
+    await service.step()
+    latest = (await store.decisions())[0]
+    assert (latest.action, latest.target, latest.actor) == (
+        "reroute",
+        "senior-coder",
+        "policy:flaky-tests",
+    )
+
+    # Failure 4: escalate to a human, high severity, 15 minute deadline.
+    await _restart(store, ev)
+    await _fail(store, ev)
+    await service.step()
+    open_ = await store.escalations(state="open")
+    assert len(open_) == 1
+    esc = open_[0]
+    assert esc.severity == "high"
+    assert esc.task == "T-1"
+    assert esc.deadline == pytest.approx(clock() + 15 * 60)
+    assert len(await store.decisions()) == 3  # escalating decides nothing
+
+    # Failure 5 (path exhausted): nothing more happens automatically.
+    await _fail(store, ev, "timeout again")
+    await service.step()
+    assert len(await store.decisions()) == 3
+
+    # The deadline passes: severity rises one step, audited, then on_expiry rejects.
+    clock.advance(15 * 60 + 1)
+    await service.step()
+    esc = await store.escalation(esc.id)
+    assert esc.state == "decided"
+    assert esc.action == "reject"
+    assert esc.decided_by == "policy:flaky-tests"
+    assert esc.severity == "critical"
+    actions = [r.action for r in await store.audit_records()]
+    assert "escalation.deadline_expired" in actions
+    assert "policy.escalate" in actions
+    assert (await store.audit_verify()).ok
+
+
+async def test_no_match_changes_nothing(store: Store, ev: Script, clock: Clock) -> None:
+    await _setup(store, ev)
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+    await _fail(store, ev, "assertion error: expected 3, got 4")
+    clock.advance(3600)
+    await service.step()
+    assert await store.decisions() == []
+
+
+async def test_routine_requests_approved_and_others_left(
+    store: Store, ev: Script, clock: Clock
+) -> None:
+    await _setup(store, ev)
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+    for i, title in enumerate(["Read src/app.py", "Bash rm -rf build", "Grep TODO"]):
+        await store.append(
+            [
+                ev(
+                    "escalation.raised",
+                    agent="coder-1",
+                    data={"id": f"A-{i}", "kind": "approval", "title": title},
+                )
+            ],
+            origin="demo",
+        )
+    await service.step()
+    by_id = {e.id: e for e in await store.escalations()}
+    assert by_id["A-0"].decided_by == "policy:routine-reads"
+    assert by_id["A-0"].action == "approve"
+    assert by_id["A-2"].decided_by == "policy:routine-reads"
+    assert by_id["A-1"].state == "open"
+
+
+async def test_restart_neither_reprocesses_nor_skips(
+    store: Store, ev: Script, clock: Clock
+) -> None:
+    await _setup(store, ev)
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+    await store.append(
+        [ev("escalation.raised", data={"id": "A-1", "kind": "approval", "title": "Read x"})],
+        origin="demo",
+    )
+    await service.step()
+    # Stopped; meanwhile a new request arrives; a new instance picks up exactly that one.
+    await store.append(
+        [ev("escalation.raised", data={"id": "A-2", "kind": "approval", "title": "Glob *.py"})],
+        origin="demo",
+    )
+    again = PolicyService(load_policy(FLAKY), store, clock)
+    await again.step()
+    assert [(o.action, o.subject) for o in again.outcomes] == [("approve", "A-2")]
+    assert len(await store.decisions()) == 2
+
+
+async def test_rule_change_is_audited_once(store: Store, clock: Clock) -> None:
+    await PolicyService(load_policy(FLAKY), store, clock, admin="ann@box").start()
+    await PolicyService(load_policy(FLAKY), store, clock, admin="ann@box").start()
+    changed = {"rules": [*FLAKY["rules"][:1]]}
+    await PolicyService(load_policy(changed), store, clock, admin="bob@box").start()
+    records = [r for r in await store.audit_records() if r.action == "policy.rules_changed"]
+    assert len(records) == 2
+    assert records[0].actor == "ann@box"
+    assert records[0].detail["added"] == ["flaky-tests", "routine-reads"]
+    assert records[1].actor == "bob@box"
+    assert records[1].detail["removed"] == ["routine-reads"]
+
+
+async def test_deadline_without_rule_raises_severity_once(
+    store: Store, ev: Script, clock: Clock
+) -> None:
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+    await store.append(
+        [
+            ev(
+                "escalation.raised",
+                data={"id": "Q-1", "kind": "question", "title": "which db?", "deadline": "10m"},
+            )
+        ],
+        origin="demo",
+    )
+    await service.step()
+    clock.advance(599)
+    assert await service.sweep_deadlines() == []
+    clock.advance(2)
+    assert await service.sweep_deadlines() == ["Q-1"]
+    assert await service.sweep_deadlines() == []
+    esc = await store.escalation("Q-1")
+    assert esc.severity == "high"
+    assert esc.state == "open"
+    [record] = [r for r in await store.audit_records() if r.subject == "Q-1"]
+    assert record.actor == "policy:deadline"
+    assert record.detail["severity"] == ["normal", "high"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            [{"name": "routine-reads", "match": {"escalation_kind": "approval"},
+              "path": ["approve", "retri"]}],
+            "policy.rules[routine-reads].path[1]: unknown step 'retri'",
+        ),
+        (
+            [{"name": "x", "match": {"kind": "task.failed", "error": "(unclosed"},
+              "path": ["retry"]}],
+            "policy.rules[x].match.error: not a valid regular expression",
+        ),
+        (
+            [{"name": "y", "match": {"kind": "task.failed"}, "path": ["reject"]}],
+            "policy.rules[y].path[0]: reject: needs reason=...",
+        ),
+        (
+            [{"name": "z", "match": {"kind": "log"}, "path": ["approve"]}],
+            "policy.rules[z].match.kind: rules act on",
+        ),
+        (
+            [{"name": "w", "match": {"kind": "task.failed"}, "path": ["retry(max=two)"]}],
+            "policy.rules[w].path[0]: retry: max must be a positive integer",
+        ),
+    ],
+)  # fmt: skip
+def test_invalid_rules_name_rule_and_field(rules: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_policy({"rules": rules})
+    assert message in str(info.value)
