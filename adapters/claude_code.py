@@ -1,0 +1,178 @@
+"""``claude-code`` adapter: Claude Code's HTTP hook endpoint, served by the collector.
+
+Claude Code can call a hook over HTTP (``{"type": "http", "url": ...}``) instead
+of spawning ``swarmdeck hook claude-code``. This adapter serves
+``POST /hooks/claude-code`` on 127.0.0.1 with exactly the same translation as the
+command (see :mod:`swarmdeck.integrations.claude_code`): the payload becomes
+events, a permission becomes an escalation whose decision comes back through
+:meth:`ClaudeCodeAdapter.deliver`, and the answer is Claude Code's JSON.
+
+Claude Code counts a non-2xx answer as a failed hook (which lets the call
+through), so every answer is ``200`` with JSON: the decision, or the configured
+default with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters._http_common import EmbeddedServer, check_bind, drain
+from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, Rejected
+from store.events import Event
+from store.models import Delivery
+from swarmdeck.integrations.bridge import STORE_ERRORS, FutureBridge, withdraw_stale
+from swarmdeck.integrations.claude_code import (
+    DEFAULT_MATCHER,
+    PERMISSION,
+    PRETOOL,
+    HookAnswer,
+    HookConfig,
+    PayloadError,
+    fallback,
+    handle,
+    parse_payload,
+    session_agent_name,
+)
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+class ClaudeCodeOptions(AdapterOptions):
+    host: str = "127.0.0.1"
+    """Address to listen on; anything but loopback needs ``allow_remote``."""
+    port: int = Field(default=7342, ge=0, le=65535)
+    """Port to listen on (0 picks a free one, shown in the adapter's health)."""
+    path: str = Field(default="/hooks/claude-code", pattern=r"^/")
+    """URL path Claude Code posts hook events to."""
+    allow_remote: bool = False
+    """Allow a non-loopback ``host``: anyone who can connect could approve tool calls."""
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds to wait for a decision before answering the default (set Claude Code's
+    hook ``timeout`` higher than this)."""
+    default: Literal["deny", "allow", "ask"] = "deny"
+    """The answer when no decision comes in time."""
+    pretool_matcher: str = DEFAULT_MATCHER
+    """PreToolUse tools that wait for a manager (regex on the tool name)."""
+    review_stop: bool = False
+    """Hold Stop/SubagentStop for a manager too (retry keeps Claude working)."""
+
+
+class ClaudeCodeAdapter(Adapter):
+    """Serves Claude Code's HTTP hooks; decisions come back through ``deliver``."""
+
+    type_name: ClassVar[str] = "claude-code"
+    description: ClassVar[str] = (
+        "Claude Code hook endpoint (HTTP on 127.0.0.1): approve tool calls, track sessions"
+    )
+    Options: ClassVar[type[AdapterOptions]] = ClaudeCodeOptions
+    two_way: ClassVar[bool] = True
+
+    def __init__(self, options: AdapterOptions, context: AdapterContext) -> None:
+        super().__init__(options, context)
+        assert isinstance(options, ClaudeCodeOptions)
+        self.opts = options
+        self.bridge = FutureBridge(context.name)
+        self.endpoint: EmbeddedServer | None = None
+        self.config = HookConfig(
+            timeout=options.timeout,
+            default=options.default,
+            pretool_matcher=options.pretool_matcher,
+            review_stop=options.review_stop,
+        )
+
+    @property
+    def port(self) -> int | None:
+        return self.endpoint.port if self.endpoint is not None else None
+
+    def build_app(self) -> Starlette:
+        return Starlette(routes=[Route(self.opts.path, self._hook, methods=["POST"])])
+
+    async def _hook(self, request: Request) -> Response:
+        raw = await request.body()
+        answer = await self.answer(raw)
+        if answer.body is not None:
+            return JSONResponse(answer.body)
+        if answer.exit_code == 2:
+            return JSONResponse(_blocking_body(raw, answer.stderr))
+        return JSONResponse({})
+
+    async def answer(self, raw: bytes) -> HookAnswer:
+        """Translate one hook call and wait for its decision, whatever goes wrong."""
+        from swarmdeck.integrations.claude_code import default_answer
+
+        try:
+            if len(raw) > MAX_BODY:
+                raise PayloadError(f"hook payload larger than {MAX_BODY} bytes")
+            payload = parse_payload(raw)
+        except PayloadError as exc:
+            await self.bridge.queue.put(
+                Batch(rejected=[Rejected(f"POST {self.opts.path}", raw[:16384], str(exc))])
+            )
+            return default_answer(self.config.default, str(exc))
+        try:
+            name = await session_agent_name(
+                self.context.store, payload.session_id, payload.cwd, self.context.clock()
+            )
+            return await handle(payload, bridge=self.bridge, session_agent=name, config=self.config)
+        except STORE_ERRORS as exc:
+            return fallback(payload, f"store unavailable ({exc})", self.config)
+
+    async def events(self) -> AsyncIterator[Event | Batch]:
+        check_bind(self.opts.host, self.opts.allow_remote, f"adapter {self.name!r}")
+        stale = await withdraw_stale(
+            self.context.store,
+            self.name,
+            self.name,
+            "the hook endpoint restarted; Claude Code's request ended with it",
+        )
+        if stale:
+            yield Batch(events=stale)
+        self.endpoint = EmbeddedServer(self.build_app(), self.opts.host, self.opts.port)
+        try:
+            await self.endpoint.start()
+            await self.context.set_health(
+                "running", f"serving Claude Code hooks on {self.endpoint.url}{self.opts.path}"
+            )
+            async for batch in drain(self.bridge, self.endpoint):
+                yield batch
+        finally:
+            self.bridge.withdraw_all("the collector is stopping")
+            await self.endpoint.stop()
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.bridge.resolve(delivery)
+
+
+def _blocking_body(raw: bytes, reason: str) -> dict[str, Any]:
+    """A deny for a payload we could not read: in the event's own shape when it is known."""
+    event = None
+    try:
+        data = json.loads(raw)
+        if isinstance(data, dict):
+            event = data.get("hook_event_name")
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if event == PERMISSION:
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": PERMISSION,
+                "decision": {"behavior": "deny", "message": reason},
+            }
+        }
+    if event == PRETOOL:
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": PRETOOL,
+                "permissionDecision": "deny",
+                "permissionDecisionReason": reason,
+            }
+        }
+    return {"decision": "block", "reason": reason}

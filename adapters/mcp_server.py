@@ -1,0 +1,99 @@
+"""``mcp`` adapter: swarmdeck's MCP approval server, served by the collector over HTTP.
+
+Any MCP client on this machine connects to ``http://127.0.0.1:<port>/mcp``
+(streamable HTTP) and gets two tools: ``request_approval`` (raises an escalation,
+waits for the manager's decision, returns a structured result) and
+``report_status`` (keeps the agent's row current). Escalations are stored with
+this instance as their origin, and the supervisor's delivery loop hands each
+decision to :meth:`McpAdapter.deliver`, which wakes the waiting tool call.
+
+For MCP clients that spawn their servers (stdio), use ``swarmdeck mcp`` instead.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from adapters._http_common import EmbeddedServer, check_bind, drain
+from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
+from store.events import Event
+from store.models import Delivery
+from swarmdeck.integrations.bridge import FutureBridge, withdraw_stale
+
+
+class McpOptions(AdapterOptions):
+    host: str = "127.0.0.1"
+    """Address to listen on; anything but loopback needs ``allow_remote``."""
+    port: int = Field(default=7341, ge=0, le=65535)
+    """Port to listen on (0 picks a free one, shown in the adapter's health)."""
+    path: str = Field(default="/mcp", pattern=r"^/")
+    """URL path of the MCP endpoint."""
+    allow_remote: bool = False
+    """Allow a non-loopback ``host``: anyone who can connect can raise escalations."""
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds ``request_approval`` waits for a decision before answering ``timeout``."""
+    progress_every: float = Field(default=5.0, gt=0)
+    """Seconds between progress notifications while a call waits."""
+
+
+class McpAdapter(Adapter):
+    """Serves MCP tools over streamable HTTP; decisions come back through ``deliver``."""
+
+    type_name: ClassVar[str] = "mcp"
+    description: ClassVar[str] = (
+        "MCP approval server (streamable HTTP on 127.0.0.1): request_approval, report_status"
+    )
+    Options: ClassVar[type[AdapterOptions]] = McpOptions
+    two_way: ClassVar[bool] = True
+
+    def __init__(self, options: AdapterOptions, context: AdapterContext) -> None:
+        super().__init__(options, context)
+        assert isinstance(options, McpOptions)
+        self.opts = options
+        self.bridge = FutureBridge(context.name)
+        self.endpoint: EmbeddedServer | None = None
+
+    @property
+    def port(self) -> int | None:
+        return self.endpoint.port if self.endpoint is not None else None
+
+    def build_app(self) -> Any:
+        from swarmdeck.integrations.mcp_tools import build_server
+
+        server = build_server(
+            self.bridge,
+            timeout=self.opts.timeout,
+            progress_every=self.opts.progress_every,
+            host=socket.gethostname() or None,
+            name="swarmdeck",
+        )
+        return server.streamable_http_app(streamable_http_path=self.opts.path, host=self.opts.host)
+
+    async def events(self) -> AsyncIterator[Event | Batch]:
+        check_bind(self.opts.host, self.opts.allow_remote, f"adapter {self.name!r}")
+        stale = await withdraw_stale(
+            self.context.store,
+            self.name,
+            self.name,
+            "the MCP endpoint restarted; the waiting call ended with it",
+        )
+        if stale:
+            yield Batch(events=stale)
+        self.endpoint = EmbeddedServer(self.build_app(), self.opts.host, self.opts.port)
+        try:
+            await self.endpoint.start()
+            await self.context.set_health(
+                "running", f"serving MCP on {self.endpoint.url}{self.opts.path}"
+            )
+            async for batch in drain(self.bridge, self.endpoint):
+                yield batch
+        finally:
+            self.bridge.withdraw_all("the collector is stopping")
+            await self.endpoint.stop()
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.bridge.resolve(delivery)
