@@ -1462,6 +1462,8 @@ class DemoAdapter(Adapter):
         self._reactions: list[Event] = []
         self._wake: asyncio.Event | None = None
         self._delivered: OrderedDict[int, None] = OrderedDict()
+        #: Decisions this instance reacted to (a repeated delivery does not count).
+        self.reactions = 0
 
     @property
     def opts(self) -> DemoOptions:
@@ -1555,6 +1557,7 @@ class DemoAdapter(Adapter):
         except UnknownEscalation as exc:
             raise DeliveryError(str(exc), retryable=False) from None
         self._delivered[decision_id] = None
+        self.reactions += 1
         while len(self._delivered) > 10_000:
             self._delivered.popitem(last=False)
         self._reactions.extend(reaction)
