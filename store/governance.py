@@ -18,8 +18,10 @@ Nothing here imports Textual.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from store.db import Store
@@ -114,23 +116,31 @@ async def vault_put(store: Store, items: list[Revealable]) -> None:
         await db.executemany(
             "INSERT OR IGNORE INTO revealable(id, ts, source, event_id, escalation, agent, task, "
             "location, detector, placeholder, original) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.id,
-                    r.ts,
-                    r.source,
-                    r.event_id,
-                    r.escalation,
-                    r.agent,
-                    r.task,
-                    r.location,
-                    r.detector,
-                    r.placeholder,
-                    r.original,
-                )
-                for r in items
-            ],
+            [tuple(r.to_dict().values()) for r in items],
         )
+
+
+def vault_put_sync(path: Path, items: list[Revealable]) -> None:
+    """:func:`vault_put` over a short-lived stdlib connection (for a caller with no Store).
+
+    Guardrail hits are rare, so opening a connection per batch with hits costs nothing
+    that matters, and leaves no connection (or its thread) to close at exit.
+    """
+    if not items:
+        return
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _TABLES:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT OR IGNORE INTO revealable(id, ts, source, event_id, escalation, agent, task, "
+            "location, detector, placeholder, original) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [tuple(r.to_dict().values()) for r in items],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 _VAULT_COLUMNS = (

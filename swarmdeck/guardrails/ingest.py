@@ -19,6 +19,7 @@ decision on one should acknowledge it (there is nothing to deliver to the agent)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -30,7 +31,7 @@ from typing import Any
 from store import events as ev
 from store.db import Store
 from store.events import Event, make_event
-from store.governance import Revealable, vault_id, vault_put
+from store.governance import Revealable, vault_id, vault_put, vault_put_sync
 from swarmdeck.guardrails.config import GuardrailConfig
 from swarmdeck.guardrails.detectors import Hit, Scanner, custom_detector
 
@@ -81,8 +82,8 @@ class IngestFilter:
 
     Args:
         config: the validated ``[guardrails]`` section.
-        store: where the vault lives; when None, the database at ``db_path`` is opened
-            on first need (a second connection; passing the collector's store is better).
+        store: where the vault lives; when None, the database at ``db_path`` is written
+            through a short-lived connection per batch with hits (hits are rare).
         clock: seconds since the epoch, for vault timestamps.
     """
 
@@ -99,25 +100,12 @@ class IngestFilter:
         self.store = store
         self.db_path = db_path
         self.clock = clock
-        self._own_store = False
         self._raised: OrderedDict[str, str] = OrderedDict()
         self.hits = 0
 
     def bind(self, store: Store) -> None:
         """Use this store for the vault (the collector's own connection)."""
         self.store = store
-
-    async def close(self) -> None:
-        if self._own_store and self.store is not None:
-            await self.store.close()
-            self.store = None
-            self._own_store = False
-
-    async def _vault_store(self) -> Store | None:
-        if self.store is None and self.db_path is not None:
-            self.store = await Store.open(self.db_path, clock=self.clock)
-            self._own_store = True
-        return self.store
 
     def _scan_event(self, event: Event) -> tuple[Event, list[tuple[str, Hit, str]]] | None:
         """Masked copy of one event and its findings ``(field label, hit, original)``."""
@@ -183,11 +171,12 @@ class IngestFilter:
         if out is None:
             return events
         if vault:
-            store = await self._vault_store()
-            if store is None:
-                log.warning("guardrails: no store to keep %d masked original(s) in", len(vault))
+            if self.store is not None:
+                await vault_put(self.store, vault)
+            elif self.db_path is not None:
+                await asyncio.to_thread(vault_put_sync, self.db_path, vault)
             else:
-                await vault_put(store, vault)
+                log.warning("guardrails: no store to keep %d masked original(s) in", len(vault))
         return out
 
     @staticmethod
