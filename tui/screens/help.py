@@ -1,0 +1,122 @@
+"""``?``: every key, as currently mapped, grouped by where it works, with its binding id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding
+
+from tui.screens.details import DetailScreen
+from tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
+from tui.widgets.graph import WorkflowGraph
+from tui.widgets.lists import InboxList, RowList, SwarmList
+
+if TYPE_CHECKING:
+    from tui.app import SwarmdeckApp
+
+DECISION_IDS = frozenset(
+    {
+        "inbox.approve",
+        "inbox.reject",
+        "inbox.reroute",
+        "inbox.retry",
+        "inbox.make_rule",
+        "graph.retry",
+    }
+    | {"details.approve", "details.reject", "details.reroute", "details.retry"}
+)
+
+COMMANDS = [
+    (":swarm  :inbox", "focus a pane"),
+    (":workflow NAME", "show a workflow (prefix is enough)"),
+    (":adapters", "adapter health and dead letters"),
+    (":audit", "the audit chain, verified"),
+    (":metrics", "outcome velocity"),
+    (":theme NAME", "switch theme (swarmdeck-dark, -light, -contrast, yours)"),
+    (":sort name|state|last seen|cost", "sort the swarm"),
+    (":quit", "leave (the swarm keeps running in the store)"),
+    ("/text  state:blocked  role:coder  !word", "filter the focused list; esc clears"),
+]
+
+
+def _bindings(cls: type) -> list[Binding]:
+    out: list[Binding] = []
+    for item in getattr(cls, "BINDINGS", []):
+        if isinstance(item, Binding):
+            out.append(item)
+    return out
+
+
+def _shown_key(binding: Binding, keymap: dict[str, str]) -> str:
+    keys = keymap.get(binding.id or "", binding.key)
+    names = []
+    for key in keys.split(","):
+        key = key.strip()
+        names.append(
+            {
+                "question_mark": "?",
+                "colon": ":",
+                "slash": "/",
+                "space": "space",
+                "escape": "esc",
+            }.get(key, key)
+        )
+    return " ".join(names)
+
+
+async def help_view(app: SwarmdeckApp) -> RenderableType:
+    keymap = dict(app._keymap)
+    groups: list[tuple[str, list[type]]] = [
+        ("Everywhere", [type(app)]),
+        ("Lists (Swarm, Inbox)", [RowList]),
+        ("Swarm", [SwarmList]),
+        ("Inbox", [InboxList]),
+        ("Workflow", [WorkflowGraph]),
+        ("Details view", [DetailScreen]),
+        ("Dialogs", [ReasonScreen, PickScreen, ConfirmScreen]),
+    ]
+    parts: list[RenderableType] = []
+    if app.read_only:
+        parts.append(Text("read-only session: decision keys are disabled\n", style="bold"))
+    for title, classes in groups:
+        table = Table(
+            box=None,
+            padding=(0, 2),
+            show_header=False,
+            title=title,
+            title_justify="left",
+            title_style="bold underline",
+        )
+        table.add_column(no_wrap=True, min_width=12)
+        table.add_column()
+        table.add_column(style="dim")
+        for cls in classes:
+            for b in _bindings(cls):
+                if app.read_only and b.id in DECISION_IDS:
+                    continue
+                table.add_row(_shown_key(b, keymap), b.description or b.action, b.id or "")
+        parts.append(table)
+        parts.append(Text(""))
+    commands = Table(
+        box=None,
+        padding=(0, 2),
+        show_header=False,
+        title="Commands",
+        title_justify="left",
+        title_style="bold underline",
+    )
+    commands.add_column(no_wrap=True)
+    commands.add_column()
+    for cmd, what in COMMANDS:
+        commands.add_row(cmd, what)
+    parts.append(commands)
+    parts.append(
+        Text(
+            '\nRemap any key by its id in the config file, e.g.\n  [tui.keymap]\n  "inbox.approve" = "A"\n'
+            "ctrl+p opens the command palette (inbox: approve <title>, workflow: NAME, theme: NAME …)."
+        )
+    )
+    return Group(*parts)

@@ -1,0 +1,134 @@
+"""Small modal dialogs: a required reason, a pick from a list, a confirmation.
+
+Each returns its answer through ``dismiss`` (None when cancelled with Esc), so the
+caller awaits ``push_screen_wait`` or passes a callback.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+MODAL_CSS = """
+ModalScreen { align: center middle; background: $background 60%; }
+ModalScreen > Vertical {
+    width: 80%; max-width: 90; min-width: 30; height: auto; max-height: 90%;
+    border: round $primary; background: $panel; padding: 0 1;
+}
+ModalScreen .prompt { width: 100%; margin-bottom: 1; }
+ModalScreen .hint { color: $text-muted; width: 100%; }
+ModalScreen .error { color: $error; width: 100%; }
+ModalScreen OptionList { height: auto; max-height: 16; }
+ModalScreen VerticalScroll { height: auto; max-height: 20; }
+"""
+
+
+class ReasonScreen(ModalScreen[str | None]):
+    """Ask for a reason (required: the agent is told why)."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+    ]
+
+    def __init__(
+        self,
+        prompt: Text | str,
+        *,
+        placeholder: str = "reason (sent to the agent)",
+        value: str = "",
+    ) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.placeholder = placeholder
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.prompt, classes="prompt")
+            yield Input(value=self.value, placeholder=self.placeholder, id="reason")
+            yield Label("", classes="error", id="reason-error")
+            yield Label("enter: send · esc: cancel", classes="hint")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if not value:
+            self.query_one("#reason-error", Label).update("A reason is required.")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Pick one of several values (reroute targets)."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+        Binding("j", "down", show=False, id="modal.down"),
+        Binding("k", "up", show=False, id="modal.up"),
+    ]
+
+    def __init__(self, prompt: Text | str, choices: list[tuple[str, Text]]) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.prompt, classes="prompt")
+            yield OptionList(*[Option(label, id=value) for value, label in self.choices])
+            yield Label("enter: choose · esc: cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_down(self) -> None:
+        self.query_one(OptionList).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Show exactly what will happen; y or enter confirms, n or esc cancels."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, lines: list[Text]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.title_text, style="bold"), classes="prompt")
+            with VerticalScroll():
+                for line in self.lines:
+                    yield Static(line)
+            yield Label("y / enter: do it · n / esc: cancel", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

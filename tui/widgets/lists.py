@@ -1,0 +1,534 @@
+"""Line API lists over in-memory models: the Swarm and the Inbox.
+
+Why not a DataTable: with 10,000 agents and 1,000 updates a second a DataTable
+holding every row spends its time updating cells nobody sees. Here a row is
+rendered only when it is on screen, from the model, and cached under a *stamp*
+(what the row shows: the row's rev, its age text, cursor and mark). A fixed-rate
+:meth:`RowList.flush` compares the stamps of the visible rows with what was last
+painted and refreshes only the lines that differ, so a busy swarm costs a few
+repainted lines per tick, not a repaint per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from store.models import Agent, Escalation
+from tui.model import InboxModel, SwarmModel
+from tui.render import (
+    ACTION_PAST,
+    AGENT_SYMBOLS,
+    DELIVERY_SYMBOLS,
+    SEVERITY_SHORT,
+    SEVERITY_SYMBOLS,
+    coarse_age,
+    countdown,
+    fit,
+    short_duration,
+    symbol,
+    tokens,
+)
+from tui.safe_text import clean
+
+
+class RowList(ScrollView, can_focus=True):
+    """A cursor list with a fixed header line, rendered a line at a time."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "rowlist--header",
+        "rowlist--cursor",
+        "rowlist--cursor-blurred",
+        "rowlist--mark",
+        "rowlist--dim",
+    }
+    DEFAULT_CSS = """
+    RowList { background: $surface; overflow-x: hidden; scrollbar-size-vertical: 1; }
+    RowList > .rowlist--header { text-style: bold; color: $text-muted; }
+    RowList > .rowlist--cursor { background: $primary 40%; text-style: bold; }
+    RowList > .rowlist--cursor-blurred { background: $primary 15%; }
+    RowList > .rowlist--mark { color: $mark; text-style: bold; }
+    RowList > .rowlist--dim { color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor(1)", "Down", show=False, id="list.down"),
+        Binding("k,up", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("g,home", "first", "First", show=False, id="list.first"),
+        Binding("G,end", "last", "Last", show=False, id="list.last"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="list.page_down"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="list.page_up"),
+        Binding("enter", "details", "Details", id="list.details"),
+    ]
+
+    class Details(Message):
+        """Enter on a row: show the item's details."""
+
+        def __init__(self, source: RowList, key: str) -> None:
+            super().__init__()
+            self.source = source
+            self.key = key
+
+    def __init__(self, *, id: str | None = None, clock: Callable[[], float]) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.cursor = 0
+        self.cursor_key: str | None = None
+        self.marked: set[str] = set()
+        self.ascii_only = False
+        self._cache: dict[str, tuple[Any, Strip]] = {}
+        self._painted: dict[int, Any] = {}
+        self._last_len = -1
+
+    # ----------------------------------------------------------------- for subclasses
+
+    @property
+    def keys(self) -> list[str]:
+        raise NotImplementedError
+
+    def stamp(self, key: str, now: float) -> Any:
+        """Everything a row's rendering depends on besides width, cursor and mark."""
+        raise NotImplementedError
+
+    def render_row(self, key: str, width: int, now: float) -> Text:
+        raise NotImplementedError
+
+    def render_header(self, width: int) -> Text:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            text = self.render_header(width)
+            text.stylize(self.get_component_rich_style("rowlist--header"))
+            self._painted[0] = ("header", width)
+            return self._strip(text, width, self.rich_style)
+        index = self.scroll_offset.y + y - 1
+        keys = self.keys
+        if index >= len(keys):
+            self._painted[y] = None
+            return Strip.blank(width, self.rich_style)
+        key = keys[index]
+        now = self.clock()
+        selected = index == self.cursor
+        full = (self.stamp(key, now), width, selected, self.has_focus, key in self.marked)
+        self._painted[y] = (key, full)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == full:
+            return cached[1]
+        text = self.render_row(key, width, now)
+        if key in self.marked:
+            text.stylize(self.get_component_rich_style("rowlist--mark"), 0, 2)
+        base = self.rich_style
+        if selected:
+            name = "rowlist--cursor" if self.has_focus else "rowlist--cursor-blurred"
+            base = base + self.get_component_rich_style(name)
+        strip = self._strip(text, width, base)
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[key] = (full, strip)
+        return strip
+
+    def _strip(self, text: Text, width: int, base: Style) -> Strip:
+        text.no_wrap = True
+        text.overflow = "crop"
+        text.truncate(width, pad=True)
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width).apply_style(base).simplify()
+
+    def flush(self) -> None:
+        """Repaint the visible lines whose content changed since they were painted."""
+        keys = self.keys
+        if self.cursor_key is not None:
+            index = self.index_of(self.cursor_key)
+            if index is not None:
+                self.cursor = index
+        if keys:
+            self.cursor = max(0, min(self.cursor, len(keys) - 1))
+            self.cursor_key = keys[self.cursor]
+        else:
+            self.cursor = 0
+            self.cursor_key = None
+        if len(keys) != self._last_len:
+            self._last_len = len(keys)
+            self.virtual_size = Size(self.scrollable_content_region.width, len(keys) + 1)
+        width = self.scrollable_content_region.width
+        top = self.scroll_offset.y
+        now = self.clock()
+        for y in range(1, self.scrollable_content_region.height):
+            index = top + y - 1
+            painted = self._painted.get(y, "never")
+            if index >= len(keys):
+                if painted is not None:
+                    self.refresh_line(top + y)
+                continue
+            key = keys[index]
+            full = (
+                self.stamp(key, now),
+                width,
+                index == self.cursor,
+                self.has_focus,
+                key in self.marked,
+            )
+            if painted != (key, full):
+                self.refresh_line(top + y)
+
+    def index_of(self, key: str) -> int | None:
+        raise NotImplementedError
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+        self._painted.clear()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._last_len = -1
+        self.invalidate()
+        self.flush()
+
+    def on_focus(self) -> None:
+        self.flush()
+
+    def on_blur(self) -> None:
+        self.flush()
+
+    # ----------------------------------------------------------------- cursor
+
+    @property
+    def current(self) -> str | None:
+        keys = self.keys
+        return keys[self.cursor] if 0 <= self.cursor < len(keys) else None
+
+    def move_to(self, index: int) -> None:
+        keys = self.keys
+        if not keys:
+            return
+        index = max(0, min(index, len(keys) - 1))
+        self.cursor = index
+        self.cursor_key = keys[index]
+        visible = max(1, self.scrollable_content_region.height - 1)
+        top = int(self.scroll_offset.y)
+        if index < top:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= top + visible:
+            self.scroll_to(y=index - visible + 1, animate=False, immediate=True)
+        self.flush()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_first(self) -> None:
+        self.move_to(0)
+
+    def action_last(self) -> None:
+        self.move_to(len(self.keys) - 1)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.scrollable_content_region.height - 2))
+
+    def action_details(self) -> None:
+        key = self.current
+        if key is not None:
+            self.post_message(self.Details(self, key))
+
+    def on_click(self, event: Any) -> None:
+        y = getattr(event, "y", 0)
+        if y >= 1:
+            self.move_to(int(self.scroll_offset.y) + y - 1)
+
+
+class SwarmList(RowList):
+    """Every agent: state, role, activity, task, last seen, tokens and cost."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *RowList.COMPONENT_CLASSES,
+        "agent--idle",
+        "agent--working",
+        "agent--blocked",
+        "agent--failed",
+        "agent--done",
+        "agent--offline",
+    }
+    DEFAULT_CSS = """
+    SwarmList > .agent--idle { color: $agent-idle; }
+    SwarmList > .agent--working { color: $agent-working; }
+    SwarmList > .agent--blocked { color: $agent-blocked; text-style: bold; }
+    SwarmList > .agent--failed { color: $agent-failed; text-style: bold; }
+    SwarmList > .agent--done { color: $agent-done; }
+    SwarmList > .agent--offline { color: $agent-offline; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sort", "Sort", id="swarm.sort"),
+    ]
+
+    class SortRequested(Message):
+        pass
+
+    def __init__(self, model: SwarmModel, *, clock: Callable[[], float]) -> None:
+        super().__init__(id="swarm-list", clock=clock)
+        self.model = model
+
+    @property
+    def keys(self) -> list[str]:
+        return self.model.order
+
+    def index_of(self, key: str) -> int | None:
+        return self.model.index.get(key)
+
+    def stamp(self, key: str, now: float) -> Any:
+        agent = self.model.agents[key]
+        return (agent.rev, coarse_age(now - agent.last_seen))
+
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        if width >= 100:
+            fixed = [("", 2), ("AGENT", 18), ("STATE", 9), ("ROLE", 12), ("TASK", 10)]
+            tail = [("SEEN", 5), ("TOKENS", 7), ("COST", 8)]
+        elif width >= 64:
+            fixed = [("", 2), ("AGENT", 16), ("STATE", 9), ("ROLE", 11)]
+            tail = [("SEEN", 5)]
+        else:
+            fixed = [("", 2), ("AGENT", 14)]
+            tail = [("SEEN", 4)]
+        used = sum(w + 1 for _, w in fixed + tail)
+        flex = max(4, width - used)
+        return [*fixed, ("ACTIVITY", flex), *tail]
+
+    def render_header(self, width: int) -> Text:
+        sort = self.model.sort
+        parts = []
+        for label, w in self._columns(width):
+            shown = f"{label}▾" if label and label.lower() == sort else label
+            if sort == "last seen" and label == "SEEN":
+                shown = "SEEN▾"
+            parts.append(fit(shown, w))
+        return Text(" ".join(parts))
+
+    def render_row(self, key: str, width: int, now: float) -> Text:
+        agent: Agent = self.model.agents[key]
+        style = self.get_component_rich_style(f"agent--{agent.state}", default=Style())
+        mark = "●" if key in self.marked else " "
+        values = {
+            "": f"{mark}{symbol(AGENT_SYMBOLS, agent.state, self.ascii_only)}",
+            "AGENT": clean(agent.name, max_len=200),
+            "STATE": agent.state,
+            "ROLE": clean(agent.role, max_len=200),
+            "TASK": clean(agent.task or "", max_len=200),
+            "ACTIVITY": clean(agent.activity, max_len=400, single_line=True),
+            "SEEN": coarse_age(now - agent.last_seen),
+            "TOKENS": tokens(agent.tokens_in + agent.tokens_out),
+            "COST": f"${agent.cost_usd:.2f}",
+        }
+        text = Text()
+        for i, (label, w) in enumerate(self._columns(width)):
+            if i:
+                text.append(" ")
+            cell = fit(values.get(label, ""), w)
+            if label in ("", "STATE"):
+                text.append(cell, style)
+            elif label == "AGENT":
+                text.append(cell, style if agent.state in ("blocked", "failed") else "")
+            else:
+                text.append(cell)
+        return text
+
+    def action_sort(self) -> None:
+        self.post_message(self.SortRequested())
+
+
+class InboxList(RowList):
+    """Open escalations by severity then age, then recent decisions with who and delivery."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *RowList.COMPONENT_CLASSES,
+        "severity--low",
+        "severity--normal",
+        "severity--high",
+        "severity--critical",
+        "delivery--ok",
+        "delivery--retrying",
+        "delivery--failed",
+        "inbox--overdue",
+    }
+    DEFAULT_CSS = """
+    InboxList > .severity--low { color: $severity-low; }
+    InboxList > .severity--normal { color: $severity-normal; }
+    InboxList > .severity--high { color: $severity-high; text-style: bold; }
+    InboxList > .severity--critical { color: $severity-critical; text-style: bold reverse; }
+    InboxList > .delivery--ok { color: $delivery-ok; }
+    InboxList > .delivery--retrying { color: $delivery-retrying; }
+    InboxList > .delivery--failed { color: $delivery-failed; text-style: bold; }
+    InboxList > .inbox--overdue { color: $severity-critical; text-style: bold; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "decide('approve')", "Approve", id="inbox.approve"),
+        Binding("d", "decide('reject')", "Reject", id="inbox.reject"),
+        Binding("o", "decide('reroute')", "Reroute", id="inbox.reroute"),
+        Binding("r", "decide('retry')", "Retry", id="inbox.retry"),
+        Binding("m", "make_rule", "Rule", id="inbox.make_rule"),
+        Binding("space", "mark", "Mark", id="inbox.mark"),
+        Binding("u", "unmark_all", "Unmark", show=False, id="inbox.unmark"),
+    ]
+    DECISION_ACTIONS: ClassVar[frozenset[str]] = frozenset({"decide", "make_rule"})
+
+    class DecideRequested(Message):
+        def __init__(self, action: str, keys: list[str]) -> None:
+            super().__init__()
+            self.action = action
+            self.keys = keys
+
+    class MakeRuleRequested(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, model: InboxModel, *, clock: Callable[[], float]) -> None:
+        super().__init__(id="inbox-list", clock=clock)
+        self.model = model
+        self.read_only = False
+
+    @property
+    def keys(self) -> list[str]:
+        return self.model.order
+
+    def index_of(self, key: str) -> int | None:
+        return self.model.index.get(key)
+
+    def stamp(self, key: str, now: float) -> Any:
+        e = self.model.items[key]
+        if e.state == "open":
+            return (e.rev, short_duration(now - e.raised_ts), countdown(e.deadline, now))
+        return (e.rev, short_duration(now - (e.decided_ts or now)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.read_only and action in self.DECISION_ACTIONS)
+
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        if width >= 90:
+            fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 7), ("AGENT", 14), ("KIND", 9)]
+        elif width >= 60:
+            fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 6), ("AGENT", 12)]
+        else:
+            fixed = [("", 2), ("SEV", 6), ("AGE", 4)]
+        used = sum(w + 1 for _, w in fixed)
+        return [*fixed, ("TITLE", max(6, width - used))]
+
+    def render_header(self, width: int) -> Text:
+        return Text(" ".join(fit(label, w) for label, w in self._columns(width)))
+
+    def render_row(self, key: str, width: int, now: float) -> Text:
+        e: Escalation = self.model.items[key]
+        sev_style = self.get_component_rich_style(f"severity--{e.severity}", default=Style())
+        mark = "●" if key in self.marked else " "
+        text = Text()
+        columns = self._columns(width)
+        decided = e.state != "open"
+        for i, (label, w) in enumerate(columns):
+            if i:
+                text.append(" ")
+            if label == "":
+                sym = symbol(SEVERITY_SYMBOLS, e.severity, self.ascii_only)
+                if decided:
+                    sym = "✓" if not self.ascii_only else "v"
+                    if e.action in ("reject",):
+                        sym = "✗" if not self.ascii_only else "x"
+                    elif e.state == "withdrawn":
+                        sym = "-"
+                text.append(fit(mark + sym, w), sev_style if not decided else "")
+            elif label == "SEV":
+                text.append(fit(SEVERITY_SHORT.get(e.severity, e.severity), w), sev_style)
+            elif label == "AGE":
+                age = now - (e.raised_ts if not decided else (e.decided_ts or now))
+                text.append(fit(short_duration(age), w))
+            elif label == "DUE":
+                due = "" if decided else countdown(e.deadline, now)
+                style = (
+                    self.get_component_rich_style("inbox--overdue")
+                    if due == "overdue" or (e.deadline and e.deadline - now < 60 and due)
+                    else Style()
+                )
+                text.append(fit(due, w), style)
+            elif label == "AGENT":
+                text.append(fit(clean(e.agent or "-", max_len=200), w))
+            elif label == "KIND":
+                text.append(fit(e.kind, w))
+            elif label == "TITLE":
+                text.append_text(self._title(e, w, now, narrow=len(columns) <= 4))
+        if decided:
+            text.stylize(self.get_component_rich_style("rowlist--dim"), 2)
+        return text
+
+    def _title(self, e: Escalation, width: int, now: float, *, narrow: bool) -> Text:
+        title = clean(e.title, max_len=500, single_line=True)
+        if narrow and e.state == "open":
+            due = countdown(e.deadline, now)
+            prefix = f"{clean(e.agent or '-', max_len=60)}: "
+            line = prefix + title + (f" ⏱{due}" if due else "")
+            return Text(fit(line, width))
+        if e.state == "open":
+            return Text(fit(title, width))
+        if e.state == "withdrawn":
+            return Text(fit(f"{title} — withdrawn", width))
+        verb = ACTION_PAST.get(e.action or "", e.action or "decided")
+        if e.action == "reroute" and e.target:
+            verb += f" to {clean(e.target, max_len=60)}"
+        who = clean(e.decided_by or "?", max_len=80)
+        delivery = e.delivery or "pending"
+        dsym = symbol(DELIVERY_SYMBOLS, delivery, self.ascii_only)
+        dstyle = self.get_component_rich_style(
+            {"delivered": "delivery--ok", "failed": "delivery--failed"}.get(
+                delivery, "delivery--retrying"
+            )
+        )
+        tail = Text(f" {dsym} {delivery}", dstyle)
+        head = f"{verb} by {who}" if narrow else f"{title} — {verb} by {who}"
+        room = max(1, width - tail.cell_len)
+        out = Text(fit(head, room))
+        out.append_text(tail)
+        return out
+
+    def selected_keys(self) -> list[str]:
+        """The marked items (in inbox order), or the one under the cursor."""
+        if self.marked:
+            return [k for k in self.model.order if k in self.marked]
+        key = self.current
+        return [key] if key is not None else []
+
+    def action_decide(self, action: str) -> None:
+        keys = self.selected_keys()
+        if keys:
+            self.post_message(self.DecideRequested(action, keys))
+
+    def action_make_rule(self) -> None:
+        key = self.current
+        if key is not None:
+            self.post_message(self.MakeRuleRequested(key))
+
+    def action_mark(self) -> None:
+        key = self.current
+        if key is None:
+            return
+        e = self.model.items.get(key)
+        if key in self.marked:
+            self.marked.discard(key)
+        elif e is not None and e.state == "open":
+            self.marked.add(key)
+        self.move_to(self.cursor + 1)
+        self.flush()
+
+    def action_unmark_all(self) -> None:
+        self.marked.clear()
+        self.flush()
+
+    def prune_marks(self) -> None:
+        self.marked = {
+            k for k in self.marked if k in self.model.items and self.model.items[k].state == "open"
+        }
