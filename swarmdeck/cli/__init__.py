@@ -32,6 +32,9 @@ COMMANDS: dict[str, str] = {
     "hook": "swarmdeck.cli.hook:hook",
     "install": "swarmdeck.cli.install:install",
     "mcp": "swarmdeck.cli.mcp:mcp",
+    "policy": "swarmdeck.cli.policy:policy",
+    "report": "swarmdeck.cli.report:report",
+    "reveal": "swarmdeck.cli.reveal:reveal",
 }
 
 
