@@ -1474,6 +1474,9 @@ class DemoAdapter(Adapter):
         store = self.context.store
         saved = await store.get_states(self.name)
         run = _int(saved.get("run"), -1) + 1
+        # Claim the run number now, not only with the first batch: a crash before that
+        # batch is committed must not let the next start reuse this run's event ids.
+        await store.set_state(self.name, "run", str(run))
         sim = Simulation(
             opts.seed,
             opts.agents,
