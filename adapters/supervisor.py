@@ -154,15 +154,19 @@ class Supervisor:
     async def _set_health(
         self, inst: Instance, state: str, detail: str, error: str | None = None
     ) -> None:
+        """Record an instance's health; best effort, since it must never stop the adapter."""
         self.states[inst.name] = state
-        await self.store.set_health(
-            inst.name,
-            inst.cls.type_name,
-            state,
-            detail=detail,
-            restarts=self.restarts[inst.name],
-            last_error=error,
-        )
+        try:
+            await self.store.set_health(
+                inst.name,
+                inst.cls.type_name,
+                state,
+                detail=detail,
+                restarts=self.restarts[inst.name],
+                last_error=error,
+            )
+        except Exception as exc:
+            log.warning("could not record health of %s (%s): %s", inst.name, state, exc)
 
     async def _run_adapter(self, inst: Instance) -> None:
         attempt = 0

@@ -316,8 +316,13 @@ class Store:
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
-            else:
+            try:
                 await self.conn.execute("COMMIT")
+            except BaseException:
+                # Never leave a transaction open on the shared connection.
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                raise
 
     async def _bump_rev(self) -> int:
         async with self.conn.execute(
@@ -827,7 +832,7 @@ class Store:
         rows = await self._fetchall(
             f"SELECT {_ESCALATION_COLUMNS} {_ESCALATION_FROM} {where} "
             f"ORDER BY (e.state != 'open'), {_SEVERITY_ORDER_SQL}, "
-            f"e.raised_ts, e.id {lim}",
+            f"e.raised_ts, e.raised_seq {lim}",
             params,
         )
         return [_escalation(r) for r in rows]
@@ -849,7 +854,8 @@ class Store:
                    (SELECT COUNT(*) FROM tasks t WHERE t.workflow = w.name AND t.state = 'failed'),
                    (SELECT COUNT(*) FROM tasks t WHERE t.workflow = w.name AND t.state = 'running'),
                    (SELECT COUNT(*) FROM escalations e
-                     WHERE e.workflow = w.name AND e.state = 'open'),
+                     WHERE e.state = 'open' AND (e.workflow = w.name OR e.task IN
+                           (SELECT id FROM tasks t WHERE t.workflow = w.name))),
                    w.updated_ts, w.rev
             FROM workflows w ORDER BY w.updated_ts DESC, w.name
             """
@@ -872,8 +878,8 @@ class Store:
         blocked = {
             r[0]
             for r in await self._fetchall(
-                "SELECT task FROM escalations WHERE workflow = ? AND state = 'open' "
-                "AND task IS NOT NULL",
+                "SELECT task FROM escalations WHERE state = 'open' "
+                "AND task IN (SELECT id FROM tasks WHERE workflow = ?)",
                 (name,),
             )
         }

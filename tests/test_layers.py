@@ -1,0 +1,60 @@
+"""Layering rules: store/ and adapters/ never import Textual; listing adapters imports none."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from adapters.registry import adapter_names
+
+
+def _imports_in_fresh_interpreter(code: str) -> set[str]:
+    probe = textwrap.dedent(code) + "\nimport sys\nprint('\\n'.join(sorted(sys.modules)))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import store, store.db, store.events, store.ingest, store.actions, store.text",
+        "import adapters.base, adapters.registry, adapters.supervisor",
+        "from adapters.registry import load_all; load_all()",
+        "import swarmdeck.collector, swarmdeck.config",
+    ],
+)
+def test_core_layers_do_not_import_textual(code: str) -> None:
+    modules = _imports_in_fresh_interpreter(code)
+    assert not {m for m in modules if m == "textual" or m.startswith("textual.")}, code
+
+
+def test_listing_adapter_names_imports_no_plugin() -> None:
+    modules = _imports_in_fresh_interpreter(
+        "from adapters.registry import adapter_names; adapter_names()"
+    )
+    assert not {
+        m
+        for m in modules
+        if m.startswith("adapters.") and m not in {"adapters.base", "adapters.registry"}
+    }
+
+
+def test_builtins_are_registered_like_plugins() -> None:
+    assert {"demo", "jsonl", "http", "claude-code", "mcp"} <= set(adapter_names())
+
+
+def test_cli_listing_commands_do_not_import_textual() -> None:
+    modules = _imports_in_fresh_interpreter(
+        "from swarmdeck.cli import main\n"
+        "import sys\n"
+        "sys.argv = ['swarmdeck', 'schema']\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['schema'])\n"
+    )
+    assert "textual" not in modules
