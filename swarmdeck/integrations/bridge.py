@@ -252,6 +252,7 @@ class FutureBridge:
         self.source = source
         self.queue: asyncio.Queue[Batch] = asyncio.Queue()
         self._pending: dict[str, asyncio.Future[Outcome]] = {}
+        self._resolved: dict[str, int] = {}
         self._clock = clock
 
     @property
@@ -300,20 +301,26 @@ class FutureBridge:
                 future.cancel()
 
     def resolve(self, delivery: Delivery) -> None:
-        """Hand a decision to whoever waits for it.
+        """Hand a decision to whoever waits for it; a repeated delivery is a no-op.
 
         Raises:
             DeliveryError: nobody waits any more (timed out, the agent disconnected,
                 the collector restarted); retrying cannot help.
         """
-        future = self._pending.get(delivery.decision.escalation)
+        decision = delivery.decision
+        if self._resolved.get(decision.escalation) == decision.id:
+            return  # delivered before (a re-delivery after a crash): nothing more to do
+        future = self._pending.get(decision.escalation)
         if future is None or future.done():
             raise DeliveryError(
                 f"the agent no longer waits for escalation {delivery.decision.escalation} "
                 "(it timed out, disconnected or the collector restarted)",
                 retryable=False,
             )
-        future.set_result(Outcome.from_decision(delivery.decision))
+        future.set_result(Outcome.from_decision(decision))
+        self._resolved[decision.escalation] = decision.id
+        while len(self._resolved) > 10_000:
+            self._resolved.pop(next(iter(self._resolved)))
 
     def withdraw_all(self, reason: str) -> None:
         """Answer every waiter with ``withdrawn`` (adapter shutting down)."""

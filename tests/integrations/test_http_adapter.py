@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -99,7 +100,7 @@ async def serving(team: AgentTeam, port: int = 0) -> AsyncIterator[int]:
 def options(port: int, **extra: Any) -> HttpOptions:
     return HttpOptions(
         url=f"http://127.0.0.1:{port}/api/agent-events",
-        token=TOKEN,
+        token=SecretStr(TOKEN),
         poll_interval=0.05,
         page_size=4,
         backoff_initial=0.1,

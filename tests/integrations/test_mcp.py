@@ -70,8 +70,10 @@ async def test_in_memory_timeout_withdraws_and_reports_progress(store: Store) ->
     )
     progress: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    seen = progress
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
 
     async with client_for(server) as client:
         result = await client.call_tool(
