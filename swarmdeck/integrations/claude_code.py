@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.db import Store
 from store.events import Event, Severity, make_event
+from store.text import clean_text
 from swarmdeck.integrations.bridge import UNAVAILABLE, Bridge, Outcome
 
 #: Hook events that may wait for a manager.
@@ -53,7 +54,9 @@ DEFAULT_MATCHER = "Bash|Edit|Write|mcp__.*"
 
 Default = Literal["deny", "allow", "ask"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u061c]"
+)
 _SLUG = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
@@ -118,9 +121,14 @@ def parse_payload(raw: bytes | str) -> HookPayload:
 
 
 def clean(text: str, limit: int = 200) -> str:
-    """One line of untrusted text: control characters out, bounded."""
-    one = _CONTROL.sub(" ", text).strip()
-    return one if len(one) <= limit else one[: limit - 1] + "…"
+    """One line of untrusted text: escapes and control characters out, bounded."""
+    return clean_text(text, single_line=True, max_length=limit).strip()
+
+
+def visible(text: str) -> str:
+    """Untrusted text a manager approves: control characters *shown* (``\\x1b``), not
+    stripped, so an escape sequence hidden in a command cannot disguise what runs."""
+    return _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def base_name(cwd: str) -> str:
@@ -216,8 +224,8 @@ def describe_tool(tool: str, tool_input: dict[str, Any] | None) -> str:
     for key in ("command", "file_path", "path", "url", "pattern", "query", "prompt", "description"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            return clean(f"{tool}: {value}", 200)
-    return clean(tool, 200)
+            return clean(visible(f"{tool}: {value}"), 200)
+    return clean(visible(tool), 200)
 
 
 _DESTRUCTIVE = re.compile(
@@ -274,9 +282,9 @@ def _body(payload: HookPayload, agent: str) -> str:
         lines.append(f"tool use: {payload.tool_use_id}")
     command = (payload.tool_input or {}).get("command")
     if isinstance(command, str):
-        lines += ["", "command:", command]
+        lines += ["", "command:", visible(command)]
     lines += ["", "input:", json.dumps(payload.tool_input or {}, indent=2, ensure_ascii=False)]
-    return "\n".join(lines)[:60_000]
+    return visible("\n".join(lines))[:60_000]
 
 
 class Translator:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from store.events import AgentState, Event, Severity, make_event
 from swarmdeck.integrations.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome
-from swarmdeck.integrations.claude_code import clean
+from swarmdeck.integrations.claude_code import clean, visible
 
 Verdict = Literal[
     "approve", "reject", "reroute", "retry", "answer", "timeout", "withdrawn", "unavailable"
@@ -180,7 +180,7 @@ def build_server(
             "id": escalation_id,
             "kind": "approval",
             "title": title,
-            "body": details,
+            "body": visible(details),
             "severity": severity,
         }
         if options:
