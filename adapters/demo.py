@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import itertools
 import math
 import random
 import time
@@ -1057,7 +1058,7 @@ class Simulation:
         return esc_id
 
     def _reroute_targets(self, agent: _Agent) -> list[str]:
-        free = [a for a in list(self._free[agent.role].values())[:3] if a is not agent]
+        free = [a for a in itertools.islice(self._free[agent.role].values(), 3) if a is not agent]
         if len(free) < 3:
             team = self._by_role[agent.role]
             start = team.index(agent) if len(team) < 64 else self._rng.randrange(len(team))

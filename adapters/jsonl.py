@@ -107,6 +107,8 @@ class _Tail:
     """Inside an oversize line already dead-lettered: discard up to its newline."""
     retired_at: float | None = None
     """When the path stopped naming this file (rotation, deletion)."""
+    size: int = -1
+    """Size at the last ``stat``: an idle file (size == offset) is not even read."""
 
     def position(self) -> str:
         return json.dumps(
@@ -245,7 +247,9 @@ class JsonlAdapter(Adapter):
                 tail = None
             if tail is None:
                 self._open(path, st)
-            elif st.st_size < tail.offset:
+                continue
+            tail.size = st.st_size
+            if st.st_size < tail.offset:
                 self.context.log.warning(
                     "%s: truncated (%d < %d bytes); reading from the start",
                     path,
@@ -308,6 +312,8 @@ class JsonlAdapter(Adapter):
             if not pending and tail.retired_at is not None and now - tail.retired_at > RETIRE_GRACE:
                 self._finish_retired(tail, batch)
         for tail in self._tails.values():
+            if tail.size == tail.offset:
+                continue  # idle: nothing new since the last stat
             before = (tail.offset, tail.line, tail.skipping)
             budget, pending = self._read(tail, batch, budget)
             more = more or pending
