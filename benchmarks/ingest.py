@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from store.db import Store
 from store.ingest import ingest_lines
 from store.schema import MIGRATIONS
+from swarmdeck.collector import build_filters
+from swarmdeck.config import load_settings
 
 ACTIVITIES = [
     "editing src/auth/session.py",
@@ -124,13 +126,20 @@ def generate(path: Path, count: int, agents: int = 1000, seed: int = 1) -> None:
             fh.write(json.dumps(event, separators=(",", ":")) + "\n")
 
 
-async def end_to_end(jsonl: Path, db: Path) -> float:
-    """Seconds to ingest the whole file with the same code as ``swarmdeck ingest``."""
+async def end_to_end(jsonl: Path, db: Path, guardrails: bool = False) -> float:
+    """Seconds to ingest the whole file with the same code as ``swarmdeck ingest``.
+
+    With ``guardrails``, the default secret/personal-data filters run on every
+    batch, as they do in ``swarmdeck ingest`` and the collector out of the box.
+    """
     store = await Store.open(db)
     try:
+        filters = build_filters(load_settings(db=db), store) if guardrails else []
         start = time.perf_counter()
         with jsonl.open("rb") as fh:
-            counts = await ingest_lines(store, fh, origin="bench", location=jsonl.name)
+            counts = await ingest_lines(
+                store, fh, origin="bench", location=jsonl.name, filters=filters
+            )
         elapsed = time.perf_counter() - start
         if counts.rejected or not counts.accepted:
             raise SystemExit(f"benchmark input was not ingested cleanly: {counts}")
@@ -193,12 +202,14 @@ def main() -> None:
         jsonl = work / "events.jsonl"
         generate(jsonl, args.events)
         e2e = asyncio.run(end_to_end(jsonl, work / "e2e" / "swarmdeck.db"))
+        guarded = asyncio.run(end_to_end(jsonl, work / "guarded" / "swarmdeck.db", True))
         floor = raw_floor(jsonl, work / "raw.db")
         size = db_bytes(work / "e2e" / "swarmdeck.db")
         n = args.events
         line_bytes = jsonl.stat().st_size / n
         print(f"events:                       {n:,}  (JSONL {line_bytes:.0f} bytes/event)")
         print(f"end to end (validate+store):  {n / e2e:,.0f} events/s  ({e2e:.2f} s)")
+        print(f"  ... with guardrails:        {n / guarded:,.0f} events/s  ({guarded:.2f} s)")
         print(f"raw executemany floor:        {n / floor:,.0f} rows/s  ({floor:.2f} s)")
         print(f"ratio end-to-end / floor:     {floor / e2e:.2f}")
         print(f"database size:                {size / n:.0f} bytes/event ({size / 1e6:.1f} MB)")

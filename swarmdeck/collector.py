@@ -26,6 +26,8 @@ from adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from adapters.supervisor import IngestFilter, Instance, Supervisor
 from store.db import Store
 from swarmdeck.config import ConfigError, Settings
+from swarmdeck.guardrails import build_ingest_filter
+from swarmdeck.policy import build_policy_service
 
 log = logging.getLogger("swarmdeck.collector")
 
@@ -104,24 +106,18 @@ def build_instances(settings: Settings) -> list[Instance]:
     return instances
 
 
-def build_filters(settings: Settings) -> list[IngestFilter]:
-    """The ingest filters (guardrails) every batch passes through before it is stored."""
-    try:  # TODO(lead): a plain import once the guardrails package has landed
-        from swarmdeck.guardrails import build_ingest_filter
-    except ImportError:
-        return []
+def build_filters(settings: Settings, store: Store | None = None) -> list[IngestFilter]:
+    """The ingest filters (guardrails) every batch passes through before it is stored.
 
-    flt = build_ingest_filter(settings)
+    Given the store, the guardrails keep masked originals in it through the same
+    connection (no second writer in this process).
+    """
+    flt = build_ingest_filter(settings, store)
     return [flt] if flt is not None else []
 
 
 def build_services(settings: Settings, store: Store, clock: Callable[[], float]) -> list[Service]:
     """Background services: the policy engine (escalation paths, deadlines)."""
-    try:  # TODO(lead): a plain import once the policy package has landed
-        from swarmdeck.policy import build_policy_service
-    except ImportError:
-        return []
-
     service = build_policy_service(settings, store, clock)
     return [service] if service is not None else []
 
@@ -181,7 +177,7 @@ class Collector:
             instances = build_instances(self.settings)
             if store is None:
                 store = await Store.open(self.settings.db, clock=self.clock)
-            filters = build_filters(self.settings)
+            filters = build_filters(self.settings, store)
             services = build_services(self.settings, store, self.clock)
             c = self.settings.collector
             self.supervisor = Supervisor(

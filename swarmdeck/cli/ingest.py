@@ -81,6 +81,6 @@ async def _ingest(
             stream,
             origin=origin,
             location=name,
-            filters=build_filters(settings),
+            filters=build_filters(settings, store),
             on_commit=report,
         )
