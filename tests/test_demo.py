@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -435,3 +436,33 @@ async def test_a_start_that_stored_nothing_still_uses_up_its_run(tmp_path: Path)
         driven = await drive(second, store, until=lambda d: len(d.events) > 50)
         assert {e.id.split("-")[1] for e in driven.events} == {"1"}
         assert driven.duplicates == 0
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+async def test_random_decisions_keep_world_and_store_consistent(tmp_path: Path, seed: int) -> None:
+    """Whatever managers decide, the store's projection agrees with the simulated world."""
+    sim, events = started(seed, agents=25)
+    rng = random.Random(seed)
+    decided: set[str] = set()
+    for _ in range(2500):
+        events += sim.tick()
+        if sim.open_escalations and rng.random() < 0.08:
+            esc = rng.choice(sim.open_escalations)
+            decided.add(esc)
+            events += sim.decide(
+                esc,
+                rng.choice(["approve", "reject", "retry", "reroute", "answer"]),
+                reason="because",
+                target=rng.choice(["coder", "coder-2", "tester-1", "nobody"]),
+                answer="yes",
+                actor="t@h",
+            )
+    async with await Store.open(tmp_path / "demo.db") as store:
+        result = await store.append(events, origin="demo")
+        assert result.duplicates == 0
+        still_open = {e.id for e in await store.escalations(state="open")} - decided
+        assert still_open == set(sim.open_escalations)
+        tasks = {t.id: t for t in await store.tasks()}
+        for agent in await store.agents(state="working"):
+            task = tasks[agent.task or ""]
+            assert (task.state, task.assignee) == ("running", agent.name)
