@@ -1253,12 +1253,9 @@ class Simulation:
             )
         else:
             dest.backlog.append(t)
-            self._log(
-                out,
-                t,
-                "info",
-                f"{dest.name} will pick up {t.id} after finishing {dest.task.id}",
-            )
+            note = f"queued: {dest.name} picks it up after finishing {dest.task.id}"
+            self._emit(out, "task.progress", {"note": note, "pct": 0.0}, task=t.id, workflow=wf)
+            self._log(out, t, "info", note)
 
     # ------------------------------------------------------------------ text
 
