@@ -3,10 +3,11 @@
 A *bridge* takes events to the store and brings a decision back:
 
 * :class:`StoreBridge` (standalone processes: the hook command, ``swarmdeck mcp``
-  over stdio) appends straight to the store and polls ``store.escalation(id)``
-  every ~200 ms until the escalation is decided or withdrawn or the timeout
-  passes. It acknowledges the decision's outbox row itself, because no collector
-  adapter owns its origin.
+  over stdio) appends straight to the store and polls it until the escalation is
+  decided or withdrawn or the timeout passes: ``PRAGMA data_version`` every 50 ms
+  (a cheap "another connection committed" signal) and ``store.escalation(id)``
+  when it moved, or every 200 ms regardless. It acknowledges the decision's
+  outbox row itself, because no collector adapter owns its origin.
 * :class:`FutureBridge` (the ``claude-code`` and ``mcp`` adapters inside the
   collector) hands events to the adapter's ``events()`` stream and waits on an
   in-process future keyed by escalation id, which ``deliver()`` resolves.
@@ -197,18 +198,28 @@ class StoreBridge:
         start = self._clock()
         deadline = start + within
         next_progress = start + progress_every
+        next_look = start
+        version = await self._data_version()
         while True:
-            outcome = await self._look(escalation_id)
-            if outcome is not None:
-                return outcome
             now = self._clock()
+            if now >= next_look:
+                outcome = await self._look(escalation_id)
+                if outcome is not None:
+                    return outcome
+                next_look = now + self.poll
             if now >= deadline:
                 break
             if progress is not None and now >= next_progress:
                 next_progress += progress_every
                 with contextlib.suppress(Exception):  # a gone client must not end the wait
                     await progress(now - start, within)
-            await asyncio.sleep(max(0.0, min(self.poll, deadline - now)))
+            await asyncio.sleep(max(0.0, min(self.poll / 4, deadline - now)))
+            # PRAGMA data_version moves when another connection commits: look at once
+            # then (a manager's decision), and otherwise every `poll` seconds anyway.
+            current = await self._data_version()
+            if current != version:
+                version = current
+                next_look = self._clock()
         reason = timeout_reason(within, default_label)
         await self.store.append(
             [withdrawn_event(self.source, escalation_id, reason)], origin=self.origin
@@ -219,6 +230,10 @@ class StoreBridge:
         if outcome is not None and outcome.decided:
             return outcome
         return Outcome(escalation_id, TIMEOUT, reason)
+
+    async def _data_version(self) -> int:
+        row = await self.store._fetchone("PRAGMA data_version")
+        return int(row[0]) if row else 0
 
     async def _look(self, escalation_id: str) -> Outcome | None:
         try:
