@@ -142,7 +142,7 @@ def fmt_ratio(value: float | None) -> str:
 
 
 async def velocity(store: Store, *, since: float, until: float, buckets: int = 12) -> Velocity:
-    """Outcome velocity over ``[since, until)``, with ``buckets`` sparkline points."""
+    """Outcome velocity over ``[since, until]``, with ``buckets`` sparkline points."""
     buckets = max(1, buckets)
     width = max(until - since, 1.0) / buckets
     v = Velocity(since=since, until=until, bucket_seconds=width)
@@ -152,13 +152,13 @@ async def velocity(store: Store, *, since: float, until: float, buckets: int = 1
 
     completed = [0.0] * buckets
     for (ended,) in await store._fetchall(
-        "SELECT ended_ts FROM tasks WHERE state = 'done' AND ended_ts >= ? AND ended_ts < ?",
+        "SELECT ended_ts FROM tasks WHERE state = 'done' AND ended_ts >= ? AND ended_ts <= ?",
         (since, until),
     ):
         completed[bucket(ended)] += 1
     v.completed = int(sum(completed))
     row = await store._fetchone(
-        "SELECT COUNT(*) FROM tasks WHERE state = 'failed' AND ended_ts >= ? AND ended_ts < ?",
+        "SELECT COUNT(*) FROM tasks WHERE state = 'failed' AND ended_ts >= ? AND ended_ts <= ?",
         (since, until),
     )
     v.failed = int(row[0]) if row else 0
@@ -174,7 +174,7 @@ async def velocity(store: Store, *, since: float, until: float, buckets: int = 1
     bucket_waits: list[list[float]] = [[] for _ in range(buckets)]
     for ts, actor, action, raised_ts, source, esc_id in await store._fetchall(
         "SELECT d.ts, d.actor, d.action, e.raised_ts, e.source, e.id FROM decisions d "
-        "JOIN escalations e ON e.id = d.escalation WHERE d.ts >= ? AND d.ts < ?",
+        "JOIN escalations e ON e.id = d.escalation WHERE d.ts >= ? AND d.ts <= ?",
         (since, until),
     ):
         b = bucket(ts)
@@ -199,7 +199,7 @@ async def velocity(store: Store, *, since: float, until: float, buckets: int = 1
     cost = [0.0] * buckets
     for b, total in await store._fetchall(
         "SELECT CAST((ts - ?) / ? AS INTEGER), SUM(COALESCE(json_extract(data, '$.cost_usd'), 0)) "
-        "FROM events WHERE kind = 'usage' AND ts >= ? AND ts < ? GROUP BY 1",
+        "FROM events WHERE kind = 'usage' AND ts >= ? AND ts <= ? GROUP BY 1",
         (since, width, since, until),
     ):
         cost[min(buckets - 1, max(0, int(b)))] += float(total or 0.0)
