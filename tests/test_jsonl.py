@@ -9,6 +9,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from adapters.jsonl import JsonlAdapter
 from store.db import Store
 from tests.adapters_contract import Driven, build, drive
@@ -301,3 +303,39 @@ async def test_missing_file_waits_and_reports(tmp_path: Path, store: Store) -> N
     driven = await drive(adapter, store, until=count(1), stimulate=appear)
     assert ids(driven) == ["e1"]
     assert health.reports[0] == ("degraded", f"waiting for {path} to appear")
+
+
+async def test_file_renamed_in_directory_while_stopped_keeps_its_offset(
+    tmp_path: Path, store: Store
+) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(lines(1, 2))
+    await drive(build(JsonlAdapter, tail(folder), store, "d")[0], store, until=count(2))
+    os.rename(folder / "a.jsonl", folder / "a-2026-11-24.jsonl")
+    append(folder / "a-2026-11-24.jsonl", lines(3))
+    driven = await drive(build(JsonlAdapter, tail(folder), store, "d")[0], store, until=count(1))
+    assert ids(driven) == ["e3"]
+    assert driven.duplicates == 0
+
+
+async def test_unfinished_line_in_a_rotated_file_is_dead_lettered(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.jsonl.RETIRE_GRACE", 0.0)
+    path = tmp_path / "events.jsonl"
+    path.write_text(lines(1) + seen(2)[:20])  # the writer died mid-line
+
+    async def rotate() -> None:
+        await stored(store, 1)
+        os.rename(path, tmp_path / "events.jsonl.1")
+        path.write_text(lines(3))
+
+    adapter, _ = build(JsonlAdapter, tail(path), store, "f")
+    driven = await drive(
+        adapter, store, until=lambda d: len(d.events) >= 2 and bool(d.rejected), stimulate=rotate
+    )
+    assert ids(driven) == ["e1", "e3"]
+    [rejected] = driven.rejected
+    assert rejected.location == f"{path}:2"
+    assert rejected.error.startswith("incomplete last line (20 bytes")
