@@ -143,8 +143,11 @@ async def test_make_rule_saves_decides_and_audits(db: Path, tmp_path: Path) -> N
     assert text.startswith("# my settings\n[tui]\nbell = false\n")
     rules = tomllib.loads(text)["policy"]["rules"]
     assert rules == [
-        {"name": "auto-grep", "match": {"escalation_kind": "approval", "title": "^(Read|Grep|Glob)"},
-         "path": ["approve"]}
+        {
+            "name": "auto-grep",
+            "match": {"escalation_kind": "approval", "title": "^(Read|Grep|Glob)"},
+            "path": ["approve"],
+        }
     ]  # fmt: skip
     async with await Store.open(db) as store:
         decided = await store.escalation("R-40")
