@@ -18,7 +18,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,6 +46,8 @@ MAX_BODY = 4 * 1024 * 1024
 
 
 class ClaudeCodeOptions(AdapterOptions):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
     host: str = "127.0.0.1"
     """Address to listen on; anything but loopback needs ``allow_remote``."""
     port: int = Field(default=7342, ge=0, le=65535)

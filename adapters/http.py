@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from adapters.base import (
     Adapter,
@@ -58,6 +58,8 @@ def _check_url(value: str | None) -> str | None:
 
 
 class HttpOptions(AdapterOptions):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
     url: str
     """Events endpoint, e.g. ``http://127.0.0.1:9000/agent-events``."""
     decisions_url: str | None = None

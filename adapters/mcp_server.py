@@ -16,7 +16,7 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from adapters._http_common import EmbeddedServer, check_bind, drain
 from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
@@ -26,6 +26,8 @@ from swarmdeck.integrations.bridge import FutureBridge, withdraw_stale
 
 
 class McpOptions(AdapterOptions):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
     host: str = "127.0.0.1"
     """Address to listen on; anything but loopback needs ``allow_remote``."""
     port: int = Field(default=7341, ge=0, le=65535)
