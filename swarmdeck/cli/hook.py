@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sqlite3
 import sys
 import time
@@ -92,7 +93,7 @@ def run_hook(ctx: click.Context | None, raw: bytes, timeout: float | None) -> tu
         answer = default_answer(config.default, f"cannot load settings ({_one_line(exc)})")
         return answer.exit_code, answer.stdout(), answer.stderr
     try:
-        return asyncio.run(_run(raw, config, db))
+        return asyncio.run(_guarded(raw, config, db))
     except Exception as exc:  # a bug must still end in the default, never a traceback
         answer = default_answer(config.default, f"internal error ({_one_line(exc)})")
         return answer.exit_code, answer.stdout(), answer.stderr
@@ -104,6 +105,26 @@ def run_hook(ctx: click.Context | None, raw: bytes, timeout: float | None) -> tu
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
+
+
+async def _guarded(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, str]:
+    """``_run``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (Claude Code interrupted, or its
+    own timeout): the waiting escalation is withdrawn instead of left open in the inbox."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, task.cancel)
+    inner = asyncio.ensure_future(_run(raw, config, db))
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        inner.cancel()
+        with contextlib.suppress(BaseException):
+            await inner
+        answer = default_answer(config.default, "stopped before a decision came")
+        return answer.exit_code, answer.stdout(), answer.stderr
 
 
 async def _run(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, str]:

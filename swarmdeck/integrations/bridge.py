@@ -40,6 +40,9 @@ TIMEOUT = "timeout"
 WITHDRAWN = "withdrawn"
 UNAVAILABLE = "unavailable"
 
+#: Why an escalation is withdrawn when its waiter is cancelled.
+GONE_REASON = "the agent stopped waiting (its request was cancelled)"
+
 #: (elapsed seconds, seconds allowed) -> awaitable; called every ``progress_every`` seconds.
 ProgressFn = Callable[[float, float], Awaitable[None]]
 
@@ -194,7 +197,34 @@ class StoreBridge:
         progress: ProgressFn | None = None,
         progress_every: float = 5.0,
     ) -> Outcome:
-        """Poll until decided, withdrawn or timed out (then withdraw it ourselves)."""
+        """Poll until decided, withdrawn or timed out (then withdraw it ourselves).
+
+        Cancelled (the hook process was told to stop, the MCP call was cancelled), it
+        withdraws the escalation before giving up, so the inbox keeps no dead request.
+        """
+        try:
+            return await self._wait(
+                escalation_id,
+                within=within,
+                default_label=default_label,
+                progress=progress,
+                progress_every=progress_every,
+            )
+        except asyncio.CancelledError:
+            event = withdrawn_event(self.source, escalation_id, GONE_REASON)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.append([event], origin=self.origin))
+            raise
+
+    async def _wait(
+        self,
+        escalation_id: str,
+        *,
+        within: float,
+        default_label: str,
+        progress: ProgressFn | None,
+        progress_every: float,
+    ) -> Outcome:
         start = self._clock()
         deadline = start + within
         next_progress = start + progress_every
@@ -310,6 +340,11 @@ class FutureBridge:
             reason = timeout_reason(within, default_label)
             await self.emit([withdrawn_event(self.source, escalation_id, reason)])
             return Outcome(escalation_id, TIMEOUT, reason)
+        except asyncio.CancelledError:
+            if not future.done():  # the agent went away (disconnected, cancelled the call)
+                event = withdrawn_event(self.source, escalation_id, GONE_REASON)
+                self.queue.put_nowait(Batch(events=[event]))
+            raise
         finally:
             self._pending.pop(escalation_id, None)
             if not future.done():

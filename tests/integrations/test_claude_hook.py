@@ -231,3 +231,15 @@ async def test_review_stop_retry_keeps_claude_working(store: Store, env: dict[st
     await store.decide(esc.id, "retry", actor="ana@laptop", reason="also update the changelog")
     code, body, _ = await hook.result()
     assert (code, body) == (0, {"decision": "block", "reason": "also update the changelog"})
+
+
+async def test_terminated_hook_withdraws_its_escalation(store: Store, env: dict[str, str]) -> None:
+    hook = await start_hook(store.path, payload("permission_request_bash"), env)
+    [esc] = await open_escalations(store)
+    hook.proc.terminate()  # Claude Code interrupted, or gave up on the hook
+    code, body, err = await hook.result()
+    assert (code, body) == (2, None)
+    assert "stopped before a decision came; answered deny" in err
+    withdrawn = await store.escalation(esc.id)
+    assert withdrawn.state == "withdrawn"
+    assert withdrawn.reason == "the agent stopped waiting (its request was cancelled)"

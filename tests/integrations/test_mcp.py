@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,21 @@ async def test_store_unavailable_answers_unavailable(tmp_path: Path) -> None:
         data = structured(await client.call_tool("request_approval", {"summary": "x"}))
     assert data["decision"] == "unavailable"
     assert "store unavailable" in data["reason"]
+
+
+async def test_cancelled_call_withdraws_its_escalation(store: Store) -> None:
+    server = build_server(StoreBridge(store, origin="mcp-test", poll=0.05), timeout=30)
+    async with client_for(server) as client:
+        call = asyncio.create_task(client.call_tool("request_approval", {"summary": "wipe"}))
+        [esc] = await open_escalations(store)
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+
+        async def withdrawn() -> bool:
+            return (await store.escalation(esc.id)).state == "withdrawn"
+
+        await eventually(withdrawn)
+    assert (await store.escalation(esc.id)).reason == (
+        "the agent stopped waiting (its request was cancelled)"
+    )
