@@ -314,13 +314,30 @@ BUILTIN_NAMES: frozenset[str] = frozenset(
     [d.name for d in SECRET_DETECTORS] + [d.name for d in PII_DETECTORS] + [HIGH_ENTROPY]
 )
 
-#: Cheap first pass: text that matches none of these cannot contain a built-in hit.
-_TRIGGER = (
-    r"AKIA|ASIA|ABIA|ACCA|AIza|gh[pousr]_|github_pat_|glpat-|xox|hooks\.slack|sk-|PRIVATE KEY"
-    r"|eyJ|AccountKey|(?i:aws.?secret)"
-    r"|(?i:secret|password|passwd|pwd|api.?key|token|private.?key)[\"']?\s*[:=]"
-)
-_TRIGGER_PII = r"@|\d[\d ().-]{6,}\d|[A-Z]{2}\d\d"
+#: Cheap gates in front of each built-in detector, so a text runs only the detectors it
+#: could possibly hit: ``literal`` needles (case-sensitive, one combined regex for all),
+#: ``lower`` needles (searched in the lowercased text, and only if it has ``:`` or ``=``),
+#: ``at`` (the text has an ``@``) and ``digits`` (eight digits, separators allowed).
+GATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "private-key": ("literal", ("PRIVATE KEY",)),
+    "aws-access-key": ("literal", ("AKIA", "ASIA", "ABIA", "ACCA")),
+    "aws-secret-key": ("lower", ("secret",)),
+    "gcp-api-key": ("literal", ("AIza",)),
+    "azure-storage-key": ("lower", ("accountkey",)),
+    "github-token": ("literal", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    "gitlab-token": ("literal", ("glpat-",)),
+    "slack-token": ("literal", ("xox",)),
+    "slack-webhook": ("literal", ("hooks.slack.com",)),
+    "anthropic-key": ("literal", ("sk-ant-",)),
+    "openai-key": ("literal", ("sk-",)),
+    "jwt": ("literal", ("eyJ",)),
+    "password-assignment": ("lower", ("passw", "pwd", "secret", "key", "token")),
+    "email": ("at", ()),
+    "card-number": ("digits", ()),
+    "iban": ("digits", ()),
+    "phone": ("digits", ()),
+}
+_DIGITS = re.compile(r"\d(?:[ ().+-]{0,2}\d){7}")
 _LONG_TOKEN = r"[A-Za-z0-9+/_-]{{{n},}}={{0,2}}"  # noqa: S105
 
 #: Base64 integrity digests (``sha512-...``) are identifiers, not secrets.
@@ -342,26 +359,41 @@ class Scanner:
         allowlist: Iterable[str] = (),
     ) -> None:
         off = set(disable)
-        detectors: list[Detector] = []
-        triggers: list[str] = []
+        builtins: list[Detector] = []
         if secrets:
-            detectors += [d for d in SECRET_DETECTORS if d.name not in off]
-            triggers.append(_TRIGGER)
+            builtins += [d for d in SECRET_DETECTORS if d.name not in off]
         if personal_data:
-            detectors += [d for d in PII_DETECTORS if d.name not in off]
-            triggers.append(_TRIGGER_PII)
+            builtins += [d for d in PII_DETECTORS if d.name not in off]
         self.entropy = secrets and HIGH_ENTROPY not in off
         self.entropy_min_length = entropy_min_length
         self.entropy_threshold = entropy_threshold
-        if self.entropy:
-            triggers.append(_LONG_TOKEN.format(n=entropy_min_length))
         self.extra = list(extra)
-        self.detectors = detectors + self.extra
+        self.detectors = builtins + self.extra
         self._long_token = re.compile(
             r"(?<![A-Za-z0-9+/_=-])" + _LONG_TOKEN.format(n=entropy_min_length)
         )
-        # Extra patterns have no trigger of their own: they always run (users keep them few).
-        self._trigger = re.compile("|".join(triggers)) if triggers else None
+        self._by_needle: dict[str, list[Detector]] = {}
+        self._lower: list[tuple[tuple[str, ...], Detector]] = []
+        self._at: list[Detector] = []
+        self._digits: list[Detector] = []
+        for det in builtins:
+            gate, needles = GATES[det.name]
+            if gate == "literal":
+                for needle in needles:
+                    self._by_needle.setdefault(needle, []).append(det)
+            elif gate == "lower":
+                self._lower.append((needles, det))
+            elif gate == "at":
+                self._at.append(det)
+            else:
+                self._digits.append(det)
+        self._needles = (
+            re.compile(
+                "|".join(re.escape(n) for n in sorted(self._by_needle, key=len, reverse=True))
+            )
+            if self._by_needle
+            else None
+        )
         self._allow = [re.compile(p) for p in (*DEFAULT_ALLOWLIST, *allowlist)]
 
     def _entropy_hits(self, text: str) -> Iterable[Hit]:
@@ -379,14 +411,28 @@ class Scanner:
                 continue
             yield Hit(m.start(), m.start() + len(token), HIGH_ENTROPY, "secret", _tail(token))
 
+    def _candidates(self, text: str) -> list[Detector]:
+        """The detectors whose gate this text passes (usually none)."""
+        run: list[Detector] = []
+        if self._needles is not None:
+            for needle in set(self._needles.findall(text)):
+                run.extend(self._by_needle[needle])
+        if self._lower and ("=" in text or ":" in text):
+            low = text.lower()
+            run.extend(det for needles, det in self._lower if any(n in low for n in needles))
+        if self._at and "@" in text:
+            run.extend(self._at)
+        if self._digits and _DIGITS.search(text):
+            run.extend(self._digits)
+        run.extend(self.extra)
+        return list(dict.fromkeys(run)) if len(run) > 1 else run
+
     def scan(self, text: str) -> list[Hit]:
         """Findings in ``text``, non-overlapping, in order of position."""
         if not text:
             return []
-        if self._trigger is not None and not self.extra and self._trigger.search(text) is None:
-            return []
         found: list[Hit] = []
-        for det in self.detectors:
+        for det in self._candidates(text):
             for m in det.regex.finditer(text):
                 group = det.group if det.group <= (det.regex.groups or 0) else 0
                 value = m.group(group)
