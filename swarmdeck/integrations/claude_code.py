@@ -152,6 +152,9 @@ async def session_agent_name(store: Store, session_id: str, cwd: str, now: float
     One ``BEGIN IMMEDIATE`` transaction, so two hook processes of two new sessions
     in the same directory cannot both take the plain name.
     """
+    known = await store.get_state(SESSIONS_NAMESPACE, session_id)
+    if known is not None:
+        return known  # the common case: a plain read, no write lock
     async with store.write() as db:
         row = await store._fetchone(
             "SELECT value FROM adapter_state WHERE adapter = ? AND key = ?",
