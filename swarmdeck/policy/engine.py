@@ -40,6 +40,9 @@ log = logging.getLogger("swarmdeck.policy")
 STATE = "policy"
 #: ``source`` of events the policy writes (it never acts on its own events).
 POLICY_SOURCE = "policy"
+#: The kinds the policy reads from the change feed (plus ``usage`` when budgets are set).
+FEED_KINDS = ("agent.seen", "task.failed", "task.completed", "escalation.raised")
+BATCH = 500
 
 
 @dataclass(slots=True)
@@ -170,22 +173,61 @@ class PolicyService:
             True when there may be more to do right away (a full batch was read).
         """
         await self.start()
-        events = await self.store.events_since(self.position, limit=500)
+        before = self.position
+        events, upto = await self._feed(BATCH)
         for event in events:
             acted = await self.on_event(event)
             self.position = event.seq
             if acted:
                 await self.store.set_state(STATE, "seq", str(self.position))
-        if events:
+        self.position = max(self.position, upto)
+        if self.position != before:
             await self.store.set_state(STATE, "seq", str(self.position))
         await self.fire_due_retries()
         now = self.clock()
         if now - self._last_sweep >= self.config.sweep_interval:
             self._last_sweep = now
             await self.sweep_deadlines()
-        return len(events) == 500
+        return len(events) == BATCH
 
     # ------------------------------------------------------------------ the feed
+
+    async def _feed(self, limit: int) -> tuple[list[StoredEvent], int]:
+        """The next events of the kinds the policy reads, and how far the feed was read.
+
+        Only the kinds that matter are fetched and decoded (at tens of thousands of
+        events a second most are status, log and progress noise). ``upto`` is the
+        newest committed seq when the batch was not full: every event up to it was
+        considered, so the position may move past the ones skipped. Writers are
+        serialised, so no event at or below a committed maximum can still appear.
+        """
+        kinds = list(FEED_KINDS)
+        if self.budgets.budgets:
+            kinds.append("usage")
+        row = await self.store._fetchone("SELECT COALESCE(MAX(seq), 0) FROM events")
+        newest = int(row[0]) if row else 0
+        rows = await self.store._fetchall(
+            "SELECT seq, source, eid, ts, kind, agent, task, workflow, data FROM events "
+            f"WHERE seq > ? AND seq <= ? AND kind IN ({','.join('?' * len(kinds))}) "
+            "ORDER BY seq LIMIT ?",
+            (self.position, newest, *kinds, limit),
+        )
+        events = [
+            StoredEvent(
+                seq=r[0],
+                source=r[1],
+                id=r[2],
+                ts=r[3],
+                kind=r[4],
+                agent=r[5],
+                task=r[6],
+                workflow=r[7],
+                data=json.loads(r[8]) if r[8] else {},
+            )
+            for r in rows
+        ]
+        upto = events[-1].seq if len(events) == limit else newest
+        return events, upto
 
     async def _role(self, agent: str | None) -> str | None:
         if agent is None:
