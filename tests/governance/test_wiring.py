@@ -1,0 +1,82 @@
+# ruff: noqa: E501
+"""The collector's entry points, built from a real config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store.db import Store
+from swarmdeck.config import ConfigError, load_settings
+from swarmdeck.guardrails import IngestFilter, build_ingest_filter
+from swarmdeck.policy import PolicyService, build_policy_service
+from tests.governance.conftest import Clock
+
+
+def _settings(tmp_path: Path, toml: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    return load_settings(path, db=tmp_path / "w.db")
+
+
+async def test_no_rules_no_service(tmp_path: Path, store: Store, clock: Clock) -> None:
+    settings = _settings(tmp_path, "")
+    assert build_policy_service(settings, store, clock) is None
+    assert isinstance(build_ingest_filter(settings), IngestFilter)  # guardrails on by default
+
+
+async def test_rules_and_budgets_from_toml(tmp_path: Path, store: Store, clock: Clock) -> None:
+    settings = _settings(
+        tmp_path,
+        """
+actor = "ann@box"
+[[policy.rules]]
+name = "flaky-tests"
+match = { kind = "task.failed", role = "tester", error = "(?i)timeout|flaky" }
+path = ["retry(max=2, backoff=30s)", "reroute(role=senior-coder)", "escalate(severity=high, deadline=15m)"]
+[[policy.rules]]
+name = "routine-reads"
+match = { escalation_kind = "approval", title = "^(Read|Grep|Glob)" }
+path = ["approve"]
+[guardrails]
+personal_data = false
+[[guardrails.budgets]]
+name = "daily"
+max_tokens = 100000
+""",
+    )
+    service = build_policy_service(settings, store, clock)
+    assert isinstance(service, PolicyService)
+    assert [r.name for r in service.config.rules] == ["flaky-tests", "routine-reads"]
+    assert service.admin == "ann@box"
+    await service.start()
+    [changed] = [r for r in await store.audit_records() if r.action == "policy.rules_changed"]
+    assert changed.actor == "ann@box"
+    flt = build_ingest_filter(settings)
+    assert flt is not None
+    assert flt.scanner.scan("mail bob@corp.example") == []  # personal data off
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[policy.rules]]\nname = "routine-reads"\nmatch = { escalation_kind = "approval" }\npath = ["approve", "retri"]\n',
+         "policy.rules[routine-reads].path[1]: unknown step 'retri'"),
+        ('[[policy.rules]]\nname = "x"\nmatch = { kind = "task.failed", colour = "red" }\npath = ["retry"]\n',
+         "policy.rules[x].match.colour: Extra inputs are not permitted"),
+        ('[guardrails]\nentropy_threshold = "high"\n', "guardrails.entropy_threshold"),
+    ],
+)  # fmt: skip
+async def test_invalid_config_fails_at_start_naming_the_field(
+    tmp_path: Path, store: Store, clock: Clock, toml: str, message: str
+) -> None:
+    settings = _settings(tmp_path, toml)
+    # The policy service validates both sections (budgets live under [guardrails]).
+    with pytest.raises(ConfigError) as info:
+        build_policy_service(settings, store, clock)
+    assert message in str(info.value)
+
+
+def test_guardrails_can_be_turned_off(tmp_path: Path) -> None:
+    assert build_ingest_filter(_settings(tmp_path, "[guardrails]\nenabled = false\n")) is None
