@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning every error into one line."""
     debug = bool(os.environ.get("SWARMDECK_DEBUG"))
     try:
-        cli.main(args=argv, prog_name="swarmdeck", standalone_mode=False, obj=Obj())
+        # Without standalone mode click *returns* the code of ctx.exit(n) instead of
+        # raising it; a command's own return value is not an exit status.
+        rc = cli.main(args=argv, prog_name="swarmdeck", standalone_mode=False, obj=Obj())
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             "(set SWARMDECK_DEBUG=1 for the traceback)",
             EXIT_ERROR,
         )
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 def _known_error(exc: Exception) -> str | None:
