@@ -24,13 +24,12 @@ import re
 import time
 import tomllib
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -243,10 +242,9 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
             self.query_one("#rule-dry-run", Static).update(Text("(fix the rule first)", "dim"))
             return
         self._error("")
-        self.run_worker(
-            partial(self._dry_run, config), exclusive=True, group="dry-run", exit_on_error=False
-        )
+        self._dry_run(config)
 
+    @work(exclusive=True, group="dry-run", exit_on_error=False)
     async def _dry_run(self, config: PolicyConfig) -> None:
         since = self.clock() - DRY_RUN_DAYS * 86400
         report = await dry_run(self.store, config, since=since)
@@ -266,7 +264,11 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
 
     @on(Button.Pressed, "#rule-save")
     def save_pressed(self) -> None:
-        self.run_worker(self.save, exclusive=True, group="save-rule", exit_on_error=False)
+        self._save_worker()
+
+    @work(exclusive=True, group="save-rule", exit_on_error=False)
+    async def _save_worker(self) -> None:
+        await self.save()
 
     async def save(self) -> dict[str, Any] | None:
         """Decide, append the rule, audit; returns what was done (or None on an error)."""

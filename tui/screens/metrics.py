@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -90,8 +91,9 @@ class MetricsScreen(Screen[None]):
             self.set_interval(self.refresh_seconds, self.reload)
 
     def reload(self) -> None:
-        self.run_worker(self._load, exclusive=True, group="metrics", exit_on_error=False)
+        self._load()
 
+    @work(exclusive=True, group="metrics", exit_on_error=False)
     async def _load(self) -> None:
         now = self.clock()
         v = await velocity(
