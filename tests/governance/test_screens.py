@@ -172,3 +172,32 @@ def test_append_rule_refuses_a_duplicate_and_keeps_the_file(tmp_path: Path) -> N
     append_rule(config, rule_dict("r3", "approval", "^Bash", "reject", 'no "shell", please'))
     rules = tomllib.loads(config.read_text())["policy"]["rules"]
     assert rules[1]["path"] == ["reject(reason=\"no 'shell', please\")"]
+
+
+async def test_real_app_opens_both_screens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through SwarmdeckApp itself: ``:metrics`` and ``m`` (decide and make a rule) on the inbox."""
+    from swarmdeck.config import Settings, TuiSettings
+    from tui.app import SwarmdeckApp
+
+    monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    db = tmp_path / "app.db"
+    await seed(db)
+    app = SwarmdeckApp(
+        None, Settings(db=db, tui=TuiSettings()), clock=frozen, actor="ann@box",
+        collector_status="no collector", themes_dir=None, ascii_only=False,
+    )  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *"metrics", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MetricsScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("2", "m")  # the inbox; its first item is an open read request
+        await settle(pilot)
+        assert isinstance(app.screen, MakeRuleScreen)
+        assert app.screen.escalation.state == "open"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, MakeRuleScreen)
