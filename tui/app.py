@@ -23,7 +23,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
@@ -76,17 +76,26 @@ class SwarmdeckApp(App[int]):
     .pane { border: round $panel-lighten-2; border-title-color: $text-muted; height: 1fr; }
     .pane:focus-within { border: round $primary; border-title-color: $text; border-title-style: bold; }
     .pane.-hidden { display: none; }
-    #command { dock: bottom; height: 1; border: none; padding: 0 1; display: none; background: $panel; }
-    #command.-visible { display: block; }
+    #command-bar { height: 1; display: none; background: $panel; }
+    #command-bar.-visible { display: block; }
+    #command-mode { width: 2; padding: 0 0 0 1; color: $accent; text-style: bold; }
+    #command { height: 1; border: none; padding: 0; width: 1fr; background: $panel; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("tab", "cycle_pane(1)", "Next pane", show=False, id="app.next_pane"),
-        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, id="app.previous_pane"),
-        Binding("1", "pane('swarm')", "Swarm", show=False, id="app.swarm"),
-        Binding("2", "pane('inbox')", "Inbox", show=False, id="app.inbox"),
-        Binding("3", "pane('workflow')", "Workflow", show=False, id="app.workflow"),
-        Binding("colon", "command", "Command", id="app.command"),
-        Binding("slash", "filter", "Filter", id="app.filter"),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False, id="app.next_pane", priority=True),
+        Binding(
+            "shift+tab",
+            "cycle_pane(-1)",
+            "Previous pane",
+            show=False,
+            id="app.previous_pane",
+            priority=True,
+        ),
+        Binding("1", "pane('swarm')", "Swarm", show=False, id="app.swarm", priority=True),
+        Binding("2", "pane('inbox')", "Inbox", show=False, id="app.inbox", priority=True),
+        Binding("3", "pane('workflow')", "Workflow", show=False, id="app.workflow", priority=True),
+        Binding("colon", "command", "Command", id="app.command", priority=True),
+        Binding("slash", "filter", "Filter", id="app.filter", priority=True),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.palette"),
@@ -127,13 +136,24 @@ class SwarmdeckApp(App[int]):
             self.register_theme(theme)
         self.theme_names = sorted(loaded.themes)
         self._command_mode = ":"
+        self._current_pane: str = "inbox" if settings.tui.pane == "all" else settings.tui.pane
         self._filter_target: RowList | None = None
         self._last_status = ""
         self._status_at = 0.0
         self._poll_error: str | None = None
         self._first_poll = asyncio.Event()
         self.hung_up = False
+        self._deciding = False
         self.decisions_made = 0
+        self.status_line = StatusLine(id="status")
+        self.panes = Container(id="panes")
+        self.pane_boxes = {name: Vertical(id=f"pane-{name}", classes="pane") for name in PANES}
+        self.inbox_list = InboxList(self.models.inbox, clock=self.clock)
+        self.swarm_list = SwarmList(self.models.swarm, clock=self.clock)
+        self.graph = WorkflowGraph(clock=self.clock)
+        self.command_bar = Horizontal(id="command-bar")
+        self.command_mode = Static(":", id="command-mode")
+        self.command_input = Input(id="command")
 
     # ------------------------------------------------------------------ layout
 
@@ -141,18 +161,15 @@ class SwarmdeckApp(App[int]):
         return dict(VARIABLE_DEFAULTS)
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
-        with Container(id="panes"):
-            with Vertical(id="pane-inbox", classes="pane"):
-                yield InboxList(self.models.inbox, clock=self.clock)
-            with Vertical(id="pane-swarm", classes="pane"):
-                yield SwarmList(self.models.swarm, clock=self.clock)
-            with Vertical(id="pane-workflow", classes="pane"):
-                yield WorkflowGraph(clock=self.clock)
-        yield Input(
-            id="command",
-            placeholder="swarm | inbox | workflow NAME | adapters | audit | metrics | quit",
-        )
+        # Widgets are kept as attributes: timers must never query a screen being torn down.
+        yield self.status_line
+        with self.panes:
+            for name in PANES:
+                with self.pane_boxes[name]:
+                    yield self.pane_widget(name)
+        with self.command_bar:
+            yield self.command_mode
+            yield self.command_input
         yield Footer()
 
     @property
@@ -170,18 +187,6 @@ class SwarmdeckApp(App[int]):
         if self._own_store and self._store is not None:
             await self._store.close()
             self._store = None
-
-    @property
-    def swarm_list(self) -> SwarmList:
-        return self.query_one(SwarmList)
-
-    @property
-    def inbox_list(self) -> InboxList:
-        return self.query_one(InboxList)
-
-    @property
-    def graph(self) -> WorkflowGraph:
-        return self.query_one(WorkflowGraph)
 
     def pane_widget(self, name: str) -> Widget:
         return {"swarm": self.swarm_list, "inbox": self.inbox_list, "workflow": self.graph}[name]
@@ -206,10 +211,10 @@ class SwarmdeckApp(App[int]):
         self.graph.ascii_only = self.ascii_only
         pane = self.tui.pane
         if pane != "all":
-            self.query_one("#panes").add_class("-single")
+            self.panes.add_class("-single")
             for name in PANES:
                 if name != pane:
-                    self.query_one(f"#pane-{name}").add_class("-hidden")
+                    self.pane_boxes[name].add_class("-hidden")
             self.pane_widget(pane).focus()
         else:
             self.inbox_list.focus()
@@ -227,7 +232,7 @@ class SwarmdeckApp(App[int]):
         self._apply_width(self.size.width)
 
     def _apply_width(self, width: int) -> None:
-        self.query_one("#panes").set_class(width < NARROW_WIDTH, "-narrow")
+        self.panes.set_class(width < NARROW_WIDTH, "-narrow")
 
     def hang_up(self) -> None:
         """The terminal went away (SSH drop): exit quietly. State lives in the store."""
@@ -298,7 +303,7 @@ class SwarmdeckApp(App[int]):
         title = f"[1] Swarm {count} · sort {swarm.sort}"
         if swarm.filter:
             title += f" · /{swarm.filter.text}"
-        self.query_one("#pane-swarm").border_title = clean(title, max_len=200)
+        self.pane_boxes["swarm"].border_title = clean(title, max_len=200)
         open_count = sum(1 for e in m.inbox.items.values() if e.state == "open")
         inbox_title = f"[2] Inbox {open_count} open"
         if self.inbox_list.marked:
@@ -307,7 +312,7 @@ class SwarmdeckApp(App[int]):
             inbox_title += f" · /{m.inbox.filter.text}"
         if self.read_only:
             inbox_title += " · read-only"
-        self.query_one("#pane-inbox").border_title = clean(inbox_title, max_len=200)
+        self.pane_boxes["inbox"].border_title = clean(inbox_title, max_len=200)
         wf = m.graph
         if wf is None:
             wf_title = "[3] Workflow (none)"
@@ -316,7 +321,7 @@ class SwarmdeckApp(App[int]):
             done = f" {summary.done}/{summary.tasks} done" if summary else ""
             more = f" · w: next of {len(m.workflows)}" if len(m.workflows) > 1 else ""
             wf_title = f"[3] Workflow {wf.name}{done}{more}"
-        self.query_one("#pane-workflow").border_title = clean(wf_title, max_len=200)
+        self.pane_boxes["workflow"].border_title = clean(wf_title, max_len=200)
 
     def _update_status(self) -> None:
         m = self.models
@@ -373,7 +378,7 @@ class SwarmdeckApp(App[int]):
         plain = text.plain
         if plain != self._last_status:
             self._last_status = plain
-            self.query_one(StatusLine).update(text)
+            self.status_line.update(text)
 
     def _attention(self, fresh: list[Escalation]) -> None:
         urgent = [e for e in fresh if e.severity in ("high", "critical")]
@@ -393,25 +398,30 @@ class SwarmdeckApp(App[int]):
 
     # ------------------------------------------------------------------ panes
 
+    def on_descendant_focus(self, event: Any) -> None:
+        widget = event.widget
+        for name in PANES:
+            if widget is self.pane_widget(name):
+                self._current_pane = name
+
     def action_pane(self, name: str) -> None:
+        self._current_pane = name
         if self.tui.pane != "all" and name != self.tui.pane:
             # One-pane mode: switch which pane is shown.
             for pane in PANES:
-                self.query_one(f"#pane-{pane}").set_class(pane != name, "-hidden")
-        self.pane_widget(name).focus()
+                self.pane_boxes[pane].set_class(pane != name, "-hidden")
+        self.set_focus(self.pane_widget(name))
 
     def _visible_panes(self) -> list[str]:
-        return [p for p in PANES if not self.query_one(f"#pane-{p}").has_class("-hidden")]
+        return [p for p in PANES if not self.pane_boxes[p].has_class("-hidden")]
 
     def action_cycle_pane(self, step: int) -> None:
         order: list[str] = self._visible_panes() if self.tui.pane == "all" else list(PANES)
-        focused = self.focused
-        current = next((p for p in order if self.pane_widget(p) is focused), order[0])
+        current = self._current_pane if self._current_pane in order else order[0]
         self.action_pane(order[(order.index(current) + step) % len(order)])
 
     async def action_back(self) -> None:
-        command = self.query_one("#command", Input)
-        if command.has_class("-visible"):
+        if self.command_bar.has_class("-visible"):
             self._close_command()
             return
         if self.inbox_list.marked:
@@ -432,34 +442,34 @@ class SwarmdeckApp(App[int]):
         self._open_command(":", "")
 
     def action_filter(self) -> None:
-        focused = self.focused
-        target: RowList = self.inbox_list if focused is self.inbox_list else self.swarm_list
+        # Focus moves on the next message; a fast "1/" must still filter the swarm.
+        target: RowList = self.inbox_list if self._current_pane == "inbox" else self.swarm_list
         self._filter_target = target
         current = target.model.filter.text if isinstance(target, (SwarmList, InboxList)) else ""
         self._open_command("/", current)
 
     def _open_command(self, mode: str, value: str) -> None:
         self._command_mode = mode
-        command = self.query_one("#command", Input)
+        command = self.command_input
         command.placeholder = (
             "swarm | inbox | workflow NAME | adapters | audit | metrics | theme NAME | quit"
             if mode == ":"
             else "text  state:blocked  role:coder  !state:idle   (enter keeps, esc clears)"
         )
         command.value = value
-        command.add_class("-visible")
-        command.border_title = mode
-        command.focus()
-        self._return_focus = self._filter_target if mode == "/" else self.focused
+        self.command_mode.update(mode)
+        self.command_bar.add_class("-visible")
+        self.set_focus(command)  # now, not after keys already queued
+        self._return_focus = self.pane_widget(self._current_pane)
 
     def _close_command(self) -> None:
-        command = self.query_one("#command", Input)
-        command.remove_class("-visible")
+        command = self.command_input
+        self.command_bar.remove_class("-visible")
         target = getattr(self, "_return_focus", None)
         if isinstance(target, Widget) and target is not command:
-            target.focus()
+            self.set_focus(target)
         else:
-            self.inbox_list.focus()
+            self.set_focus(self.inbox_list)
 
     @on(Input.Changed, "#command")
     def command_changed(self, event: Input.Changed) -> None:
@@ -647,6 +657,20 @@ class SwarmdeckApp(App[int]):
         }
     )
 
+    MAIN_SCREEN_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"command", "filter", "pane", "cycle_pane", "back"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The command line and the panes live on the main screen only.
+        if action in self.MAIN_SCREEN_ACTIONS:
+            if len(self.screen_stack) > 1:
+                return False
+            # Priority bindings (so a fast "1/" routes by the new focus) leave typing alone.
+            if action != "back" and isinstance(self.focused, Input):
+                return False
+        return True
+
     def decision_keys(self, widget: Widget) -> set[str]:
         """The keys (after remapping) that are decision keys on ``widget``."""
         keys: set[str] = set()
@@ -690,10 +714,22 @@ class SwarmdeckApp(App[int]):
     def request_decision(self, action: str, keys: list[str]) -> None:
         if self._refuse_read_only():
             return
+        if self._deciding:
+            # Keys typed ahead of a dialog land here: never let them replace the decision
+            # in progress (a fast "d" + "bad" must not become an approve).
+            self.say("finish the decision in progress first (esc cancels it)", severity="warning")
+            return
+        self._deciding = True
         self._decide_flow(action, keys)
 
-    @work(exclusive=True, group="decide", exit_on_error=False)
+    @work(group="decide", exit_on_error=False)
     async def _decide_flow(self, action: str, keys: list[str]) -> None:
+        try:
+            await self._decide_steps(action, keys)
+        finally:
+            self._deciding = False
+
+    async def _decide_steps(self, action: str, keys: list[str]) -> None:
         items = [self.models.inbox.items[k] for k in keys if k in self.models.inbox.items]
         items = [e for e in items if e.state == "open"]
         if not items:

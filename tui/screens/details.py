@@ -134,7 +134,7 @@ def _summary(event: StoredEvent) -> str:
     for key in ("activity", "note", "error", "text", "title", "result", "to_agent", "state"):
         value = data.get(key)
         if value:
-            if key == "activity" and data.get("state"):
+            if key == "activity" and data.get("state") and not str(value).startswith(data["state"]):
                 return f"{data['state']}: {value}"
             return str(value)
     if event.kind == "usage":

@@ -29,9 +29,9 @@ from store.models import Workflow, WorkflowNode
 from tui.render import NODE_SYMBOLS, fit, symbol
 from tui.safe_text import clean
 
-BOX_W = 20
+BOX_W = 18
 BOX_H = 3
-GAP = 7
+GAP = 6
 ROW_GAP = 1
 NARROW = 60
 
@@ -214,7 +214,16 @@ class Canvas:
                 self.styles[y][x] = "edge"
 
 
-def draw(lay: Layout, ascii_only: bool, cursor: str | None) -> Canvas:
+def short_id(node_id: str, workflow: str) -> str:
+    """``release-42.plan`` reads as ``plan`` inside the release-42 graph."""
+    for sep in (".", "/", ":"):
+        prefix = workflow + sep
+        if node_id.startswith(prefix) and len(node_id) > len(prefix):
+            return node_id[len(prefix) :]
+    return node_id
+
+
+def draw(lay: Layout, ascii_only: bool, cursor: str | None, workflow: str = "") -> Canvas:
     canvas = Canvas(lay.width, lay.height, ascii_only)
     # Edges first (as bits), boxes on top, then the bits become characters.
     gaps: dict[int, list[str]] = {}
@@ -227,8 +236,8 @@ def draw(lay: Layout, ascii_only: bool, cursor: str | None) -> Canvas:
         a, b = lay.by_id[src], lay.by_id[dst]
         gap_start = a.x + BOX_W
         channel = gap_start + 1 + gaps[a.layer].index(src) % (GAP - 3)
-        y1 = a.y + 1
-        y2 = b.y + 1
+        y1 = _port(a)
+        y2 = _port(b)
         canvas.hline(gap_start, channel, y1)
         canvas.vline(channel, y1, y2)
         end = b.x - 1
@@ -241,14 +250,20 @@ def draw(lay: Layout, ascii_only: bool, cursor: str | None) -> Canvas:
     for items in lay.layers:
         for p in items:
             if p.node is None:
-                canvas.hline(p.x, p.x + BOX_W - 1, p.y + 1)
+                canvas.hline(p.x, p.x + BOX_W - 1, _port(p))
                 continue
-            _box(canvas, p, ascii_only, cursor == p.id)
+            _box(canvas, p, ascii_only, cursor == p.id, workflow)
     canvas.finish()
     return canvas
 
 
-def _box(canvas: Canvas, p: Placed, ascii_only: bool, selected: bool) -> None:
+def _port(p: Placed) -> int:
+    """The row an edge leaves or enters by: a box's middle; a dummy's lower row, so a long
+    edge passing through never lines up with the exit of the box drawn in its slot before."""
+    return p.y + (1 if p.node is not None else 2)
+
+
+def _box(canvas: Canvas, p: Placed, ascii_only: bool, selected: bool, workflow: str) -> None:
     node = p.node
     assert node is not None
     state = node.state
@@ -260,7 +275,7 @@ def _box(canvas: Canvas, p: Placed, ascii_only: bool, selected: bool) -> None:
     else:
         tl, tr, bl, br, h, v = ("+", "+", "+", "+", "-", "|") if ascii_only else "╭╮╰╯─│"
     inner = BOX_W - 2
-    label_id = clean(node.id, max_len=60)
+    label_id = clean(short_id(node.id, workflow), max_len=60)
     top_text = f"{h} {label_id} " if not node.gate else f"{h} GATE {label_id} "
     top = tl + _pad_line(top_text, inner, h) + tr
     sym = symbol(NODE_SYMBOLS, state, ascii_only)
@@ -278,8 +293,11 @@ def _box(canvas: Canvas, p: Placed, ascii_only: bool, selected: bool) -> None:
 def _pad_line(text: str, width: int, fill: str) -> str:
     if width <= 0:
         return ""
-    text = fit(text, width).rstrip()
-    return text + fill * (width - len(text))
+    from rich.cells import cell_len
+
+    if cell_len(text) > width:
+        return fit(text, width)
+    return text + fill * (width - cell_len(text))
 
 
 class WorkflowGraph(ScrollView, can_focus=True):
@@ -297,7 +315,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
         "node--done",
     }
     DEFAULT_CSS = """
-    WorkflowGraph { background: $surface; scrollbar-size: 1 1; }
+    WorkflowGraph { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     WorkflowGraph > .graph--edge { color: $text-muted; }
     WorkflowGraph > .graph--cursor { text-style: reverse bold; }
     WorkflowGraph > .graph--gate { color: $gate; }
@@ -344,6 +362,10 @@ class WorkflowGraph(ScrollView, can_focus=True):
         self._compact_rows: list[str] = []
 
     @property
+    def lay_name(self) -> str:
+        return self.workflow.name if self.workflow is not None else ""
+
+    @property
     def compact(self) -> bool:
         return self.size.width < NARROW
 
@@ -373,9 +395,9 @@ class WorkflowGraph(ScrollView, can_focus=True):
                 [("No workflow yet: tasks and workflow.defined events draw one.", "empty")]
             ]
         elif self.compact:
-            self._lines = self._compact_lines(width)
+            self._lines = self._compact_lines(max(10, self.size.width - 1))
         else:
-            canvas = draw(self.lay, self.ascii_only, self.cursor)
+            canvas = draw(self.lay, self.ascii_only, self.cursor, self.workflow.name)
             self._lines = [_runs(canvas.chars[y], canvas.styles[y]) for y in range(canvas.height)]
         longest = max((sum(len(t) for t, _ in line) for line in self._lines), default=0)
         self.virtual_size = Size(max(longest, 1), len(self._lines))
@@ -391,9 +413,8 @@ class WorkflowGraph(ScrollView, can_focus=True):
             if not real:
                 continue
             head = f"─ step {li + 1} " if not self.ascii_only else f"- step {li + 1} "
-            lines.append(
-                [(fit(head + ("─" if not self.ascii_only else "-") * width, width), "edge")]
-            )
+            rule = "─" if not self.ascii_only else "-"
+            lines.append([(head + rule * max(0, width - len(head)), "edge")])
             self._compact_rows.append("")
             for p in real:
                 node = p.node
@@ -401,9 +422,14 @@ class WorkflowGraph(ScrollView, can_focus=True):
                 sym = symbol(NODE_SYMBOLS, node.state, self.ascii_only)
                 gate = "◆" if node.gate and not self.ascii_only else "G" if node.gate else " "
                 deps = self.lay.depends.get(node.id, [])
-                after = f" ← {','.join(clean(d, max_len=30) for d in deps)}" if deps else ""
+                after = (
+                    f" ← {','.join(clean(short_id(d, self.lay_name), max_len=30) for d in deps)}"
+                    if deps
+                    else ""
+                )
                 label = clean(node.label or node.id, max_len=200, single_line=True)
-                left = f"{sym}{gate}{clean(node.id, max_len=40)} {label}{after}"
+                shown = clean(short_id(node.id, self.lay_name), max_len=40)
+                left = f"{sym}{gate}{shown} {label}{after}"
                 state = f" {node.state}"
                 style = f"node-{node.state}" + (" cursor" if node.id == self.cursor else "")
                 lines.append([(fit(left, max(1, width - len(state))) + state, style)])

@@ -373,7 +373,7 @@ class InboxList(RowList):
         Binding("d", "decide('reject')", "Reject", id="inbox.reject"),
         Binding("o", "decide('reroute')", "Reroute", id="inbox.reroute"),
         Binding("r", "decide('retry')", "Retry", id="inbox.retry"),
-        Binding("m", "make_rule", "Rule", id="inbox.make_rule"),
+        Binding("m", "make_rule", "Decide+rule", id="inbox.make_rule"),
         Binding("space", "mark", "Mark", id="inbox.mark"),
         Binding("u", "unmark_all", "Unmark", show=False, id="inbox.unmark"),
     ]
@@ -476,7 +476,7 @@ class InboxList(RowList):
         if e.state == "open":
             return Text(fit(title, width))
         if e.state == "withdrawn":
-            return Text(fit(f"{title} — withdrawn", width))
+            return Text(fit(f"withdrawn: {title}" if narrow else f"{title} — withdrawn", width))
         verb = ACTION_PAST.get(e.action or "", e.action or "decided")
         if e.action == "reroute" and e.target:
             verb += f" to {clean(e.target, max_len=60)}"
