@@ -17,6 +17,8 @@ never detected again, so masking is idempotent.
 
 from __future__ import annotations
 
+import base64
+import itertools
 import math
 import re
 from collections import Counter
@@ -109,6 +111,34 @@ def _classes(text: str) -> int:
     )
 
 
+_WORD = re.compile(r"[A-Z][a-z]{2,}")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _looks_made_up(token: str) -> bool:
+    """A long mixed token that is not random: an identifier, an alphabet, encoded prose.
+
+    ``NFCISO15693ReadMultipleBlocksConfiguration`` is mostly capitalised words;
+    ``ABCDEFGHIJ...0123456789`` is a run; ``VGhlc2UgYXJlbid0...`` is base64 of a sentence.
+    A random key has none of these.
+    """
+    if sum(len(w) for w in _WORD.findall(token)) * 2 >= len(token):
+        return True
+    run = longest = 1
+    for a, b in itertools.pairwise(token):
+        run = run + 1 if ord(b) == ord(a) + 1 else 1
+        longest = max(longest, run)
+    if longest >= 5:
+        return True
+    try:
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+        decoded = raw.decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    letters = sum(c.isalpha() or c == " " for c in decoded)
+    return " " in decoded and decoded.isprintable() and letters >= 0.8 * len(decoded)
+
+
 def _tail(text: str, n: int = 4) -> str:
     """The last ``n`` characters, only when the secret is long enough to spare them."""
     return f"…{text[-n:]}" if len(text) >= 16 else ""
@@ -169,7 +199,17 @@ def _key_hint(text: str) -> str:
     return kind.replace(" ", "-")
 
 
+def _key_ok(text: str) -> bool:
+    """A key block has a body: a bare ``-----BEGIN ... PRIVATE KEY-----`` marker is code."""
+    body = text.split("-----", 2)[-1]
+    return len(re.findall(r"[A-Za-z0-9+/=]", body.split("-----END", 1)[0])) >= 16
+
+
 def _assignment_ok(text: str) -> bool:
+    if "(" in text or "[" in text:
+        return False  # code (``password = read_secret(path)``), not a literal
+    if sum(len(w) for w in _WORD.findall(text)) * 2 >= len(text) or _DOTTED.fullmatch(text):
+        return False  # a type or a name (``private_key: rsa.RSAPrivateKey``), not a literal
     return (
         len(text) >= 12
         and _classes(text) >= 2
@@ -193,6 +233,7 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
             r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)"
         ),
         hint=_key_hint,
+        check=_key_ok,
     ),
     Detector(
         "aws-access-key",
@@ -407,7 +448,7 @@ class Scanner:
                 continue  # paths
             if _classes(token) < 3 or sum(c.isdigit() for c in token) < 2:
                 continue
-            if shannon(token) < self.entropy_threshold:
+            if shannon(token) < self.entropy_threshold or _looks_made_up(token):
                 continue
             yield Hit(m.start(), m.start() + len(token), HIGH_ENTROPY, "secret", _tail(token))
 

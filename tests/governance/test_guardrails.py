@@ -114,6 +114,15 @@ FALSE_POSITIVES = [
     "card number 4111 1111 1111 1112 is invalid",
     "[secret:aws-access-key …MPLE] was masked earlier",
     "phone extension 555-0132 only",
+    # Found by scanning half a million lines of installed packages:
+    "private_key = CacheKey(method, params_key, self._arm('private'))",
+    "password = enforce_bytes(proxy_auth[1], name='proxy_auth')",
+    "interface NFCISO15693ReadMultipleBlocksConfiguration",
+    "_UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'",
+    "encoded VGhlc2UgYXJlbid0IHRoZSBkcm9pZHMgeW91J3JlIGxvb2tpbmcgZm9y",
+    "def sign(private_key: PKCS7PrivateKeyTypes, password: _PasswordType | None = None):",
+    '_SK_START = b"-----BEGIN OPENSSH PRIVATE KEY-----"',
+    "def load(self, private_key: ed25519.Ed25519PrivateKey, f_priv: _FragList):",
 ]
 
 
