@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import string
 
 import pytest
@@ -279,3 +280,30 @@ async def test_disabled_filter_passes_through(ev: Script) -> None:
     flt = IngestFilter(GuardrailConfig(enabled=False))
     events = [ev("log", data={"text": "AKIAIOSFODNN7EXAMPLE"})]
     assert await flt(events, "demo") is events
+
+
+_KINDS_FIELDS = [("log", "text"), ("task.failed", "error"), ("task.progress", "note"),
+                 ("agent.status", "activity"), ("task.completed", "result")]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_KINDS_FIELDS), _prose, st.one_of(st.none(), _secret), _prose)
+def test_filter_never_lets_a_secret_through(
+    kind_field: tuple[str, str], before: str, secret: str | None, after: str
+) -> None:
+    kind, field = kind_field
+    text = f"{before} {secret} {after}" if secret else before + after
+    data: dict[str, object] = {field: text}
+    if kind == "agent.status":
+        data["state"] = "working"
+    from store.events import make_event
+
+    event = make_event(kind, id="x", source="s", agent="a", task="T-1", data=data)
+    out = asyncio.run(IngestFilter(GuardrailConfig())([event], "demo"))
+    dumped = "".join(e.model_dump_json() for e in out)
+    if secret:
+        assert secret not in dumped
+        assert [e.kind for e in out] == [kind, "escalation.raised"]
+    elif not SCANNER.scan(text):
+        assert out == [event]
+        assert out[0] is event
