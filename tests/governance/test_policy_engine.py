@@ -254,3 +254,27 @@ def test_invalid_rules_name_rule_and_field(rules: list[dict[str, object]], messa
     with pytest.raises(ConfigError) as info:
         load_policy({"rules": rules})
     assert message in str(info.value)
+
+
+async def test_run_loop_acts_until_cancelled(store: Store, ev: Script, clock: Clock) -> None:
+    """``run()`` as the collector runs it: follows the feed on its own, stops on cancel."""
+    import asyncio
+
+    config = load_policy({**FLAKY, "poll_interval": 0.01})
+    service = PolicyService(config, store, clock)
+    await service.start()
+    task = asyncio.create_task(service.run())
+    try:
+        await store.append(
+            [ev("escalation.raised", data={"id": "A-9", "kind": "approval", "title": "Glob **"})],
+            origin="demo",
+        )
+        async with asyncio.timeout(10):
+            while (await store.escalation("A-9")).state == "open":
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (await store.escalation("A-9")).decided_by == "policy:routine-reads"
+    assert await store.get_state("policy", "seq") == str(await store.last_seq())
