@@ -107,6 +107,21 @@ class IngestFilter:
         """Use this store for the vault (the collector's own connection)."""
         self.store = store
 
+    def mask_raw(self, raw: bytes | str) -> bytes | str:
+        """Mask input that failed validation before it is kept as a dead letter.
+
+        Dead letters keep the raw input for debugging; a secret in a malformed line
+        must not survive there either. Nothing goes to the vault (there is no event
+        to reveal it from), and bytes that are not UTF-8 are masked where they decode.
+        """
+        if not self.config.enabled:
+            return raw
+        if isinstance(raw, bytes):
+            text = raw.decode("utf-8", "replace")
+            masked = self.scanner.mask(text)
+            return raw if masked is text else masked.encode("utf-8")
+        return self.scanner.mask(raw)
+
     def _scan_event(self, event: Event) -> tuple[Event, list[tuple[str, Hit, str]]] | None:
         """Masked copy of one event and its findings ``(field label, hit, original)``."""
         fields = TEXT_FIELDS.get(event.kind)

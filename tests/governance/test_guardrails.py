@@ -307,3 +307,15 @@ def test_filter_never_lets_a_secret_through(
     elif not SCANNER.scan(text):
         assert out == [event]
         assert out[0] is event
+
+
+def test_dead_letter_raw_input_can_be_masked() -> None:
+    flt = IngestFilter(GuardrailConfig())
+    raw = b'{"kind": "log", "data": {"text": "key AKIAIOSFODNN7EXAMPLE"'  # malformed JSON
+    assert (
+        flt.mask_raw(raw)
+        == b'{"kind": "log", "data": {"text": "key [secret:aws-access-key \xe2\x80\xa6MPLE]"'
+    )
+    clean = b'{"kind": "nope"}'
+    assert flt.mask_raw(clean) is clean
+    assert flt.mask_raw("mail bob@corp.example") == "mail [pii:email …@corp.example]"
