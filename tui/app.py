@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,7 @@ from tui.widgets.lists import InboxList, RowList, SwarmList
 PaneName = Literal["swarm", "inbox", "workflow"]
 PANES: tuple[PaneName, ...] = ("inbox", "swarm", "workflow")
 NARROW_WIDTH = 100
+HANGUP_GRACE = 2.0
 DECISION_VERBS = ("approve", "reject", "reroute", "retry")
 
 
@@ -97,7 +99,8 @@ class SwarmdeckApp(App[int]):
         Binding("colon", "command", "Command", id="app.command", priority=True),
         Binding("slash", "filter", "Filter", id="app.filter", priority=True),
         Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("escape", "back", "Back", show=False, id="app.back", priority=True),
+        Binding("enter", "submit_command", "Run", show=False, id="app.submit", priority=True),
         Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.palette"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
@@ -241,6 +244,13 @@ class SwarmdeckApp(App[int]):
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
+        # Textual's writer thread may already have died writing to the vanished terminal,
+        # and its shutdown then waits forever on a full queue. Give the graceful exit a
+        # moment, then leave: every change is already committed in the store (WAL), and
+        # the collector's lock dies with the process.
+        watchdog = threading.Timer(HANGUP_GRACE, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
         self.exit(0)
 
     def say(
@@ -485,6 +495,16 @@ class SwarmdeckApp(App[int]):
         target.flush()
         self._titles()
 
+    async def action_submit_command(self) -> None:
+        """Enter in the command line, handled before any key typed after it."""
+        value = self.command_input.value.strip()
+        mode = self._command_mode
+        if mode == "/" and self._filter_target is not None:
+            self._apply_filter(self._filter_target, value)
+        self._close_command()
+        if mode == ":":
+            await self.run_command(value)
+
     @on(Input.Submitted, "#command")
     async def command_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
@@ -663,6 +683,8 @@ class SwarmdeckApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The command line and the panes live on the main screen only.
+        if action == "submit_command":
+            return self.focused is self.command_input and len(self.screen_stack) == 1
         if action in self.MAIN_SCREEN_ACTIONS:
             if len(self.screen_stack) > 1:
                 return False

@@ -19,7 +19,8 @@ from tui.app import SwarmdeckApp
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never read the developer's config, themes or colours; no cursor blink."""
-    monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "no-config.toml"))
+    (tmp_path / "empty-config.toml").write_text("")
+    monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "empty-config.toml"))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("TMUX", raising=False)
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
