@@ -100,7 +100,7 @@ async def record_history(store: Store, now: float) -> None:
     for i in range(47):
         if i in (40, 41):
             continue  # still open
-        store.clock = lambda ts=decided_at + i * 30: ts
+        store.clock = Clock(decided_at + i * 30)
         action = "reject" if i in (3, 17, 29) else "approve"
         await store.decide(
             f"R-{i}", action, actor="ann@box", reason="no" if action == "reject" else None
