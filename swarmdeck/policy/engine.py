@@ -20,9 +20,11 @@ import asyncio
 import json
 import logging
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from store import governance
@@ -33,7 +35,7 @@ from store.events import make_event
 from store.models import Escalation, StoredEvent
 from swarmdeck.guardrails.config import BudgetConfig
 from swarmdeck.policy.budgets import BudgetWatcher
-from swarmdeck.policy.rules import PolicyConfig, Rule, Step, Subject
+from swarmdeck.policy.rules import PolicyConfig, Rule, Step, Subject, load_policy
 
 log = logging.getLogger("swarmdeck.policy")
 
@@ -112,6 +114,8 @@ class PolicyService:
         self._roles: dict[str, str] = {}
         self._started = False
         self._last_sweep = 0.0
+        self._watch: Path | None = None
+        self._watch_mtime: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -188,7 +192,54 @@ class PolicyService:
         if now - self._last_sweep >= self.config.sweep_interval:
             self._last_sweep = now
             await self.sweep_deadlines()
+            await self.reload_if_changed()
         return len(events) == BATCH
+
+    # ------------------------------------------------------------------ live rule changes
+
+    def watch(self, path: Path) -> None:
+        """Reload the rules when this config file changes (checked at each deadline sweep).
+
+        A rule saved from the TUI ("decide and make a rule") then applies at once. An
+        invalid file is logged and ignored: the rules in force stay until it is fixed.
+        """
+        self._watch = path
+        try:
+            self._watch_mtime = path.stat().st_mtime
+        except OSError:
+            self._watch_mtime = None
+
+    async def reload_if_changed(self) -> bool:
+        """Re-read the watched config file if it changed; True when new rules took effect."""
+        if self._watch is None:
+            return False
+        try:
+            mtime: float | None = self._watch.stat().st_mtime
+        except OSError:
+            mtime = None
+        if mtime == self._watch_mtime:
+            return False
+        self._watch_mtime = mtime
+        from swarmdeck.config import ConfigError
+        from swarmdeck.guardrails.config import load_guardrails
+
+        try:
+            doc = tomllib.loads(self._watch.read_text(encoding="utf-8")) if mtime else {}
+            config = load_policy(doc.get("policy", {}))
+            budgets = load_guardrails(doc.get("guardrails", {})).budgets
+        except (OSError, tomllib.TOMLDecodeError, ConfigError) as exc:
+            log.warning("policy: %s changed but cannot be used, keeping the rules in force: %s",
+                        self._watch, exc)  # fmt: skip
+            return False
+        if config.fingerprint() == self.config.fingerprint() and list(budgets) == list(
+            self.budgets.budgets
+        ):
+            return False
+        self.config = config
+        self.budgets.budgets = list(budgets)
+        await self._audit_rule_change(await self.store.get_states(STATE))
+        log.info("policy: reloaded %d rule(s) from %s", len(config.rules), self._watch)
+        return True
 
     # ------------------------------------------------------------------ the feed
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from store.db import Store
@@ -278,3 +281,35 @@ async def test_run_loop_acts_until_cancelled(store: Store, ev: Script, clock: Cl
             await task
     assert (await store.escalation("A-9")).decided_by == "policy:routine-reads"
     assert await store.get_state("policy", "seq") == str(await store.last_seq())
+
+
+async def test_watched_config_reloads_rules(
+    store: Store, ev: Script, clock: Clock, tmp_path: Path
+) -> None:
+    from tui.screens.make_rule import append_rule, rule_dict
+
+    config = tmp_path / "config.toml"
+    config.write_text("[tui]\nbell = false\n")
+    service = PolicyService(load_policy({"rules": FLAKY["rules"][:1]}), store, clock)
+    service.watch(config)
+    await service.start()
+    # A rule saved from the TUI applies at the next sweep, without a restart.
+    append_rule(config, rule_dict("auto-glob", "approval", "^Glob", "approve", ""))
+    os.utime(config, (clock() + 5, clock() + 5))
+    clock.advance(2)
+    await service.step()
+    await store.append(
+        [ev("escalation.raised", data={"id": "A-1", "kind": "approval", "title": "Glob *"})],
+        origin="demo",
+    )
+    await service.step()
+    assert (await store.escalation("A-1")).decided_by == "policy:auto-glob"
+    changes = [r for r in await store.audit_records() if r.action == "policy.rules_changed"]
+    assert changes[-1].detail["added"] == ["auto-glob"]
+    assert changes[-1].detail["removed"] == ["flaky-tests"]  # the file is now the truth
+    # A broken file is ignored: the rules in force stay.
+    config.write_text("[[policy.rules]]\nname = 'x'\npath = ['retri']\n")
+    os.utime(config, (clock() + 10, clock() + 10))
+    clock.advance(2)
+    assert await service.reload_if_changed() is False
+    assert [r.name for r in service.config.rules] == ["auto-glob"]

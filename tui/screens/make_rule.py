@@ -12,8 +12,9 @@ as the fields change, what that rule would have done over the last seven days
    file restored if the result does not parse);
 3. records ``policy.rule_added`` in the audit chain.
 
-The running collector picks the rule up when it restarts (and audits the changed
-rule set as ``policy.rules_changed`` then).
+A collector whose policy service watches this file (``PolicyService.watch``) applies
+the rule at its next sweep, within seconds; otherwise it applies after the collector
+restarts. Either way the changed rule set is audited as ``policy.rules_changed``.
 """
 
 from __future__ import annotations
@@ -307,7 +308,7 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
         result = {"rule": rule["name"], "path": str(path), "decision": decided}
         self.app.notify(
             clean(
-                f"rule {rule['name']} saved to {path}; the collector applies it after a restart",
+                f"rule {rule['name']} saved to {path}; the collector applies it when it reloads",
                 max_len=300,
             ),
             title="policy",
