@@ -313,3 +313,18 @@ async def test_watched_config_reloads_rules(
     clock.advance(2)
     assert await service.reload_if_changed() is False
     assert [r.name for r in service.config.rules] == ["auto-glob"]
+
+
+def test_step_syntax_quoted_or_bare() -> None:
+    from swarmdeck.policy import parse_step
+
+    assert parse_step('retry(max=2, backoff="30s")').backoff == 30.0
+    assert parse_step("retry(max=2, backoff=30s)").max == 2
+    assert parse_step('reroute(role="senior-coder")').target == "senior-coder"
+    assert parse_step("escalate(severity=high, deadline=15m)").deadline == 900.0
+    assert parse_step('reject(reason="no, not now")').args["reason"] == "no, not now"
+    assert parse_step("approve").name == "approve"
+    with pytest.raises(ValueError, match="unknown argument 'tries'"):
+        parse_step("retry(tries=2)")
+    with pytest.raises(ValueError, match=r"needs role=\.\.\. or agent=\.\.\."):
+        parse_step("reroute()")
