@@ -55,18 +55,20 @@ class TaskProgress:
     due: float | None = None
     """When a scheduled retry is due (after its backoff)."""
     reason: str = ""
+    scheduled: float | None = None
+    """When the pending retry was scheduled (a human deciding after that wins)."""
 
     def dump(self) -> str:
         return json.dumps(
             {"rule": self.rule, "step": self.step, "retries": self.retries, "due": self.due,
-             "reason": self.reason}
+             "reason": self.reason, "scheduled": self.scheduled}
         )  # fmt: skip
 
     @classmethod
     def load(cls, text: str) -> TaskProgress:
         raw = json.loads(text)
         return cls(raw["rule"], raw.get("step", 0), raw.get("retries", 0), raw.get("due"),
-                   raw.get("reason", ""))  # fmt: skip
+                   raw.get("reason", ""), raw.get("scheduled"))  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -334,7 +336,8 @@ class PolicyService:
             if step.name == "retry":
                 if retryable and progress.retries < step.max and progress.due is None:
                     progress.retries += 1
-                    progress.due = self.clock() + step.backoff
+                    progress.scheduled = self.clock()
+                    progress.due = progress.scheduled + step.backoff
                     progress.reason = f"retry {progress.retries} of {step.max} (rule {rule.name})"
                     await self._save(event.task, progress)
                     self.outcomes.append(
@@ -494,6 +497,19 @@ class PolicyService:
                 continue
             if task.state != "failed":
                 continue  # someone else retried or it recovered meanwhile
+            human = await self.store._fetchone(
+                "SELECT d.actor, d.action FROM decisions d JOIN escalations e "
+                "ON e.id = d.escalation WHERE e.task = ? AND d.ts >= ? "
+                "AND d.actor NOT LIKE 'policy:%' ORDER BY d.id DESC LIMIT 1",
+                (task_id, progress.scheduled or 0.0),
+            )
+            if human is not None:
+                log.info("policy %s: retry of %s dropped: %s decided %s meanwhile",
+                         progress.rule, task_id, human[0], human[1])  # fmt: skip
+                self.outcomes.append(
+                    Outcome(progress.rule, "retry.dropped", task_id, {"by": human[0]})
+                )
+                continue
             try:
                 decision = await act_on_task(
                     self.store, task_id, "retry", actor=actor_for(progress.rule),

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Throughput of the policy service following the change feed (not a test; run by hand).
 
     .venv/bin/python -m tests.governance.bench_policy_feed

@@ -328,3 +328,24 @@ def test_step_syntax_quoted_or_bare() -> None:
         parse_step("retry(tries=2)")
     with pytest.raises(ValueError, match=r"needs role=\.\.\. or agent=\.\.\."):
         parse_step("reroute()")
+
+
+async def test_a_human_decision_during_backoff_wins(store: Store, ev: Script, clock: Clock) -> None:
+    await _setup(store, ev)
+    service = PolicyService(load_policy(FLAKY), store, clock)
+    await service.start()
+    await store.append(
+        [
+            ev("task.failed", task="T-1", agent="tester-1", data={"error": "timeout"}),
+            ev("escalation.raised", task="T-1", agent="tester-1",
+               data={"id": "F-1", "kind": "failure", "title": "T-1 failed"}),
+        ],
+        origin="demo",
+    )  # fmt: skip
+    await service.step()  # retry scheduled in 30 s
+    clock.advance(5)
+    await store.decide("F-1", "reject", actor="ann@box", reason="stop, the suite is broken")
+    clock.advance(30)
+    await service.step()
+    assert [(d.action, d.actor) for d in await store.decisions()] == [("reject", "ann@box")]
+    assert ("retry.dropped", "T-1") in [(o.action, o.subject) for o in service.outcomes]
