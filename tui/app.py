@@ -147,10 +147,13 @@ class SwarmdeckApp(App[int]):
         self._first_poll = asyncio.Event()
         self.hung_up = False
         self._deciding = False
+        self._pane_titles: dict[str, str] = {}
         self.decisions_made = 0
         self.status_line = StatusLine(id="status")
         self.panes = Container(id="panes")
-        self.pane_boxes = {name: Vertical(id=f"pane-{name}", classes="pane") for name in PANES}
+        self.pane_boxes: dict[str, Vertical] = {
+            name: Vertical(id=f"pane-{name}", classes="pane") for name in PANES
+        }
         self.inbox_list = InboxList(self.models.inbox, clock=self.clock)
         self.swarm_list = SwarmList(self.models.swarm, clock=self.clock)
         self.graph = WorkflowGraph(clock=self.clock)
@@ -304,6 +307,14 @@ class SwarmdeckApp(App[int]):
         """For tests: the first poll has merged the store."""
         await self._first_poll.wait()
 
+    def _set_title(self, pane: str, title: str) -> None:
+        # Only on change: a title change repaints the whole pane. A Text, because a str
+        # title is parsed as markup and workflow names and filters are not ours.
+        title = clean(title, max_len=200, single_line=True)
+        if self._pane_titles.get(pane) != title:
+            self._pane_titles[pane] = title
+            self.pane_boxes[pane].border_title = Text(title)
+
     def _titles(self) -> None:
         m = self.models
         swarm = m.swarm
@@ -313,7 +324,7 @@ class SwarmdeckApp(App[int]):
         title = f"[1] Swarm {count} · sort {swarm.sort}"
         if swarm.filter:
             title += f" · /{swarm.filter.text}"
-        self.pane_boxes["swarm"].border_title = clean(title, max_len=200)
+        self._set_title("swarm", title)
         open_count = sum(1 for e in m.inbox.items.values() if e.state == "open")
         inbox_title = f"[2] Inbox {open_count} open"
         if self.inbox_list.marked:
@@ -322,7 +333,7 @@ class SwarmdeckApp(App[int]):
             inbox_title += f" · /{m.inbox.filter.text}"
         if self.read_only:
             inbox_title += " · read-only"
-        self.pane_boxes["inbox"].border_title = clean(inbox_title, max_len=200)
+        self._set_title("inbox", inbox_title)
         wf = m.graph
         if wf is None:
             wf_title = "[3] Workflow (none)"
@@ -331,7 +342,7 @@ class SwarmdeckApp(App[int]):
             done = f" {summary.done}/{summary.tasks} done" if summary else ""
             more = f" · w: next of {len(m.workflows)}" if len(m.workflows) > 1 else ""
             wf_title = f"[3] Workflow {wf.name}{done}{more}"
-        self.pane_boxes["workflow"].border_title = clean(wf_title, max_len=200)
+        self._set_title("workflow", wf_title)
 
     def _update_status(self) -> None:
         m = self.models
