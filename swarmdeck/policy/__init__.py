@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swarmdeck.policy.engine import PolicyService
@@ -40,9 +41,18 @@ def current_admin(settings: Settings) -> str:
 
 
 def build_policy_service(
-    settings: Settings, store: Store, clock: Callable[[], float] = time.time
+    settings: Settings,
+    store: Store,
+    clock: Callable[[], float] = time.time,
+    *,
+    config_path: Path | None = None,
 ) -> PolicyService | None:
     """The policy service for these settings, or None when there are no rules and no budgets.
+
+    Args:
+        config_path: the config file the settings came from; when given, the service
+            reloads its rules when the file changes (a rule saved from the TUI applies
+            within seconds, audited as ``policy.rules_changed``).
 
     Raises:
         swarmdeck.config.ConfigError: invalid ``[policy]`` or ``[guardrails]`` (field named).
@@ -53,4 +63,9 @@ def build_policy_service(
     budgets = load_guardrails(settings.guardrails).budgets
     if not config.rules and not budgets:
         return None
-    return PolicyService(config, store, clock, budgets=list(budgets), admin=current_admin(settings))
+    service = PolicyService(
+        config, store, clock, budgets=list(budgets), admin=current_admin(settings)
+    )
+    if config_path is not None:
+        service.watch(config_path)
+    return service

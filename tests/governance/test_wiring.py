@@ -46,8 +46,9 @@ name = "daily"
 max_tokens = 100000
 """,
     )
-    service = build_policy_service(settings, store, clock)
+    service = build_policy_service(settings, store, clock, config_path=tmp_path / "config.toml")
     assert isinstance(service, PolicyService)
+    assert service._watch == tmp_path / "config.toml"
     assert [r.name for r in service.config.rules] == ["flaky-tests", "routine-reads"]
     assert service.admin == "ann@box"
     await service.start()
