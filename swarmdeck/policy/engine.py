@@ -21,6 +21,7 @@ import json
 import logging
 import time
 import tomllib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,7 +113,8 @@ class PolicyService:
         self.budgets = BudgetWatcher(budgets or [], store)
         self.position = 0
         self.progress: dict[str, TaskProgress] = {}
-        self.outcomes: list[Outcome] = []
+        self.outcomes: deque[Outcome] = deque(maxlen=1000)
+        """What the service did lately (bounded: the audit chain is the record)."""
         self._roles: dict[str, str] = {}
         self._started = False
         self._last_sweep = 0.0
@@ -161,14 +163,18 @@ class PolicyService:
     async def run(self) -> None:
         """Run until cancelled."""
         await self.start()
+        failures = 0
         while True:
             try:
                 busy = await self.step()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("policy: step failed; continuing")
-                busy = False
+                failures += 1
+                log.exception("policy: step failed (%d in a row); continuing", failures)
+                await asyncio.sleep(min(30.0, self.config.poll_interval * 2**failures))
+                continue
             if not busy:
                 await asyncio.sleep(self.config.poll_interval)
 
