@@ -91,9 +91,14 @@ class BudgetWatcher:
                 self._crossed.add(key)
                 self._totals.pop(key, None)
                 await self._cross(budget, scope, start, total, event)
-        if len(self._totals) > 50_000:  # old periods: drop the oldest half
+        # Old periods: drop the oldest half (a crossed key forgotten is re-checked against
+        # the store, and the escalation's fixed id still keeps it to once per period).
+        if len(self._totals) > 50_000:
             for key in sorted(self._totals, key=lambda k: k[2])[: len(self._totals) // 2]:
                 del self._totals[key]
+        if len(self._crossed) > 50_000:
+            for key in sorted(self._crossed, key=lambda k: k[2])[: len(self._crossed) // 2]:
+                self._crossed.discard(key)
 
     async def _seed(
         self, budget: BudgetConfig, scope: str, start: float, period: float, before_seq: int
