@@ -131,6 +131,11 @@ async def test_cli_policy_report_and_masking(tmp_path: Path, config_file: Path) 
         in out.stdout
     )
 
+    out = swarmdeck("policy", "test", "--since", "1d", "--json", config=config_file, db=db)
+    assert out.returncode == 0, out.stderr
+    [reads] = json.loads(out.stdout)["rules"]
+    assert (reads["human_agreed"], reads["human_differed"]) == (37, {"reject": 3})
+
     out = swarmdeck("policy", "check", config=config_file, db=db)
     assert out.returncode == 0, out.stderr
     assert "routine-reads (escalation.raised): approve" in out.stdout
