@@ -69,14 +69,18 @@ class SwarmdeckApp(App[int]):
     CSS = """
     Screen { layout: vertical; background: $background; }
     #status { height: 1; background: $panel; color: $text; padding: 0 1; }
-    #panes { layout: grid; grid-size: 2 2; grid-columns: 9fr 11fr; grid-rows: 1fr 1fr; height: 1fr; }
+    #panes {
+        layout: grid; grid-size: 2 2; grid-columns: 9fr 11fr; grid-rows: 1fr 1fr; height: 1fr;
+    }
     #pane-workflow { column-span: 2; }
     #panes.-narrow { grid-size: 1 3; grid-columns: 1fr; grid-rows: 1fr 1fr 1fr; }
     #panes.-narrow #pane-workflow { column-span: 1; }
     #panes.-single { grid-size: 1 1; grid-columns: 1fr; grid-rows: 1fr; }
     #panes.-single #pane-workflow { column-span: 1; }
     .pane { border: round $panel-lighten-2; border-title-color: $text-muted; height: 1fr; }
-    .pane:focus-within { border: round $primary; border-title-color: $text; border-title-style: bold; }
+    .pane:focus-within {
+        border: round $primary; border-title-color: $text; border-title-style: bold;
+    }
     .pane.-hidden { display: none; }
     #command-bar { height: 1; display: none; background: $panel; }
     #command-bar.-visible { display: block; }
@@ -409,7 +413,9 @@ class SwarmdeckApp(App[int]):
             self.bell()
         first = urgent[0]
         more = f" (+{len(urgent) - 1} more)" if len(urgent) > 1 else ""
-        message = f"{first.severity.upper()}: {clean(first.agent or '-', max_len=60)}: {clean(first.title, max_len=160, single_line=True)}{more}"
+        agent = clean(first.agent or "-", max_len=60)
+        title = clean(first.title, max_len=160, single_line=True)
+        message = f"{first.severity.upper()}: {agent}: {title}{more}"
         if self.tui.toast:
             self.say(
                 message, severity="warning" if first.severity == "high" else "error", timeout=8
@@ -558,7 +564,8 @@ class SwarmdeckApp(App[int]):
             self.set_sort(arg)
         elif word:
             self.say(
-                f"unknown command :{word} (try :swarm :inbox :workflow NAME :adapters :audit :metrics :quit)",
+                f"unknown command :{word} "
+                "(try :swarm :inbox :workflow NAME :adapters :audit :metrics :quit)",
                 severity="warning",
             )
 
@@ -583,7 +590,7 @@ class SwarmdeckApp(App[int]):
         except ImportError as exc:
             self.say(f"metrics are not available in this build ({exc})", severity="warning")
             return
-        self.push_screen(MetricsScreen(self.store))
+        self.push_screen(MetricsScreen(self.store, clock=self.clock))
 
     def show_agent(self, name: str) -> None:
         self.push_screen(
@@ -717,10 +724,13 @@ class SwarmdeckApp(App[int]):
     def on_key(self, event: Any) -> None:
         # In read-only mode decision keys are hidden and disabled; say why instead of nothing.
         focused = self.focused
-        if self.read_only and isinstance(focused, (InboxList, WorkflowGraph)):
-            if event.key in self.decision_keys(focused):
-                self._refuse_read_only()
-                event.stop()
+        if (
+            self.read_only
+            and isinstance(focused, (InboxList, WorkflowGraph))
+            and event.key in self.decision_keys(focused)
+        ):
+            self._refuse_read_only()
+            event.stop()
 
     @on(InboxList.DecideRequested)
     def decide_requested(self, event: InboxList.DecideRequested) -> None:
@@ -742,7 +752,13 @@ class SwarmdeckApp(App[int]):
                 severity="warning",
             )
             return
-        self.push_screen(MakeRuleScreen(self.store, e))
+        self.push_screen(
+            MakeRuleScreen(self.store, e, actor=self.actor, clock=self.clock),
+            self._after_rule,
+        )
+
+    async def _after_rule(self, _result: object) -> None:
+        await self.poll()
 
     def request_decision(self, action: str, keys: list[str]) -> None:
         if self._refuse_read_only():
@@ -988,7 +1004,8 @@ async def _amain(settings: Settings) -> int:
             from swarmdeck.collector import lock_holder
 
             if lock_holder(settings.db) is None:
-                spawned = subprocess.Popen(  # noqa: ASYNC220 - started once, never awaited
+                # Our own interpreter and module; started once, never awaited (hence the noqa).
+                spawned = subprocess.Popen(  # noqa: S603, ASYNC220
                     [sys.executable, "-m", "swarmdeck.cli", "--db", str(settings.db), "serve"],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,

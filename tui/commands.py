@@ -15,7 +15,7 @@ from tui.safe_text import clean
 if TYPE_CHECKING:
     from tui.app import SwarmdeckApp
 
-#: Escalations and agents offered in the palette at most (the palette is for finding, / for filtering).
+#: Escalations and agents offered in the palette at most (palette finds, / filters).
 MAX_ITEMS = 300
 
 

@@ -49,7 +49,12 @@ def events() -> list[Event]:
         out.append(make_event(kind, id=f"e{n}", source=SOURCE, ts=_ts(minutes), **fields))
 
     for i, (name, role, _state, _activity, _task) in enumerate(AGENTS):
-        ev("agent.seen", 0 + i * 0.01, agent=name, data={"name": name, "role": role, "model": "m-1"})
+        ev(
+            "agent.seen",
+            0 + i * 0.01,
+            agent=name,
+            data={"name": name, "role": role, "model": "m-1"},
+        )
     ev(
         "workflow.defined",
         0.2,
@@ -92,8 +97,20 @@ def events() -> list[Event]:
             data["assignee"] = assignee
         ev("task.created", 0.5, task=tid, workflow="release-42", agent=assignee, data=data)
     ev("task.started", 1, task="T-plan", workflow="release-42", agent="planner-1")
-    ev("task.completed", 2, task="T-plan", workflow="release-42", agent="planner-1", data={"result": "ok"})
-    for tid, agent in (("T-api", "coder-1"), ("T-ui", "coder-2"), ("T-docs", "docs-1"), ("T-test", "tester-1")):
+    ev(
+        "task.completed",
+        2,
+        task="T-plan",
+        workflow="release-42",
+        agent="planner-1",
+        data={"result": "ok"},
+    )
+    for tid, agent in (
+        ("T-api", "coder-1"),
+        ("T-ui", "coder-2"),
+        ("T-docs", "docs-1"),
+        ("T-test", "tester-1"),
+    ):
         ev("task.started", 3, task=tid, workflow="release-42", agent=agent)
     ev(
         "task.failed",
@@ -110,7 +127,10 @@ def events() -> list[Event]:
         workflow="hotfix-7",
         data={
             "name": "hotfix-7",
-            "nodes": [{"id": "H-fix", "label": "patch"}, {"id": "H-ship", "label": "ship", "gate": True}],
+            "nodes": [
+                {"id": "H-fix", "label": "patch"},
+                {"id": "H-ship", "label": "ship", "gate": True},
+            ],
             "edges": [["H-fix", "H-ship"]],
         },
     )
@@ -121,9 +141,24 @@ def events() -> list[Event]:
             fields["task"] = task
             fields["workflow"] = "release-42"
         ev("agent.status", 7 + i * 0.2, **fields)
-        ev("usage", 7 + i * 0.2, agent=name, data={"tokens_in": 1000 * (i + 1), "tokens_out": 250 * i, "cost_usd": 0.05 * i})
+        ev(
+            "usage",
+            7 + i * 0.2,
+            agent=name,
+            data={"tokens_in": 1000 * (i + 1), "tokens_out": 250 * i, "cost_usd": 0.05 * i},
+        )
     escalations = [
-        ("esc-secret", "guardrail", "Secret in output of coder-3", "critical", 8.0, "coder-3", "T-docs", 5, None),
+        (
+            "esc-secret",
+            "guardrail",
+            "Secret in output of coder-3",
+            "critical",
+            8.0,
+            "coder-3",
+            "T-docs",
+            5,
+            None,
+        ),
         (
             "esc-deploy",
             "approval",
@@ -135,8 +170,28 @@ def events() -> list[Event]:
             15,
             ["senior-coder", "reviewer-1"],
         ),
-        ("esc-db", "question", "Which database for the cache?", "normal", 2.0, "coder-1", "T-api", None, None),
-        ("esc-budget", "budget", "coder-2 spent 80% of today's budget", "low", 1.0, "coder-2", None, None, None),
+        (
+            "esc-db",
+            "question",
+            "Which database for the cache?",
+            "normal",
+            2.0,
+            "coder-1",
+            "T-api",
+            None,
+            None,
+        ),
+        (
+            "esc-budget",
+            "budget",
+            "coder-2 spent 80% of today's budget",
+            "low",
+            1.0,
+            "coder-2",
+            None,
+            None,
+            None,
+        ),
         ("esc-hostile", "approval", HOSTILE_TITLE, "normal", 5.0, "coder-9", None, None, None),
         ("esc-old", "approval", "Merge PR #41?", "normal", 0.5, "reviewer-1", None, None, None),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,11 @@ async def test_reroute_picks_a_target(app_factory: AppFactory, store: Store) -> 
         await pilot.press("enter")  # the prefilled reason
         await app.workers.wait_for_complete()
         e = await store.escalation("esc-deploy")
-        assert (e.action, e.target, e.reason) == ("reroute", "senior-coder", "rerouted to senior-coder")
+        assert (e.action, e.target, e.reason) == (
+            "reroute",
+            "senior-coder",
+            "rerouted to senior-coder",
+        )
 
 
 async def test_retry(app_factory: AppFactory, store: Store) -> None:
@@ -321,11 +326,21 @@ async def test_help_lists_every_binding(app_factory: AppFactory) -> None:
         assert isinstance(app.screen, DetailScreen)
         from rich.console import Console
 
-        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        console = Console(width=120, record=True, file=io.StringIO())
         console.print(await help_view(app))
         text = console.export_text()
-        for binding_id in ("inbox.approve", "inbox.reject", "inbox.reroute", "inbox.retry", "inbox.mark",
-                           "swarm.sort", "graph.retry", "app.command", "app.filter", "list.down"):
+        for binding_id in (
+            "inbox.approve",
+            "inbox.reject",
+            "inbox.reroute",
+            "inbox.retry",
+            "inbox.mark",
+            "swarm.sort",
+            "graph.retry",
+            "app.command",
+            "app.filter",
+            "list.down",
+        ):
             assert binding_id in text
 
 
@@ -342,7 +357,10 @@ async def test_attention_rings_and_toasts_on_new_critical(
         assert not rings  # existing escalations do not ring at start
         event = make_event(
             "escalation.raised", id="n1", source="demo", ts=T0, agent="coder-4",
-            data={"id": "esc-new", "kind": "approval", "title": "rm -rf build/?", "severity": "critical"},
+            data={
+                "id": "esc-new", "kind": "approval", "title": "rm -rf build/?",
+                "severity": "critical",
+            },
         )  # fmt: skip
         await store.append([event], origin="demo")
         await app.poll()

@@ -26,7 +26,9 @@ def test_builtin_themes() -> None:
 
 
 def test_user_themes_and_one_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "mine.toml").write_text('name = "mine"\nprimary = "#ff0000"\n[variables]\nagent-failed = "magenta"\n')
+    (tmp_path / "mine.toml").write_text(
+        'name = "mine"\nprimary = "#ff0000"\n[variables]\nagent-failed = "magenta"\n'
+    )
     (tmp_path / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
     (tmp_path / "garbage.toml").write_text("name = ")
     loaded = load_themes(tmp_path)
@@ -38,7 +40,7 @@ def test_user_themes_and_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_field_named() -> None:
-    with pytest.raises(ValueError, match="x.toml: colour: Extra inputs"):
+    with pytest.raises(ValueError, match=r"x\.toml: colour: Extra inputs"):
         parse_theme('name = "x"\nprimary = "red"\ncolour = "blue"\n', "x.toml")
 
 
@@ -98,7 +100,10 @@ async def test_models_poll_only_fetches_changes(store: Store) -> None:
 def _wf(nodes: list[str], edges: list[tuple[str, str]], gate: str = "") -> Workflow:
     return Workflow(
         "w",
-        [WorkflowNode(n, n, None, n == gate, "failed" if n == "b" else "pending", None, n) for n in nodes],
+        [
+            WorkflowNode(n, n, None, n == gate, "failed" if n == "b" else "pending", None, n)
+            for n in nodes
+        ],
         edges,
         True,
         0.0,

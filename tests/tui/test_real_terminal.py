@@ -86,9 +86,7 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
 
 def _start(tmux: Tmux, db: Path, width: int, tmp_path: Path, *flags: str) -> Path:
     rc = tmp_path / "rc"
-    command = " ".join(
-        [sys.executable, "-m", "swarmdeck.cli", "--db", str(db), *flags]
-    )
+    command = " ".join([sys.executable, "-m", "swarmdeck.cli", "--db", str(db), *flags])
     tmux.run(
         "new-session", "-d", "-s", "app", "-x", str(width), "-y", "40",
         f"{command}; echo $? > {rc}; sleep 60",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +14,10 @@ from tui.notify import osc_sequences, tmux_passthrough
 from tui.safe_text import MAX_LEN, clean, safe
 
 HOSTILE = {
-    "markup": ("[bold red]x[/] [link=http://evil]y[/link]", "[bold red]x[/] [link=http://evil]y[/link]"),
+    "markup": (
+        "[bold red]x[/] [link=http://evil]y[/link]",
+        "[bold red]x[/] [link=http://evil]y[/link]",
+    ),
     "csi colour": ("\x1b[31mred\x1b[0m", "red"),
     "csi clear and move": ("a\x1b[2J\x1b[H\x1b[10;10Hb", "ab"),
     "osc 52 clipboard (BEL)": ("a\x1b]52;c;ZXZpbA==\x07b", "ab"),
@@ -40,14 +45,16 @@ def test_markup_is_literal_in_text() -> None:
     text = safe("[bold red]x[/]")
     assert text.plain == "[bold red]x[/]"
     assert not text.spans
-    console = Console(width=40, color_system=None, file=open("/dev/null", "w"), record=True)
+    console = Console(width=40, color_system=None, file=io.StringIO(), record=True)
     console.print(text)
     assert console.export_text().strip() == "[bold red]x[/]"
 
 
 def test_rendered_output_has_no_escape_but_ours() -> None:
     payload = "".join(raw for raw, _ in HOSTILE.values())
-    console = Console(width=200, color_system=None, force_terminal=True, record=True, file=open("/dev/null", "w"))
+    console = Console(
+        width=200, color_system=None, force_terminal=True, record=True, file=io.StringIO()
+    )
     console.print(safe(payload))
     assert "\x1b" not in console.export_text()
 
@@ -79,7 +86,9 @@ def test_never_an_escape_or_control(raw: str) -> None:
     assert "\x1b" not in out
     assert all(ch == "\n" or ord(ch) >= 0x20 for ch in out)
     assert not any(0x7F <= ord(ch) < 0xA0 for ch in out)
-    assert not any(ch in out for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b")
+    assert not any(
+        ch in out for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b"
+    )
 
 
 def test_desktop_notification_sequences() -> None:

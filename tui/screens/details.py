@@ -30,7 +30,9 @@ Loader = Callable[[], Awaitable[RenderableType]]
 
 SCREEN_CSS = """
 DetailScreen { background: $surface; }
-DetailScreen > #detail-title { dock: top; height: 1; background: $panel; color: $text; text-style: bold; padding: 0 1; }
+DetailScreen > #detail-title {
+    dock: top; height: 1; background: $panel; color: $text; text-style: bold; padding: 0 1;
+}
 DetailScreen > VerticalScroll { padding: 0 1; }
 """
 
@@ -138,7 +140,8 @@ def _summary(event: StoredEvent) -> str:
                 return f"{data['state']}: {value}"
             return str(value)
     if event.kind == "usage":
-        return f"{data.get('tokens_in', 0)} in, {data.get('tokens_out', 0)} out, ${data.get('cost_usd', 0):.4f}"
+        tokens_in, tokens_out = data.get("tokens_in", 0), data.get("tokens_out", 0)
+        return f"{tokens_in} in, {tokens_out} out, ${data.get('cost_usd', 0):.4f}"
     return json.dumps(data, sort_keys=True)[:200] if data else ""
 
 
@@ -183,7 +186,8 @@ def escalation_line(e: Escalation, now: float) -> Text:
     text.append_text(safe(e.title, max_len=200, single_line=True))
     if e.state == "decided":
         text.append(
-            f"  {ACTION_PAST.get(e.action or '', e.action or '')} by {clean(e.decided_by, max_len=80)}"
+            f"  {ACTION_PAST.get(e.action or '', e.action or '')} "
+            f"by {clean(e.decided_by, max_len=80)}"
         )
     return text
 

@@ -115,8 +115,10 @@ async def help_view(app: SwarmdeckApp) -> RenderableType:
     parts.append(commands)
     parts.append(
         Text(
-            '\nRemap any key by its id in the config file, e.g.\n  [tui.keymap]\n  "inbox.approve" = "A"\n'
-            "ctrl+p opens the command palette (inbox: approve <title>, workflow: NAME, theme: NAME …)."
+            "\nRemap any key by its id in the config file, e.g.\n"
+            '  [tui.keymap]\n  "inbox.approve" = "A"\n'
+            "ctrl+p opens the command palette "
+            "(inbox: approve <title>, workflow: NAME, theme: NAME …)."
         )
     )
     return Group(*parts)

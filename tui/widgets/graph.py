@@ -90,7 +90,14 @@ def layout(workflow: Workflow) -> Layout:
     nodes = {n.id: n for n in workflow.nodes}
     preds: dict[str, list[str]] = {i: [] for i in ids}
     succs: dict[str, list[str]] = {i: [] for i in ids}
-    for src, dst in workflow.edges:
+    # Edges in node-declaration order: the same graph always draws the same way, whatever
+    # order the store returns its edges in.
+    declared = {n: k for k, n in enumerate(ids)}
+    edges = sorted(
+        {(s, d) for s, d in workflow.edges if s in nodes and d in nodes},
+        key=lambda e: (declared[e[0]], declared[e[1]]),
+    )
+    for src, dst in edges:
         if src in nodes and dst in nodes and src != dst:
             succs[src].append(dst)
             preds[dst].append(src)
@@ -122,7 +129,7 @@ def layout(workflow: Workflow) -> Layout:
         out.layers[layer[i]].append(placed)
         out.by_id[i] = placed
     dummy = 0
-    for src, dst in workflow.edges:
+    for src, dst in edges:
         if src not in layer or dst not in layer or src == dst:
             continue
         a, b = layer[src], layer[dst]
@@ -389,7 +396,6 @@ class WorkflowGraph(ScrollView, can_focus=True):
 
     def rebuild(self) -> None:
         self._strips.clear()
-        width = self.scrollable_content_region.width or 80
         if self.workflow is None or self.lay is None:
             self._lines = [
                 [("No workflow yet: tasks and workflow.defined events draw one.", "empty")]
