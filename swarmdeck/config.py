@@ -103,6 +103,9 @@ class TuiSettings(_Section):
     """Show one pane alone (``--pane inbox``) or all three."""
     decided_visible_minutes: float = Field(default=30.0, ge=0)
     """How long decided escalations stay in the inbox."""
+    ascii: bool | None = None
+    """Draw with ASCII only (no box-drawing characters or symbols); unset: detect from the
+    terminal's encoding (``SWARMDECK_ASCII=1`` also forces it)."""
 
 
 class CollectorSettings(_Section):

@@ -136,7 +136,9 @@ class SwarmdeckApp(App[int]):
         )
         self.poll_interval = poll_interval
         self.refresh_rate = refresh_rate
-        self.ascii_only = (not unicode_ok()) if ascii_only is None else ascii_only
+        if ascii_only is None:
+            ascii_only = settings.tui.ascii if settings.tui.ascii is not None else not unicode_ok()
+        self.ascii_only = ascii_only
         loaded = load_themes(themes_dir)
         self.theme_errors = loaded.errors
         for theme in loaded.themes.values():

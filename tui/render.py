@@ -26,7 +26,7 @@ NODE_SYMBOLS = {
     "done": ("✓", "v"),
 }
 SEVERITY_SYMBOLS = {
-    "critical": ("‼", "!!"),
+    "critical": ("‼", "#"),
     "high": ("!", "!"),
     "normal": ("•", "*"),
     "low": ("·", "."),

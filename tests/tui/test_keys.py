@@ -380,3 +380,23 @@ async def test_missing_governance_screens_show_a_message(app_factory: AppFactory
             assert any("metrics are not available" in m for m in messages(app))
         else:
             assert app.screen is not app.get_default_screen()
+
+
+async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Store) -> None:
+    from tui.commands import SwarmdeckCommands
+
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
+        provider = SwarmdeckCommands(app.screen)
+        hits = [hit async for hit in provider.search("approve secret")]
+        texts = [hit.text for hit in hits]
+        assert "inbox: approve Secret in output of coder-3" in texts
+        # Agent titles are shown literally, never parsed as markup.
+        hostile = [hit async for hit in provider.search("approve pwned")]
+        assert any("[bold red]pwned[/]" in str(hit.match_display) for hit in hostile)
+        best = max(hits, key=lambda h: h.score)
+        assert best.text == "inbox: approve Secret in output of coder-3"
+        best.command()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert (await store.escalation("esc-secret")).action == "approve"
