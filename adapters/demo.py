@@ -492,19 +492,42 @@ class Simulation:
     def on_decision(self, delivery: Delivery) -> list[Event]:
         """React to a manager's decision delivered from the outbox.
 
+        Decisions on escalations swarmdeck raised about an agent (guardrail, budget,
+        policy) act on the task when it is ours, and are otherwise noted in the log.
+
         Raises:
-            UnknownEscalation: neither the escalation nor its task belongs to this run.
+            UnknownEscalation: a demo escalation that does not belong to this run.
         """
         d = delivery.decision
-        return self.decide(
-            d.escalation,
-            d.action,
-            reason=d.reason,
-            target=d.target,
-            answer=d.answer,
-            actor=d.actor,
-            task=delivery.escalation.task,
+        try:
+            return self.decide(
+                d.escalation,
+                d.action,
+                reason=d.reason,
+                target=d.target,
+                answer=d.answer,
+                actor=d.actor,
+                task=delivery.escalation.task,
+            )
+        except UnknownEscalation:
+            if delivery.escalation.source == self.source:
+                raise  # ours, from an earlier run: nobody is waiting for it
+        # Raised by swarmdeck itself about this agent (a guardrail hit, a budget, a
+        # policy step) with no task of ours to act on: the agent takes note.
+        self._begin()
+        out: list[Event] = []
+        detail = f": {d.reason}" if d.reason else ""
+        self._emit(
+            out,
+            "log",
+            {
+                "level": "info",
+                "text": f"{d.actor} decided {d.action} on "
+                f"{delivery.escalation.kind} {d.escalation!r}{detail}",
+            },
+            agent=delivery.escalation.agent,
         )
+        return out
 
     def decide(
         self,

@@ -36,9 +36,22 @@ log = logging.getLogger("swarmdeck.supervisor")
 
 
 class IngestFilter(Protocol):
-    """Rewrites a batch before it is stored (masking) and may add events (guardrail hits)."""
+    """Rewrites a batch before it is stored (masking) and may add events (guardrail hits).
+
+    ``mask_raw`` cleans input that failed validation before it is kept as a dead
+    letter: a secret in a malformed line must not survive there either.
+    """
 
     async def __call__(self, events: list[Event], origin: str) -> list[Event]: ...
+
+    def mask_raw(self, raw: bytes | str) -> bytes | str: ...
+
+
+def mask_rejected(filters: Sequence[IngestFilter], raw: bytes | str) -> bytes | str:
+    """Apply every filter's ``mask_raw`` to a dead letter's raw input."""
+    for flt in filters:
+        raw = flt.mask_raw(raw)
+    return raw
 
 
 @dataclass(slots=True)
@@ -264,7 +277,8 @@ class Supervisor:
                         self.stored += result.accepted
                     if slot.rejected:
                         await self.store.dead_letters_add(
-                            (origin, r.location, r.raw, r.error) for r in slot.rejected
+                            (origin, r.location, mask_rejected(self.filters, r.raw), r.error)
+                            for r in slot.rejected
                         )
                     break
                 except asyncio.CancelledError:

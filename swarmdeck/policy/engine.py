@@ -156,7 +156,8 @@ class PolicyService:
             "rules": len(after),
             "hash": fingerprint,
         }
-        await self.store.audit(self.admin, "policy.rules_changed", "policy", diff)
+        if before or after:  # starting with no rules at all is not a change worth a record
+            await self.store.audit(self.admin, "policy.rules_changed", "policy", diff)
         await self.store.set_state(STATE, "rules", json.dumps(after, sort_keys=True))
         await self.store.set_state(STATE, "rules_hash", fingerprint)
 

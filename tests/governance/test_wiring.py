@@ -20,10 +20,34 @@ def _settings(tmp_path: Path, toml: str):  # type: ignore[no-untyped-def]
     return load_settings(path, db=tmp_path / "w.db")
 
 
-async def test_no_rules_no_service(tmp_path: Path, store: Store, clock: Clock) -> None:
+async def test_no_rules_decide_nothing_but_deadlines_still_expire(
+    tmp_path: Path, store: Store, clock: Clock
+) -> None:
+    """Without rules nothing is decided automatically, yet an agent's own deadline still
+    raises severity when it passes (and the service is there to pick up a first rule)."""
+    from datetime import UTC, datetime
+
+    from store.events import make_event
+
     settings = _settings(tmp_path, "")
-    assert build_policy_service(settings, store, clock) is None
     assert isinstance(build_ingest_filter(settings), IngestFilter)  # guardrails on by default
+    service = build_policy_service(settings, store, clock)
+    await service.start()
+    raised = make_event(
+        "escalation.raised", id="e1", source="agent", agent="coder-1",
+        ts=datetime.fromtimestamp(clock(), UTC),
+        data={"id": "E1", "kind": "approval", "title": "Push?", "severity": "normal",
+              "deadline": "10m"},
+    )  # fmt: skip
+    await store.append([raised], origin="agents")
+    await service.step()
+    assert (await store.escalation("E1")).state == "open"  # no rule, no decision
+    clock.now += 11 * 60
+    assert await service.sweep_deadlines() == ["E1"]
+    esc = await store.escalation("E1")
+    assert (esc.state, esc.severity) == ("open", "high")
+    assert await store.decisions() == []
+    assert [r.action for r in await store.audit_records()] == ["escalation.deadline_expired"]
 
 
 async def test_rules_and_budgets_from_toml(tmp_path: Path, store: Store, clock: Clock) -> None:
