@@ -183,7 +183,7 @@ class InboxModel:
             old = self.items.get(e.id)
             if old is None and e.state == "open":
                 fresh.append(e)
-            if e.state != "open" and (e.decided_ts or 0) < now - self.visible_seconds:
+            if self._expired(e, now):
                 if self.items.pop(e.id, None) is not None:
                     self.order_changed = True
                 continue
@@ -197,15 +197,19 @@ class InboxModel:
         return fresh
 
     def expire(self, now: float) -> None:
-        cutoff = now - self.visible_seconds
-        gone = [
-            k for k, e in self.items.items() if e.state != "open" and (e.decided_ts or 0) < cutoff
-        ]
+        gone = [k for k, e in self.items.items() if self._expired(e, now)]
         for k in gone:
             del self.items[k]
         if gone:
             self.order_changed = True
             self.rebuild()
+
+    def _expired(self, e: Escalation, now: float) -> bool:
+        if e.state == "open":
+            return False
+        # Withdrawn ones need no follow-up: they leave sooner than decisions.
+        keep = self.visible_seconds if e.state == "decided" else min(self.visible_seconds, 120.0)
+        return (e.decided_ts or 0) < now - keep
 
     def set_filter(self, text: str) -> None:
         self.filter = Filter.parse(text)

@@ -26,6 +26,8 @@ def test_builtin_themes() -> None:
 
 
 def test_user_themes_and_one_clear_error(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "themes"
+    tmp_path.mkdir()
     (tmp_path / "mine.toml").write_text(
         'name = "mine"\nprimary = "#ff0000"\n[variables]\nagent-failed = "magenta"\n'
     )

@@ -411,6 +411,16 @@ class InboxList(RowList):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (self.read_only and action in self.DECISION_ACTIONS)
 
+    def flush(self) -> None:
+        # Follow the item under the cursor while it is open; once decided or withdrawn (it
+        # sinks to the bottom) stay in place, so the next item to decide comes under it.
+        key = self.cursor_key
+        if key is not None:
+            item = self.model.items.get(key)
+            if item is None or item.state != "open":
+                self.cursor_key = None
+        super().flush()
+
     def _columns(self, width: int) -> list[tuple[str, int]]:
         if width >= 90:
             fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 7), ("AGENT", 14), ("KIND", 9)]
