@@ -67,7 +67,6 @@ class SwarmdeckApp(App[int]):
     TITLE = "swarmdeck"
     COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, SwarmdeckCommands}
     CSS = """
-    Screen { layout: vertical; background: $background; }
     #status { height: 1; background: $panel; color: $text; padding: 0 1; }
     #panes {
         layout: grid; grid-size: 2 2; grid-columns: 9fr 11fr; grid-rows: 1fr 1fr; height: 1fr;
@@ -376,7 +375,8 @@ class SwarmdeckApp(App[int]):
         )
         oldest = m.inbox.oldest_open()
         if oldest is not None:
-            text.append(f"  oldest {short_duration(self.clock() - oldest)}")
+            wait = short_duration(self.clock() - oldest)
+            text.append(f" ⏱{wait}" if narrow else f"  oldest {wait}")
         text.append(" │ " if not a else " | ")
         bad = [h for h in m.health if h.state not in ("running", "starting", "stopped")]
         if not m.health:

@@ -17,24 +17,28 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-MODAL_CSS = """
-ModalScreen { align: center middle; background: $background 60%; }
-ModalScreen > Vertical {
-    width: 80%; max-width: 90; min-width: 30; height: auto; max-height: 90%;
-    border: round $primary; background: $panel; padding: 0 1;
-}
-ModalScreen .prompt { width: 100%; margin-bottom: 1; }
-ModalScreen .hint { color: $text-muted; width: 100%; }
-ModalScreen .error { color: $error; width: 100%; }
-ModalScreen OptionList { height: auto; max-height: 16; }
-ModalScreen VerticalScroll { height: auto; max-height: 20; }
-"""
+
+def modal_css(name: str) -> str:
+    """The dialog look, spelled with the screen's own type (DEFAULT_CSS is scoped to it)."""
+    return f"""
+    {name} {{ align: center middle; background: $background 60%; }}
+    {name} > Vertical {{
+        width: 80%; max-width: 90; min-width: 30; height: auto; max-height: 90%;
+        border: round $primary; background: $panel; padding: 0 1;
+    }}
+    {name} .prompt {{ width: 100%; margin-bottom: 1; }}
+    {name} .hint {{ color: $text-muted; width: 100%; }}
+    {name} .problem {{ color: $error; width: 100%; height: auto; }}
+    {name} Input {{ width: 100%; }}
+    {name} OptionList {{ height: auto; max-height: 16; }}
+    {name} VerticalScroll {{ height: auto; max-height: 20; }}
+    """
 
 
 class ReasonScreen(ModalScreen[str | None]):
     """Ask for a reason (required: the agent is told why)."""
 
-    DEFAULT_CSS = MODAL_CSS
+    DEFAULT_CSS = modal_css("ReasonScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
     ]
@@ -55,7 +59,7 @@ class ReasonScreen(ModalScreen[str | None]):
         with Vertical():
             yield Static(self.prompt, classes="prompt")
             yield Input(value=self.value, placeholder=self.placeholder, id="reason")
-            yield Label("", classes="error", id="reason-error")
+            yield Label("", classes="problem", id="reason-error")
             yield Label("enter: send · esc: cancel", classes="hint")
 
     @on(Input.Submitted)
@@ -73,7 +77,7 @@ class ReasonScreen(ModalScreen[str | None]):
 class PickScreen(ModalScreen[str | None]):
     """Pick one of several values (reroute targets)."""
 
-    DEFAULT_CSS = MODAL_CSS
+    DEFAULT_CSS = modal_css("PickScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
         Binding("j", "down", show=False, id="modal.down"),
@@ -111,7 +115,7 @@ class PickScreen(ModalScreen[str | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """Show exactly what will happen; y or enter confirms, n or esc cancels."""
 
-    DEFAULT_CSS = MODAL_CSS
+    DEFAULT_CSS = modal_css("ConfirmScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
