@@ -273,6 +273,9 @@ class Store:
             "PRAGMA foreign_keys = ON",
             "PRAGMA cache_size = -65536",
             "PRAGMA temp_store = MEMORY",
+            # Hot pages (agents, tasks) are rewritten by every batch: checkpointing
+            # every 10,000 pages instead of 1,000 copies each back less often (~5%).
+            "PRAGMA wal_autocheckpoint = 10000",
         ):
             await self.conn.execute(pragma)
 

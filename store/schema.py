@@ -6,8 +6,11 @@ release is refused with a clear message instead of being misread.
 
 Times are REAL seconds since the epoch (UTC): compact, sortable, cheap to compare.
 Every projection row carries ``rev``, the store-wide change counter of the
-transaction that last touched it, so a reader can ask "what changed since rev N"
-with one indexed query.
+transaction that last touched it, so a reader can ask "what changed since rev N".
+``agents.rev`` and ``tasks.rev`` are deliberately not indexed: those rows are
+rewritten by nearly every ingest batch, and the index cost 5-10% of ingest
+throughput, while scanning ten thousand agents for a TUI poll takes about a
+millisecond.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ MIGRATIONS: tuple[str, ...] = (
         origin     TEXT NOT NULL,
         rev        INTEGER NOT NULL
     );
-    CREATE INDEX agents_rev ON agents(rev);
 
     CREATE TABLE tasks (
         id          TEXT PRIMARY KEY,
@@ -80,7 +82,6 @@ MIGRATIONS: tuple[str, ...] = (
         rev         INTEGER NOT NULL
     );
     CREATE INDEX tasks_workflow ON tasks(workflow);
-    CREATE INDEX tasks_rev ON tasks(rev);
 
     CREATE TABLE workflows (
         name       TEXT PRIMARY KEY,
