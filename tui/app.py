@@ -232,6 +232,7 @@ class SwarmdeckApp(App[int]):
         self._apply_width(self.size.width)
         self._titles()
         await self.poll()
+        self._update_status()
         self.set_interval(self.poll_interval, self.poll, name="poll")
         self.set_interval(1.0 / self.refresh_rate, self.flush, name="flush")
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -106,7 +106,8 @@ def _wait_file(path: Path, timeout: float = 10.0) -> str:
 
 def test_wide_terminal(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
     rc = _start(tmux, db_path, 120, tmp_path)
-    screen = tmux.wait_for("Secret in output of coder-3")
+    tmux.wait_for("Secret in output of coder-3")
+    screen = tmux.wait_for("collector: this process")
     lines = screen.splitlines()
     assert len(lines) == 40 and max(len(line) for line in lines) <= 120
     assert "[2] Inbox 5 open" in screen and "[1] Swarm 12" in screen
