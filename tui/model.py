@@ -177,11 +177,15 @@ class InboxModel:
         self.order_changed = True
 
     def merge(self, rows: Iterable[Escalation], now: float) -> list[Escalation]:
-        """Merge changed escalations; return those that are new and open (for attention)."""
+        """Merge changed escalations; return those that need attention: new and open, or
+        open and risen in severity (a passed deadline escalates)."""
         fresh: list[Escalation] = []
         for e in rows:
             old = self.items.get(e.id)
-            if old is None and e.state == "open":
+            if e.state == "open" and (
+                old is None
+                or SEVERITY_ORDER.get(e.severity, 9) < SEVERITY_ORDER.get(old.severity, 9)
+            ):
                 fresh.append(e)
             if self._expired(e, now):
                 if self.items.pop(e.id, None) is not None:

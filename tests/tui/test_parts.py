@@ -135,3 +135,19 @@ def test_draw_box_chars_and_ascii() -> None:
     ascii_text = "\n".join("".join(row) for row in draw(layout(wf), True, "a").chars)
     assert ascii_text.isascii()
     assert ">" in ascii_text and "x b" in ascii_text
+
+
+async def test_severity_rise_needs_attention(store: Store) -> None:
+    from store.events import make_event
+    from tests.tui.swarm_data import T0
+
+    models = Models(store, clock=frozen)
+    await models.poll()
+    raised = make_event(
+        "escalation.raised", id="r2", source="demo", ts=T0, agent="coder-1",
+        data={"id": "esc-db", "kind": "question", "title": "Which database for the cache?",
+              "severity": "critical"},
+    )  # fmt: skip
+    await store.append([raised], origin="demo")
+    result = await models.poll()
+    assert [e.id for e in result.fresh] == ["esc-db"]
