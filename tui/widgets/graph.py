@@ -313,6 +313,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "graph--edge",
         "graph--cursor",
+        "graph--cursor-blurred",
         "graph--gate",
         "graph--empty",
         "node--pending",
@@ -325,6 +326,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
     WorkflowGraph { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     WorkflowGraph > .graph--edge { color: $text-muted; }
     WorkflowGraph > .graph--cursor { text-style: reverse bold; }
+    WorkflowGraph > .graph--cursor-blurred { text-style: bold underline; }
     WorkflowGraph > .graph--gate { color: $gate; }
     WorkflowGraph > .graph--empty { color: $text-muted; }
     WorkflowGraph > .node--pending { color: $node-pending; }
@@ -463,13 +465,23 @@ class WorkflowGraph(ScrollView, can_focus=True):
             elif name == "empty":
                 style += self.get_component_rich_style("graph--empty")
             elif name == "cursor":
-                style += self.get_component_rich_style("graph--cursor")
+                style += self.get_component_rich_style(
+                    "graph--cursor" if self.has_focus else "graph--cursor-blurred"
+                )
             elif name.startswith("node-"):
                 style += self.get_component_rich_style(f"node--{name[5:]}", default=Style())
         return style
 
     def on_resize(self) -> None:
         self.rebuild()
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
 
     def _scroll_cursor_into_view(self) -> None:
         if self.cursor is None or self.lay is None:
