@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck unit bench bench-ingest clean
+.PHONY: run test check lint typecheck unit bench bench-ingest bench-tui clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -34,10 +34,13 @@ unit: $(STAMP)
 
 check: test
 
-bench: bench-ingest
+bench: bench-ingest bench-tui
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+bench-tui: $(STAMP)
+	$(BIN)/python benchmarks/tui_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

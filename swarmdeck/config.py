@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -168,6 +175,17 @@ class Settings(BaseSettings):
     guardrails: dict[str, Any] = Field(default_factory=dict)
     """Secret and personal-data detectors, patterns, allowlists, budgets."""
 
+    _config_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def config_path(self) -> Path | None:
+        """The config file these settings came from, or where the default one would be.
+
+        Whoever writes rules back (the TUI's "decide and make a rule") or watches the
+        file for changes (the policy service) uses this, so ``--config X`` is honoured.
+        """
+        return self._config_path
+
     @field_validator("db", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -245,7 +263,9 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
         token = _toml_path.set(None)
     given = {k: v for k, v in flags.items() if v is not None}
     try:
-        return Settings(**given)
+        settings = Settings(**given)
+        settings._config_path = path
+        return settings
     except ValidationError as exc:
         origin = str(path) if path.exists() else "configuration"
         raise ConfigError(_describe(exc, origin)) from None

@@ -109,3 +109,12 @@ token = "{SECRET}"
         check=False,
     )
     assert json.loads(shown.stdout)["adapters"][0]["token"] == "**********"
+
+
+def test_settings_remember_their_config_file(tmp_path: Path) -> None:
+    """Rules saved from the TUI and the policy's file watch follow --config, not the default."""
+    from swarmdeck.config import default_config_path
+
+    config = write(tmp_path / "team.toml", "[tui]\nbell = false\n")
+    assert load_settings(config).config_path == config.resolve()
+    assert load_settings().config_path == default_config_path().resolve()

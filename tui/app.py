@@ -125,6 +125,8 @@ class SwarmdeckApp(App[int]):
         self._store = store
         self._own_store = store is None
         self.settings = settings
+        #: Where "decide and make a rule" saves rules: the file given with --config.
+        self.config_path = settings.config_path
         self.tui: TuiSettings = settings.tui
         self.clock = clock
         self.actor = actor
@@ -1008,8 +1010,19 @@ async def _amain(settings: Settings) -> int:
 
             if lock_holder(settings.db) is None:
                 # Our own interpreter and module; started once, never awaited (hence the noqa).
+                config = ["--config", str(settings.config_path)] if settings.config_path else []
+                if settings.config_path is not None and not settings.config_path.exists():
+                    config = []  # the default location, not created yet
                 spawned = subprocess.Popen(  # noqa: S603, ASYNC220
-                    [sys.executable, "-m", "swarmdeck.cli", "--db", str(settings.db), "serve"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "swarmdeck.cli",
+                        "--db",
+                        str(settings.db),
+                        *config,
+                        "serve",
+                    ],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -1018,7 +1031,7 @@ async def _amain(settings: Settings) -> int:
         else:
             from swarmdeck.collector import Collector
 
-            collector = Collector(settings)
+            collector = Collector(settings, config_path=settings.config_path)
             if collector.try_acquire():
                 own = True
                 task = asyncio.create_task(collector.run(), name="collector")

@@ -82,6 +82,13 @@ class LazyGroup(click.Group):
     "--theme", help="Theme name (swarmdeck-dark, swarmdeck-light, swarmdeck-contrast, ...)."
 )
 @click.option(
+    "--ascii",
+    "ascii_",
+    is_flag=True,
+    default=None,
+    help="Draw with ASCII only (no box-drawing characters).",
+)
+@click.option(
     "--spawn-collector",
     is_flag=True,
     default=None,
@@ -98,6 +105,7 @@ def cli(
     read_only: bool | None,
     pane: str | None,
     theme: str | None,
+    ascii_: bool | None,
     spawn_collector: bool | None,
 ) -> None:
     """swarmdeck: the terminal command center for swarms of AI agents.
@@ -107,7 +115,7 @@ def cli(
     """
     obj = ctx.ensure_object(Obj)
     demo_flags = {"enabled": demo, "seed": seed, "agents": agents, "rate": rate}
-    tui_flags = {"read_only": read_only, "pane": pane, "theme": theme}
+    tui_flags = {"read_only": read_only, "pane": pane, "theme": theme, "ascii": ascii_}
     obj.set_section("demo", demo_flags)
     obj.set_section("tui", tui_flags)
     obj.set_section("collector", {"spawn": spawn_collector})

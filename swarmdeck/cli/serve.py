@@ -26,9 +26,7 @@ def serve(verbose: int) -> None:
     settings = get_obj().settings()
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from swarmdeck.config import default_config_path
-
-    collector = Collector(settings, config_path=get_obj().config or default_config_path())
+    collector = Collector(settings, config_path=settings.config_path)
     if not collector.try_acquire():
         from swarmdeck.collector import lock_holder
 
