@@ -1,46 +1,73 @@
-"""Make untrusted agent text safe to print: no terminal escapes, no control characters.
+"""Make untrusted agent text safe to show: no terminal escapes, no control characters.
 
 Agents are not trusted: a log line may carry ``ESC ] 52`` (write the clipboard),
-``ESC [ 2 J`` (clear the screen), OSC 8 hyperlinks, bidi overrides that reorder
-what a manager reads, or plain C0/C1 controls. Everything printed to a terminal
-passes through :func:`clean_text` first; the TUI additionally never parses agent
-text as Rich markup.
+``ESC [ 2 J`` (clear the screen), OSC 8 hyperlinks, title changes, bidi overrides
+that reorder what a manager reads, zero-width characters that hide text, plain
+C0/C1 controls, or lines long enough to hurt. Everything shown to a person, by
+the CLI or the TUI, passes through :func:`clean_text`; the TUI additionally never
+parses agent text as Rich markup (``tui.safe_text.safe``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# ESC-introduced sequences: CSI (ESC [ ... final), OSC/DCS/SOS/PM/APC strings
-# (terminated by BEL or ESC \), and two-character escapes. Also the 8-bit C1 forms.
+#: Longest text kept for one field; the rest is cut with an ellipsis.
+MAX_LEN = 4096
+
+# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
+# (ESC P/X/^/_ ... ST), and two-character escapes (ESC + one char). The 8-bit forms
+# (\x9b CSI, \x9d OSC, ...) are matched too.
 _ESCAPES = re.compile(
     r"""
-    (?: \x1b\[ | \x9b ) [0-?]* [ -/]* [@-~]                    # CSI
-  | (?: \x1b[\]PX^_] | [\x90\x98\x9d\x9e\x9f] ) .*? (?: \x07 | \x1b\\ | \x9c | $ )  # OSC, DCS...
-  | \x1b [ -/]* [0-~]                                          # other ESC sequences
-  | \x1b                                                       # a lone ESC
+    (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?            # CSI ... final byte
+  | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])      # OSC, DCS, SOS, PM, APC ...
+      .*?(?:\x07|\x1b\\|\x9c|$)                  # ... up to BEL or ST (or the end)
+  | \x1b[ -/]*[0-~]?                             # other ESC sequences
     """,
     re.VERBOSE | re.DOTALL,
 )
-# Remaining C0 (but tab and newline), DEL, C1, and Unicode format characters that
-# reorder or hide text (bidi embeddings/overrides/isolates, zero-width joiners are kept
-# out of names but harmless in prose; we drop the reordering ones).
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+# Format (Cf) characters: zero-width spaces and joiners, bidi embeddings, overrides
+# and isolates, the BOM, invisible operators. Removed so the screen shows what is there.
+_CATEGORY_DROP = frozenset({"Cf", "Cs", "Co", "Cn"})
 
 
-def clean_text(text: str, *, single_line: bool = False, max_length: int | None = None) -> str:
-    """Strip escape sequences and control characters from untrusted text.
+def _keep(ch: str) -> str:
+    if ch == "\t":
+        return "    "
+    if ch in "\n\r\x0b\x0c\x85\u2028\u2029":
+        return "\n"
+    code = ord(ch)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return ""
+    if code < 0x7F:
+        return ch
+    category = unicodedata.category(ch)
+    if category in _CATEGORY_DROP:
+        return ""
+    return ch
+
+
+def clean_text(value: object, *, single_line: bool = False, max_length: int = MAX_LEN) -> str:
+    """Return ``value`` as printable text with escapes and control characters removed.
 
     Args:
-        single_line: also turn newlines and tabs into spaces (table cells, titles).
-        max_length: cut to this many characters, marking the cut with an ellipsis.
+        value: anything; None becomes "".
+        single_line: replace newlines with a visible "⏎" (table cells, titles).
+        max_length: longest result kept (characters); longer text ends with "…".
     """
-    if not text:
+    if value is None:
         return ""
-    out = _ESCAPES.sub("", text)
-    out = _CONTROLS.sub("", out)
-    if single_line:
-        out = out.replace("\t", " ").replace("\n", " ")
-    if max_length is not None and len(out) > max_length:
-        out = out[: max(0, max_length - 1)] + "…"
-    return out
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > max_length * 4:
+        text = text[: max_length * 4]
+    if not text.isascii() or "\x1b" in text or not text.isprintable():
+        text = _ESCAPES.sub("", text)
+        text = "".join(_keep(ch) for ch in text)
+    if single_line and "\n" in text:
+        text = " ⏎ ".join(part for part in text.split("\n") if part.strip())
+    if len(text) > max_length:
+        text = text[: max_length - 1] + "…"
+    return text
