@@ -418,9 +418,10 @@ class SwarmdeckApp(App[int]):
             self.bell()
         first = urgent[0]
         more = f" (+{len(urgent) - 1} more)" if len(urgent) > 1 else ""
-        agent = clean(first.agent or "-", max_len=60)
+        who = first.agent or first.workflow  # a human gate belongs to its workflow
+        prefix = f"{clean(who, max_len=60)}: " if who else ""
         title = clean(first.title, max_len=160, single_line=True)
-        message = f"{first.severity.upper()}: {agent}: {title}{more}"
+        message = f"{first.severity.upper()}: {prefix}{title}{more}"
         if self.tui.toast:
             self.say(
                 message, severity="warning" if first.severity == "high" else "error", timeout=8

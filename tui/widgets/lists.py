@@ -480,7 +480,8 @@ class InboxList(RowList):
         title = clean(e.title, max_len=500, single_line=True)
         if narrow and e.state == "open":
             due = countdown(e.deadline, now)
-            prefix = f"{clean(e.agent or '-', max_len=60)}: "
+            who = e.agent or e.workflow  # a human gate belongs to its workflow
+            prefix = f"{clean(who, max_len=60)}: " if who else ""
             line = prefix + title + (f" ⏱{due}" if due else "")
             return Text(fit(line, width))
         if e.state == "open":
