@@ -307,7 +307,7 @@ async def test_details_show_agent_text_literally(app_factory: AppFactory) -> Non
         assert "pwned[/]" in text  # the markup tag is shown, not applied
         assert "\x1b" not in text
         await pilot.press("escape")
-        assert not isinstance(app.screen, DetailScreen)
+        assert app.screen.__class__ is not DetailScreen  # (isinstance would narrow to Never)
         # Decisions from the details view.
         await pilot.press("enter")
         await pilot.pause()
@@ -383,6 +383,8 @@ async def test_missing_governance_screens_show_a_message(app_factory: AppFactory
 
 
 async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Store) -> None:
+    from textual.command import Hit
+
     from tui.commands import SwarmdeckCommands
 
     app = app_factory()
@@ -393,7 +395,10 @@ async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Sto
         assert "inbox: approve Secret in output of coder-3" in texts
         # Agent titles are shown literally, never parsed as markup.
         hostile = [hit async for hit in provider.search("approve pwned")]
-        assert any("[bold red]pwned[/]" in str(hit.match_display) for hit in hostile)
+        assert any(
+            isinstance(hit, Hit) and "[bold red]pwned[/]" in str(hit.match_display)
+            for hit in hostile
+        )
         best = max(hits, key=lambda h: h.score)
         assert best.text == "inbox: approve Secret in output of coder-3"
         best.command()
