@@ -289,6 +289,8 @@ class Models:
         self.health: list[AdapterHealth] = []
         self.workflows: list[WorkflowSummary] = []
         self.workflow_name: str | None = None
+        #: True once the manager chose a workflow; until then the pane follows live work.
+        self.workflow_pinned = False
         self.graph: Workflow | None = None
         self.rev = -1
         self.loaded = False
@@ -349,8 +351,14 @@ class Models:
             result.workflows_changed = True
         self.workflows = workflows
         names = [w.name for w in workflows]
+        live = [w.name for w in workflows if w.running or w.open_escalations]
         if self.workflow_name not in names:
-            self.workflow_name = names[0] if names else None
+            choices = live or names
+            self.workflow_name = choices[0] if choices else None
+        elif not self.workflow_pinned and live and self.workflow_name not in live:
+            # Follow the action until the manager picks a workflow: a finished or
+            # abandoned one (say, from before a restart) should not hold the pane.
+            self.workflow_name = live[0]
         if self.workflow_name is None:
             if self.graph is not None:
                 self.graph = None
@@ -374,5 +382,6 @@ class Models:
 
     async def select_workflow(self, name: str | None) -> PollResult:
         self.workflow_name = name
+        self.workflow_pinned = name is not None
         self.graph = None
         return await self.poll(force_workflow=True)

@@ -151,3 +151,26 @@ async def test_severity_rise_needs_attention(store: Store) -> None:
     await store.append([raised], origin="demo")
     result = await models.poll()
     assert [e.id for e in result.fresh] == ["esc-db"]
+
+
+async def test_workflow_pane_follows_live_work_until_pinned(tmp_path: Path) -> None:
+    """After a restart the freshest workflow may be an abandoned one: follow the live one."""
+    from tests.helpers import ev
+
+    async with await Store.open(tmp_path / "wf.db") as store:
+        await store.append(
+            [
+                ev("task.created", task="N1", workflow="new", data={"title": "n"}, offset=1),
+                ev("task.started", task="N1", workflow="new", agent="a", offset=2),
+                ev("task.created", task="O1", workflow="old", data={"title": "o"}, offset=3),
+                ev("task.failed", task="O1", workflow="old", data={"error": "abandoned"}, offset=4),
+            ],
+            origin="demo",
+        )
+        models = Models(store, clock=frozen)
+        await models.poll(force_workflow=True)
+        assert models.workflows[0].name == "old"  # the most recently updated
+        assert models.workflow_name == "new"  # but the pane shows where work is happening
+        await models.select_workflow("old")
+        await models.poll(force_workflow=True)
+        assert models.workflow_name == "old"  # the manager's choice sticks
