@@ -9,17 +9,20 @@ unless ``allow_remote`` is set, because these endpoints approve agent actions.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Generator
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import uvicorn
 
-from adapters.base import Batch
-from swarmdeck.integrations.bridge import FutureBridge
+from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
+from store.events import Event
+from store.models import Delivery
+from swarmdeck.integrations.bridge import FutureBridge, withdraw_stale
 
 
 class BindRefused(ValueError):
@@ -151,3 +154,60 @@ async def drain(bridge: FutureBridge, endpoint: EmbeddedServer) -> AsyncIterator
         getter.cancel()
         exc = server_task.exception() if not server_task.cancelled() else None
         raise RuntimeError(f"HTTP endpoint on {endpoint.url} stopped: {exc or 'no error given'}")
+
+
+class _ServedOptions(Protocol):
+    host: str
+    port: int
+    path: str
+    allow_remote: bool
+
+
+class ServingAdapter(Adapter):
+    """An adapter that serves an HTTP endpoint whose requests wait for a manager.
+
+    Each request raises an escalation through the :class:`FutureBridge` and waits on
+    a future; the supervisor's delivery loop calls :meth:`deliver`, which resolves it.
+    Subclasses provide the ASGI app (:meth:`build_app`) and the wording of health.
+    """
+
+    two_way: ClassVar[bool] = True
+    #: What the health line says is served, e.g. ``"MCP"``.
+    serves: ClassVar[str]
+    #: Why requests still waiting from a previous run ended (on their withdrawn escalations).
+    restart_reason: ClassVar[str]
+
+    opts: _ServedOptions
+
+    def __init__(self, options: AdapterOptions, context: AdapterContext) -> None:
+        super().__init__(options, context)
+        self.bridge = FutureBridge(context.name)
+        self.endpoint: EmbeddedServer | None = None
+
+    @property
+    def port(self) -> int | None:
+        return self.endpoint.port if self.endpoint is not None else None
+
+    @abc.abstractmethod
+    def build_app(self) -> Any:
+        """The ASGI app to serve."""
+
+    async def events(self) -> AsyncIterator[Event | Batch]:
+        check_bind(self.opts.host, self.opts.allow_remote, f"adapter {self.name!r}")
+        stale = await withdraw_stale(self.context.store, self.name, self.name, self.restart_reason)
+        if stale:
+            yield Batch(events=stale)
+        self.endpoint = EmbeddedServer(self.build_app(), self.opts.host, self.opts.port)
+        try:
+            await self.endpoint.start()
+            await self.context.set_health(
+                "running", f"serving {self.serves} on {self.endpoint.url}{self.opts.path}"
+            )
+            async for batch in drain(self.bridge, self.endpoint):
+                yield batch
+        finally:
+            self.bridge.withdraw_all("the collector is stopping")
+            await self.endpoint.stop()
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.bridge.resolve(delivery)

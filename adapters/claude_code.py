@@ -15,7 +15,6 @@ default with the reason.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -24,11 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters._http_common import EmbeddedServer, check_bind, drain
-from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, Rejected
-from store.events import Event
-from store.models import Delivery
-from swarmdeck.integrations.bridge import STORE_ERRORS, FutureBridge, withdraw_stale
+from adapters._http_common import ServingAdapter
+from adapters.base import AdapterContext, AdapterOptions, Batch, Rejected
+from swarmdeck.integrations.bridge import STORE_ERRORS
 from swarmdeck.integrations.claude_code import (
     DEFAULT_MATCHER,
     PERMISSION,
@@ -67,7 +64,7 @@ class ClaudeCodeOptions(AdapterOptions):
     """Hold Stop/SubagentStop for a manager too (retry keeps Claude working)."""
 
 
-class ClaudeCodeAdapter(Adapter):
+class ClaudeCodeAdapter(ServingAdapter):
     """Serves Claude Code's HTTP hooks; decisions come back through ``deliver``."""
 
     type_name: ClassVar[str] = "claude-code"
@@ -75,24 +72,23 @@ class ClaudeCodeAdapter(Adapter):
         "Claude Code hook endpoint (HTTP on 127.0.0.1): approve tool calls, track sessions"
     )
     Options: ClassVar[type[AdapterOptions]] = ClaudeCodeOptions
-    two_way: ClassVar[bool] = True
+    serves: ClassVar[str] = "Claude Code hooks"
+    restart_reason: ClassVar[str] = (
+        "the hook endpoint restarted; Claude Code's request ended with it"
+    )
+
+    opts: ClaudeCodeOptions
 
     def __init__(self, options: AdapterOptions, context: AdapterContext) -> None:
         super().__init__(options, context)
         assert isinstance(options, ClaudeCodeOptions)
         self.opts = options
-        self.bridge = FutureBridge(context.name)
-        self.endpoint: EmbeddedServer | None = None
         self.config = HookConfig(
             timeout=options.timeout,
             default=options.default,
             pretool_matcher=options.pretool_matcher,
             review_stop=options.review_stop,
         )
-
-    @property
-    def port(self) -> int | None:
-        return self.endpoint.port if self.endpoint is not None else None
 
     def build_app(self) -> Starlette:
         return Starlette(routes=[Route(self.opts.path, self._hook, methods=["POST"])])
@@ -126,31 +122,6 @@ class ClaudeCodeAdapter(Adapter):
             return await handle(payload, bridge=self.bridge, session_agent=name, config=self.config)
         except STORE_ERRORS as exc:
             return fallback(payload, f"store unavailable ({exc})", self.config)
-
-    async def events(self) -> AsyncIterator[Event | Batch]:
-        check_bind(self.opts.host, self.opts.allow_remote, f"adapter {self.name!r}")
-        stale = await withdraw_stale(
-            self.context.store,
-            self.name,
-            self.name,
-            "the hook endpoint restarted; Claude Code's request ended with it",
-        )
-        if stale:
-            yield Batch(events=stale)
-        self.endpoint = EmbeddedServer(self.build_app(), self.opts.host, self.opts.port)
-        try:
-            await self.endpoint.start()
-            await self.context.set_health(
-                "running", f"serving Claude Code hooks on {self.endpoint.url}{self.opts.path}"
-            )
-            async for batch in drain(self.bridge, self.endpoint):
-                yield batch
-        finally:
-            self.bridge.withdraw_all("the collector is stopping")
-            await self.endpoint.stop()
-
-    async def deliver(self, delivery: Delivery) -> None:
-        self.bridge.resolve(delivery)
 
 
 def _blocking_body(raw: bytes, reason: str) -> dict[str, Any]:

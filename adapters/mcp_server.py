@@ -13,16 +13,12 @@ For MCP clients that spawn their servers (stdio), use ``swarmdeck mcp`` instead.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
-from adapters._http_common import EmbeddedServer, check_bind, drain
-from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
-from store.events import Event
-from store.models import Delivery
-from swarmdeck.integrations.bridge import FutureBridge, withdraw_stale
+from adapters._http_common import ServingAdapter
+from adapters.base import AdapterContext, AdapterOptions
 
 
 class McpOptions(AdapterOptions):
@@ -42,7 +38,7 @@ class McpOptions(AdapterOptions):
     """Seconds between progress notifications while a call waits."""
 
 
-class McpAdapter(Adapter):
+class McpAdapter(ServingAdapter):
     """Serves MCP tools over streamable HTTP; decisions come back through ``deliver``."""
 
     type_name: ClassVar[str] = "mcp"
@@ -50,18 +46,15 @@ class McpAdapter(Adapter):
         "MCP approval server (streamable HTTP on 127.0.0.1): request_approval, report_status"
     )
     Options: ClassVar[type[AdapterOptions]] = McpOptions
-    two_way: ClassVar[bool] = True
+    serves: ClassVar[str] = "MCP"
+    restart_reason: ClassVar[str] = "the MCP endpoint restarted; the waiting call ended with it"
+
+    opts: McpOptions
 
     def __init__(self, options: AdapterOptions, context: AdapterContext) -> None:
         super().__init__(options, context)
         assert isinstance(options, McpOptions)
         self.opts = options
-        self.bridge = FutureBridge(context.name)
-        self.endpoint: EmbeddedServer | None = None
-
-    @property
-    def port(self) -> int | None:
-        return self.endpoint.port if self.endpoint is not None else None
 
     def build_app(self) -> Any:
         from swarmdeck.integrations.mcp_tools import build_server
@@ -74,28 +67,3 @@ class McpAdapter(Adapter):
             name="swarmdeck",
         )
         return server.streamable_http_app(streamable_http_path=self.opts.path, host=self.opts.host)
-
-    async def events(self) -> AsyncIterator[Event | Batch]:
-        check_bind(self.opts.host, self.opts.allow_remote, f"adapter {self.name!r}")
-        stale = await withdraw_stale(
-            self.context.store,
-            self.name,
-            self.name,
-            "the MCP endpoint restarted; the waiting call ended with it",
-        )
-        if stale:
-            yield Batch(events=stale)
-        self.endpoint = EmbeddedServer(self.build_app(), self.opts.host, self.opts.port)
-        try:
-            await self.endpoint.start()
-            await self.context.set_health(
-                "running", f"serving MCP on {self.endpoint.url}{self.opts.path}"
-            )
-            async for batch in drain(self.bridge, self.endpoint):
-                yield batch
-        finally:
-            self.bridge.withdraw_all("the collector is stopping")
-            await self.endpoint.stop()
-
-    async def deliver(self, delivery: Delivery) -> None:
-        self.bridge.resolve(delivery)

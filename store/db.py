@@ -184,7 +184,9 @@ def _event_data(event: ev.Event) -> str | None:
     return None if data == "{}" else data
 
 
-def _stored_event(r: tuple[Any, ...]) -> StoredEvent:
+def stored_event(r: Sequence[Any]) -> StoredEvent:
+    """Decode an ``events`` row selected as ``seq, source, eid, ts, kind, agent, task,
+    workflow, data`` (the change feed's shape)."""
     return StoredEvent(
         seq=r[0],
         source=r[1],
@@ -750,16 +752,7 @@ class Store:
         limit: int | None = None,
     ) -> list[Agent]:
         """Agents, by name; ``since_rev`` returns only those changed after that rev."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("state", state), ("role", role)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if since_rev is not None:
-            clauses.append("rev > ?")
-            params.append(since_rev)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _filters({"state": state, "role": role}, since_rev)
         lim = f"LIMIT {int(limit)}" if limit is not None else ""
         rows = await self._fetchall(
             f"SELECT {_AGENT_COLUMNS} FROM agents {where} ORDER BY name {lim}", params
@@ -780,16 +773,7 @@ class Store:
         since_rev: int | None = None,
         limit: int | None = None,
     ) -> list[Task]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("workflow", workflow), ("state", state)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if since_rev is not None:
-            clauses.append("rev > ?")
-            params.append(since_rev)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _filters({"workflow": workflow, "state": state}, since_rev)
         lim = f"LIMIT {int(limit)}" if limit is not None else ""
         rows = await self._fetchall(
             f"SELECT {_TASK_COLUMNS} FROM tasks {where} ORDER BY created_ts, id {lim}", params
@@ -942,7 +926,7 @@ class Store:
             "WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        return [_stored_event(r) for r in rows]
+        return [stored_event(r) for r in rows]
 
     async def recent_events(
         self, *, agent: str | None = None, task: str | None = None, limit: int = 50
@@ -959,7 +943,7 @@ class Store:
             f"WHERE {where} ORDER BY seq DESC LIMIT ?",
             (*params, limit),
         )
-        return [_stored_event(r) for r in rows]
+        return [stored_event(r) for r in rows]
 
     async def last_seq(self) -> int:
         row = await self._fetchone("SELECT COALESCE(MAX(seq), 0) FROM events")
@@ -993,6 +977,17 @@ class Store:
                 (older_than,),
             )
             return int(cur.rowcount)
+
+
+def _filters(equal: dict[str, Any], since_rev: int | None) -> tuple[str, list[Any]]:
+    """``WHERE`` clause and parameters: columns equal to the given (non-None) values,
+    and ``rev > since_rev``. Column names come from the caller's code, never input."""
+    clauses = [f"{column} = ?" for column, value in equal.items() if value is not None]
+    params: list[Any] = [value for value in equal.values() if value is not None]
+    if since_rev is not None:
+        clauses.append("rev > ?")
+        params.append(since_rev)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _split_sql(script: str) -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from store import governance
 from store.actions import act_on_task
-from store.db import Store
+from store.db import Store, stored_event
 from store.errors import AlreadyDecided, InvalidDecision, NotFound
 from store.events import make_event
 from store.models import Escalation, StoredEvent
@@ -272,20 +272,7 @@ class PolicyService:
             "ORDER BY seq LIMIT ?",
             (self.position, newest, *kinds, limit),
         )
-        events = [
-            StoredEvent(
-                seq=r[0],
-                source=r[1],
-                id=r[2],
-                ts=r[3],
-                kind=r[4],
-                agent=r[5],
-                task=r[6],
-                workflow=r[7],
-                data=json.loads(r[8]) if r[8] else {},
-            )
-            for r in rows
-        ]
+        events = [stored_event(r) for r in rows]
         upto = events[-1].seq if len(events) == limit else newest
         return events, upto
 
