@@ -273,7 +273,9 @@ def main() -> None:
                 down = (i // 15) % 2 == 0
                 cursor += 1 if down else -1
                 row = 4 + cursor
-                pattern = re.compile(rb"\x1b\[%d;\d+H" % row)
+                # Only a repaint inside the Swarm pane counts: the Inbox on the left shares
+                # the screen row and repaints its countdowns on its own.
+                pattern = re.compile(rb"\x1b\[%d;(?:5[4-9]|[6-9]\d|1[01]\d)H" % row)
                 tui.drain(random.uniform(0.03, 0.08))
                 buf = b""
                 sent = time.perf_counter()
