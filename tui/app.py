@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -43,6 +44,7 @@ from tui.screens.details import (
     agent_details,
     audit_view,
     escalation_details,
+    reveal_view,
     task_details,
 )
 from tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
@@ -612,11 +614,17 @@ class SwarmdeckApp(App[int]):
             if action:
                 self.request_decision(action, [escalation_id])
 
+        async def revealer(reason: str) -> RenderableType:
+            return await reveal_view(self.store, escalation_id, self.actor, reason)
+
+        # Observers (--read-only) never see secrets; a reveal is a manager's act.
+        can_reveal = not self.read_only and (e is None or e.kind == "guardrail")
         self.push_screen(
             DetailScreen(
                 title,
                 lambda: escalation_details(self.store, escalation_id, self.clock()),
                 decisions=decisions,
+                revealer=revealer if can_reveal else None,
             ),
             done,
         )

@@ -405,3 +405,56 @@ async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Sto
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert (await store.escalation("esc-secret")).action == "approve"
+
+
+async def test_reveal_a_masked_secret_from_details_is_audited(
+    app_factory: AppFactory, store: Store
+) -> None:
+    """A guardrail hit stored through the real ingest filter; `v` in its details asks why,
+    shows the original literally, and the audit names who looked, never the secret."""
+    from store.events import make_event
+    from swarmdeck.guardrails import GuardrailConfig, IngestFilter
+
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    hit = make_event(
+        "log", id="leak-1", source="demo", agent="coder-3", task="T-17",
+        data={"text": f"export AWS_KEY={secret} [bold]x[/]"},
+    )  # fmt: skip
+    stored = await IngestFilter(GuardrailConfig(), store=store)([hit], "demo")
+    await store.append(stored, origin="demo")
+    guardrail = next(e for e in stored if e.kind == "escalation.raised")
+    esc_id = guardrail.data.id  # type: ignore[union-attr]
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.models.poll()
+        app.show_escalation(esc_id)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert secret not in app.export_screenshot()
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press(*"rotate it", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert secret in app.export_screenshot()
+    [record] = [r for r in await store.audit_records() if r.action == "guardrail.reveal"]
+    assert (record.actor, record.subject, record.detail["reason"]) == (
+        "tester@deck",
+        esc_id,
+        "rotate it",
+    )
+    assert secret not in str(record.detail)
+
+
+async def test_read_only_cannot_reveal(app_factory: AppFactory, store: Store) -> None:
+    app = app_factory(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.models.poll()
+        app.show_escalation("esc-secret")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)  # no reason prompt, nothing revealed
+    assert not [r for r in await store.audit_records() if r.action == "guardrail.reveal"]

@@ -27,6 +27,7 @@ from tui.render import ACTION_PAST, SEVERITY_SHORT, countdown, short_duration
 from tui.safe_text import clean, safe
 
 Loader = Callable[[], Awaitable[RenderableType]]
+Revealer = Callable[[str], Awaitable[RenderableType]]
 
 SCREEN_CSS = """
 DetailScreen { background: $surface; }
@@ -57,13 +58,26 @@ class DetailScreen(Screen[str | None]):
         Binding("d", "decide('reject')", "Reject", id="details.reject"),
         Binding("o", "decide('reroute')", "Reroute", id="details.reroute"),
         Binding("r", "decide('retry')", "Retry", id="details.retry"),
+        Binding("v", "reveal", "Reveal (audited)", id="details.reveal"),
     ]
 
-    def __init__(self, title: str, loader: Loader, *, decisions: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        loader: Loader,
+        *,
+        decisions: bool = False,
+        revealer: Revealer | None = None,
+    ) -> None:
+        """Args:
+        revealer: for guardrail escalations, shows the masked originals given the
+            manager's reason (the call records the reveal in the audit chain).
+        """
         super().__init__()
         self.title_text = title
         self.loader = loader
         self.decisions = decisions
+        self.revealer = revealer
 
     def compose(self) -> ComposeResult:
         yield Static(safe(self.title_text, single_line=True), id="detail-title")
@@ -85,6 +99,8 @@ class DetailScreen(Screen[str | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "decide":
             return self.decisions
+        if action == "reveal":
+            return self.revealer is not None
         return True
 
     def action_back(self) -> None:
@@ -92,6 +108,27 @@ class DetailScreen(Screen[str | None]):
 
     def action_decide(self, action: str) -> None:
         self.dismiss(action)
+
+    def action_reveal(self) -> None:
+        from tui.screens.modals import ReasonScreen
+
+        def reveal(reason: str | None) -> None:
+            if reason and self.revealer is not None:
+                self.run_worker(self._reveal(self.revealer, reason), group="details")
+
+        self.app.push_screen(
+            ReasonScreen(
+                "Reveal the masked originals? Who, when and why is recorded in the audit.",
+                placeholder="why you need to see it (recorded)",
+            ),
+            reveal,
+        )
+
+    async def _reveal(self, revealer: Revealer, reason: str) -> None:
+        shown = await revealer(reason)
+        scroll = self.query_one("#detail-scroll", VerticalScroll)
+        await scroll.mount(Static(shown, id="revealed"))
+        scroll.scroll_end(animate=False)
 
     def action_scroll(self, lines: int) -> None:
         scroll = self.query_one("#detail-scroll", VerticalScroll)
@@ -342,3 +379,27 @@ def _audit_detail(detail: dict[str, Any]) -> Text:
     if rest:
         parts.append(json.dumps(rest, sort_keys=True, default=str)[:300])
     return safe(" ".join(parts), max_len=800, single_line=True)
+
+
+async def reveal_view(store: Store, escalation_id: str, actor: str, reason: str) -> RenderableType:
+    """Reveal a guardrail escalation's masked originals (audited) as a table.
+
+    The originals are agent text like any other: shown literally, never as markup,
+    with escape sequences stripped.
+    """
+    from store.governance import reveal
+
+    found = await reveal(store, actor=actor, reason=reason, escalation=escalation_id)
+    if not found:
+        return Text("Nothing to reveal: no masked originals belong to this escalation.")
+    table = Table(title="Revealed (recorded in the audit)", box=None, expand=True)
+    table.add_column("masked as", no_wrap=True)
+    table.add_column("original", overflow="fold", ratio=1)
+    table.add_column("where", overflow="fold")
+    for item in found:
+        table.add_row(
+            safe(item.placeholder, max_len=80),
+            safe(item.original, style="bold"),
+            safe(f"{item.detector} · {item.location}", max_len=120),
+        )
+    return table
