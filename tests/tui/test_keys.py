@@ -423,7 +423,7 @@ async def test_reveal_a_masked_secret_from_details_is_audited(
     stored = await IngestFilter(GuardrailConfig(), store=store)([hit], "demo")
     await store.append(stored, origin="demo")
     guardrail = next(e for e in stored if e.kind == "escalation.raised")
-    esc_id = guardrail.data.id  # type: ignore[union-attr]
+    esc_id = guardrail.data.id
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await app.models.poll()
