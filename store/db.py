@@ -622,6 +622,28 @@ class Store:
                 "WHERE id = (SELECT escalation FROM outbox WHERE id = ?)",
                 (rev, outbox_id),
             )
+            if state in ("delivered", "failed"):
+                # The audit says what came of each decision, not only that it was made.
+                row = await self._fetchone(
+                    "SELECT o.escalation, o.adapter, o.attempts, d.id, d.action, d.actor "
+                    "FROM outbox o JOIN decisions d ON d.id = o.decision WHERE o.id = ?",
+                    (outbox_id,),
+                )
+                if row is not None:
+                    escalation, adapter, attempts, decision, action, decided_by = row
+                    await self._audit_insert(
+                        now,
+                        f"adapter:{adapter}",
+                        f"decision.{state}",
+                        escalation,
+                        {
+                            "decision": decision,
+                            "action": action,
+                            "decided_by": decided_by,
+                            "attempts": attempts,
+                            "error": error,
+                        },
+                    )
 
     # ------------------------------------------------------------------ audit
 

@@ -259,6 +259,17 @@ async def test_outbox_delivery_states(store: Store) -> None:
     assert await store.due_deliveries(adapters=["bots"]) == []  # not due before retry_at
     await store.delivery_failed(due[1].outbox_id, "gone", None)
     assert (await store.escalation("E2")).delivery == "failed"
+    # The audit says what came of each decision; a retry in between is not an outcome.
+    outcomes = [
+        (r.action, r.subject, r.actor, r.detail["attempts"], r.detail["error"])
+        for r in await store.audit_records()
+        if r.action.startswith("decision.")
+    ]
+    assert outcomes == [
+        ("decision.delivered", "E1", "adapter:bots", 1, None),
+        ("decision.failed", "E2", "adapter:bots", 2, "gone"),
+    ]
+    assert (await store.audit_verify()).ok
 
 
 async def test_act_on_task_without_escalation_raises_one_through_the_task_origin(
