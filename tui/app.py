@@ -293,7 +293,10 @@ class SwarmdeckApp(App[int]):
         if result.graph_changed:
             self.graph.set_workflow(self.models.graph)
         if result.inbox_changed:
-            self.inbox_list.prune_marks()
+            for key in self.inbox_list.prune_marks():
+                gone = self.models.inbox.items.get(key)
+                if gone is not None:
+                    self._say_too_late(gone, "mark")  # someone else decided a marked item
         if (
             result.agents_changed
             or result.inbox_changed
@@ -520,8 +523,18 @@ class SwarmdeckApp(App[int]):
         target.flush()
         self._titles()
 
-    async def action_submit_command(self) -> None:
-        """Enter in the command line, handled before any key typed after it."""
+    def action_submit_command(self) -> None:
+        """Enter in the command line, handled before any key typed after it.
+
+        Keys typed in one burst (over SSH, or a paste) may still be queued for the
+        input when this priority binding runs: read the value only after the input
+        has processed them, by queueing behind them.
+        """
+        self.command_input.call_later(self._submit_command_now)
+
+    async def _submit_command_now(self) -> None:
+        if not self.command_bar.has_class("-visible"):
+            return  # already closed meanwhile (esc)
         value = self.command_input.value.strip()
         mode = self._command_mode
         if mode == "/" and self._filter_target is not None:
@@ -748,7 +761,7 @@ class SwarmdeckApp(App[int]):
 
     @on(InboxList.DecideRequested)
     def decide_requested(self, event: InboxList.DecideRequested) -> None:
-        self.request_decision(event.action, event.keys)
+        self.request_decision(event.action, event.keys, confirm=event.marked)
 
     @on(InboxList.MakeRuleRequested)
     def make_rule_requested(self, event: InboxList.MakeRuleRequested) -> None:
@@ -774,7 +787,7 @@ class SwarmdeckApp(App[int]):
     async def _after_rule(self, _result: object) -> None:
         await self.poll()
 
-    def request_decision(self, action: str, keys: list[str]) -> None:
+    def request_decision(self, action: str, keys: list[str], *, confirm: bool = False) -> None:
         if self._refuse_read_only():
             return
         if self._deciding:
@@ -783,20 +796,42 @@ class SwarmdeckApp(App[int]):
             self.say("finish the decision in progress first (esc cancels it)", severity="warning")
             return
         self._deciding = True
-        self._decide_flow(action, keys)
+        self._decide_flow(action, keys, confirm)
 
     @work(group="decide", exit_on_error=False)
-    async def _decide_flow(self, action: str, keys: list[str]) -> None:
+    async def _decide_flow(self, action: str, keys: list[str], confirm: bool) -> None:
         try:
-            await self._decide_steps(action, keys)
+            await self._decide_steps(action, keys, confirm)
         finally:
             self._deciding = False
 
-    async def _decide_steps(self, action: str, keys: list[str]) -> None:
-        items = [self.models.inbox.items[k] for k in keys if k in self.models.inbox.items]
-        items = [e for e in items if e.state == "open"]
+    def _say_too_late(self, e: Escalation, action: str) -> None:
+        """Tell plainly that someone else decided first (or the agent withdrew)."""
+        outcome = "Its mark was dropped." if action == "mark" else f"Your {action} was not applied."
+        if e.state == "decided" and e.decided_by:
+            ago = short_duration(self.clock() - (e.decided_ts or self.clock()))
+            self.say(
+                f"Too late: {clean(e.id, max_len=60)} was already decided by "
+                f"{clean(e.decided_by, max_len=80)} ({ago} ago). {outcome}",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.say(
+                f"Too late: {clean(e.id, max_len=60)} is {e.state}. {outcome}",
+                severity="warning",
+                timeout=10,
+            )
+
+    async def _decide_steps(self, action: str, keys: list[str], confirm: bool = False) -> None:
+        known = [self.models.inbox.items[k] for k in keys if k in self.models.inbox.items]
+        items = [e for e in known if e.state == "open"]
+        for e in known:
+            if e.state != "open":
+                self._say_too_late(e, action)
         if not items:
-            self.say("nothing to decide: that escalation is no longer open", severity="warning")
+            if not known:
+                self.say("nothing to decide: that escalation is gone", severity="warning")
             return
         reason: str | None = None
         target: str | None = None
@@ -839,7 +874,7 @@ class SwarmdeckApp(App[int]):
             )
             if not reason:
                 return
-        if len(items) > 1:
+        if len(items) > 1 or confirm:
             lines = [self._plan_line(action, e, reason, target) for e in items]
             ok = await self.push_screen_wait(
                 ConfirmScreen(f"{action} {len(items)} escalations?", lines)
@@ -902,16 +937,22 @@ class SwarmdeckApp(App[int]):
         done = 0
         lost: list[AlreadyDecided] = []
         failed: list[str] = []
+        decided: list[str] = []
         for e in items:
             try:
                 await self.store.decide(
                     e.id, action, actor=self.actor, reason=reason, target=target
                 )
                 done += 1
+                decided.append(e.id)
             except AlreadyDecided as exc:
                 lost.append(exc)
             except (InvalidDecision, NotFound) as exc:
-                failed.append(f"{e.id}: {exc}")
+                failed.append(f"{clean(e.id, max_len=60)}: {exc}")
+            except Exception as exc:
+                # e.g. the database stayed locked: report it and carry on with the rest.
+                failed.append(f"{clean(e.id, max_len=60)}: not recorded ({exc})")
+        self.inbox_list.advance_past(decided)
         self.decisions_made += done
         for e in items:
             self.inbox_list.marked.discard(e.id)
@@ -926,13 +967,16 @@ class SwarmdeckApp(App[int]):
             if loss.by:
                 ago = short_duration(self.clock() - (loss.at or 0))
                 self.say(
-                    f"Too late: {loss.escalation} was already decided by {loss.by} "
+                    f"Too late: {clean(loss.escalation, max_len=60)} was already decided by "
+                    f"{clean(loss.by, max_len=80)} "
                     f"({ago} ago). Your {action} was not applied.",
                     severity="warning",
                     timeout=10,
                 )
             else:
                 self.say(f"Too late: {loss}", severity="warning", timeout=10)
+        if failed and len(items) > 1:
+            self.say(f"{done} decided, {len(failed)} failed", severity="error", timeout=10)
         for message in failed:
             self.say(message, severity="error", timeout=10)
         await self.poll()

@@ -54,18 +54,19 @@ class SwarmdeckCommands(Provider):
         open_items = [e for e in app.models.inbox.items.values() if e.state == "open"]
         for e in open_items[:MAX_ITEMS]:
             title = clean(e.title, max_len=80, single_line=True)
+            # Ids are agent text too: cleaned of escapes, then escaped for the markup
+            # the palette parses its help text with.
+            shown_id = escape(clean(e.id, max_len=60, single_line=True))
             if not app.read_only:
                 for verb in ("approve", "reject", "reroute", "retry"):
                     out.append(
                         (
                             f"inbox: {verb} {title}",
                             partial(app.request_decision, verb, [e.id]),
-                            escape(e.id),
+                            shown_id,
                         )
                     )
-            out.append(
-                (f"inbox: details {title}", partial(app.show_escalation, e.id), escape(e.id))
-            )
+            out.append((f"inbox: details {title}", partial(app.show_escalation, e.id), shown_id))
         for name in list(app.models.swarm.agents)[:MAX_ITEMS]:
             shown = clean(name, max_len=80, single_line=True)
             out.append((f"swarm: details {shown}", partial(app.show_agent, name), "Agent details"))

@@ -178,3 +178,15 @@ def test_hangup_exits_cleanly(db_path: Path, tmp_path: Path) -> None:
         raise AssertionError("the app kept running after its terminal went away")
     assert status is not None
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_command_typed_in_one_burst(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
+    """Over SSH keystrokes arrive together and pastes always do: ':audit' + Enter written
+    at once must run the command, not close an empty command line."""
+    rc = _start(tmux, db_path, 120, tmp_path)
+    tmux.wait_for("Secret in output of coder-3")
+    tmux.run("send-keys", "-t", "app", ":audit", "Enter")  # one write
+    tmux.wait_for("Audit")
+    tmux.keys("Escape")
+    tmux.run("send-keys", "-t", "app", ":quit", "Enter")
+    assert _wait_file(rc) == "0"

@@ -288,11 +288,13 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
             self._error(str(exc))
             return None
         decided: str
+        lost: str | None = None
         try:
             await self.store.decide(self.escalation.id, action, actor=self.actor, reason=reason)
             decided = action
         except (AlreadyDecided, NotFound, InvalidDecision) as exc:
             decided = f"not decided: {exc}"
+            lost = str(exc)
         await self.store.audit(
             self.actor,
             "policy.rule_added",
@@ -312,6 +314,16 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
                 max_len=300,
             ),
             title="policy",
+            markup=False,
         )
+        if lost is not None:
+            # The rule is saved either way; the decision on this item lost a race.
+            self.app.notify(
+                clean(f"Your {action} was not applied: {lost}", max_len=300),
+                title="too late",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
         self.dismiss(result)
         return result

@@ -205,6 +205,15 @@ class RowList(ScrollView, can_focus=True):
 
     @property
     def current(self) -> str | None:
+        """The item the manager sees under the cursor.
+
+        Resolved by key first: a poll may re-sort the list between two repaints, and a
+        key pressed in that window must act on the row that was shown, not on whatever
+        now sits at the old index.
+        """
+        key = self.cursor_key
+        if key is not None and self.index_of(key) is not None:
+            return key
         keys = self.keys
         return keys[self.cursor] if 0 <= self.cursor < len(keys) else None
 
@@ -380,10 +389,12 @@ class InboxList(RowList):
     DECISION_ACTIONS: ClassVar[frozenset[str]] = frozenset({"decide", "make_rule"})
 
     class DecideRequested(Message):
-        def __init__(self, action: str, keys: list[str]) -> None:
+        def __init__(self, action: str, keys: list[str], *, marked: bool = False) -> None:
             super().__init__()
             self.action = action
             self.keys = keys
+            #: The keys come from marks, not the cursor: always confirm what will happen.
+            self.marked = marked
 
     class MakeRuleRequested(Message):
         def __init__(self, key: str) -> None:
@@ -392,6 +403,7 @@ class InboxList(RowList):
 
     def __init__(self, model: InboxModel, *, clock: Callable[[], float]) -> None:
         super().__init__(id="inbox-list", clock=clock)
+        self._advance_from: set[str] = set()
         self.model = model
         self.read_only = False
 
@@ -411,14 +423,23 @@ class InboxList(RowList):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (self.read_only and action in self.DECISION_ACTIONS)
 
+    def advance_past(self, keys: list[str]) -> None:
+        """This manager just decided ``keys``: let the next open item come under the cursor.
+
+        Only for one's own decisions. When someone else decides the item under the
+        cursor, the cursor follows it (it now reads "rejected by bob"), so the next key
+        press meets the race-loss message instead of silently hitting the row that slid
+        into its place.
+        """
+        self._advance_from.update(keys)
+
     def flush(self) -> None:
-        # Follow the item under the cursor while it is open; once decided or withdrawn (it
-        # sinks to the bottom) stay in place, so the next item to decide comes under it.
         key = self.cursor_key
-        if key is not None:
+        if key is not None and key in self._advance_from:
             item = self.model.items.get(key)
             if item is None or item.state != "open":
-                self.cursor_key = None
+                self.cursor_key = None  # stay in place: the next item slides under
+        self._advance_from.clear()
         super().flush()
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
@@ -507,16 +528,19 @@ class InboxList(RowList):
         return out
 
     def selected_keys(self) -> list[str]:
-        """The marked items (in inbox order), or the one under the cursor."""
+        """The marked items (in inbox order, including any a filter hides), or the one
+        under the cursor."""
         if self.marked:
-            return [k for k in self.model.order if k in self.marked]
+            shown = [k for k in self.model.order if k in self.marked]
+            hidden = sorted(self.marked.difference(shown))
+            return shown + hidden
         key = self.current
         return [key] if key is not None else []
 
     def action_decide(self, action: str) -> None:
         keys = self.selected_keys()
         if keys:
-            self.post_message(self.DecideRequested(action, keys))
+            self.post_message(self.DecideRequested(action, keys, marked=bool(self.marked)))
 
     def action_make_rule(self) -> None:
         key = self.current
@@ -539,7 +563,11 @@ class InboxList(RowList):
         self.marked.clear()
         self.flush()
 
-    def prune_marks(self) -> None:
-        self.marked = {
+    def prune_marks(self) -> list[str]:
+        """Drop marks on items no longer open; returns the dropped keys."""
+        keep = {
             k for k in self.marked if k in self.model.items and self.model.items[k].state == "open"
         }
+        dropped = sorted(self.marked - keep)
+        self.marked = keep
+        return dropped
