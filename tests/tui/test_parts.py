@@ -174,3 +174,19 @@ async def test_workflow_pane_follows_live_work_until_pinned(tmp_path: Path) -> N
         await models.select_workflow("old")
         await models.poll(force_workflow=True)
         assert models.workflow_name == "old"  # the manager's choice sticks
+
+
+def test_wide_labels_keep_every_row_exactly_canvas_wide() -> None:
+    """CJK and emoji labels take two cells each: boxes and edges must not shift."""
+    from dataclasses import replace
+
+    from rich.cells import cell_len
+
+    wf = _wf(["a", "b"], [("a", "b")])
+    wide = replace(wf, nodes=[replace(n, label="漢字漢字漢字 wide 🚀 label") for n in wf.nodes])
+    canvas = draw(layout(wide), False, "a")
+    for row in canvas.chars:
+        assert cell_len("".join(row)) == canvas.width
+    text = "\n".join("".join(row) for row in canvas.chars)
+    assert "漢字" in text
+    assert "▶" in text  # the edge between the two boxes survives

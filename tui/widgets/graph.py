@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
@@ -189,12 +190,27 @@ class Canvas:
         self.bits: dict[tuple[int, int], int] = {}
 
     def put(self, x: int, y: int, text: str, style: str) -> None:
+        """Write ``text`` from cell ``x``; a double-width character takes two cells.
+
+        The second cell of a wide character holds "" so that joining a row gives a
+        string exactly ``width`` cells wide (agent labels may be CJK or emoji).
+        """
+        from rich.cells import get_character_cell_size
+
         if not 0 <= y < self.height:
             return
-        for i, ch in enumerate(text):
-            if 0 <= x + i < self.width:
-                self.chars[y][x + i] = ch
-                self.styles[y][x + i] = style
+        cell = x
+        for ch in text:
+            size = get_character_cell_size(ch)
+            if size == 0:
+                continue
+            if cell >= 0 and cell + size <= self.width:
+                self.chars[y][cell] = ch
+                self.styles[y][cell] = style
+                if size == 2:
+                    self.chars[y][cell + 1] = ""
+                    self.styles[y][cell + 1] = style
+            cell += size
 
     def line_bits(self, x: int, y: int, bits: int) -> None:
         if 0 <= x < self.width and 0 <= y < self.height:
@@ -407,7 +423,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
         else:
             canvas = draw(self.lay, self.ascii_only, self.cursor, self.workflow.name)
             self._lines = [_runs(canvas.chars[y], canvas.styles[y]) for y in range(canvas.height)]
-        longest = max((sum(len(t) for t, _ in line) for line in self._lines), default=0)
+        longest = max((sum(cell_len(t) for t, _ in line) for line in self._lines), default=0)
         self.virtual_size = Size(max(longest, 1), len(self._lines))
         self.refresh()
         self._scroll_cursor_into_view()
