@@ -221,6 +221,7 @@ class Store:
         self.path = path
         self.clock = clock
         self._write_lock = asyncio.Lock()
+        self._tx_owner: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -313,21 +314,51 @@ class Store:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), serialised in-process."""
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), serialised in-process.
+
+        Reads from other coroutines of this process wait until it ends (see
+        :meth:`_fetchall`), so nobody here sees rows that may still roll back.
+        """
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                await self._settle("BEGIN IMMEDIATE")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            try:
-                await self.conn.execute("COMMIT")
-            except BaseException:
-                # Never leave a transaction open on the shared connection.
+                # Cancelled (or failed) while waiting for the lock: BEGIN may still have
+                # succeeded in aiosqlite's thread, holding the database's write lock.
                 if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
+                    await self._settle("ROLLBACK")
                 raise
+            self._tx_owner = asyncio.current_task()
+            try:
+                try:
+                    yield self.conn
+                except BaseException:
+                    await self._settle("ROLLBACK")
+                    raise
+                try:
+                    await self._settle("COMMIT")
+                except BaseException:
+                    # Never leave a transaction open on the shared connection.
+                    if self.conn.in_transaction:
+                        await self._settle("ROLLBACK")
+                    raise
+            finally:
+                self._tx_owner = None
+
+    async def _settle(self, statement: str) -> None:
+        """Run a transaction-control statement to its end, even if we are cancelled.
+
+        The statement runs in aiosqlite's thread whether or not the awaiting coroutine
+        is cancelled; waiting for its outcome is the only way to know whether a
+        transaction (and the database's write lock) is still held.
+        """
+        task = asyncio.ensure_future(self.conn.execute(statement))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await task
+            raise
 
     async def _bump_rev(self) -> int:
         async with self.conn.execute(
@@ -339,16 +370,26 @@ class Store:
 
     async def rev(self) -> int:
         """The store-wide change counter: cheap to poll, grows with every committed change."""
-        async with self.conn.execute("SELECT value FROM meta WHERE key = 'rev'") as cur:
-            row = await cur.fetchone()
+        row = await self._fetchone("SELECT value FROM meta WHERE key = 'rev'")
         return int(row[0]) if row else 0
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[None]:
+        """Reads inside this task's own transaction go straight on; any other read waits
+        for a transaction in flight on the shared connection to end, since it would
+        otherwise see that transaction's uncommitted rows."""
+        if self._tx_owner is not None and self._tx_owner is asyncio.current_task():
+            yield
+        else:
+            async with self._write_lock:
+                yield
+
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self.conn.execute(sql, params) as cur:
+        async with self._reading(), self.conn.execute(sql, params) as cur:
             return [tuple(r) for r in await cur.fetchall()]
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        async with self.conn.execute(sql, params) as cur:
+        async with self._reading(), self.conn.execute(sql, params) as cur:
             row = await cur.fetchone()
         return None if row is None else tuple(row)
 

@@ -403,3 +403,49 @@ async def test_two_processes_migrating_at_once(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+async def test_reads_never_see_another_coroutines_open_transaction(store: Store) -> None:
+    """The collector's coroutines share one connection: a read issued while another
+    coroutine's transaction is open must wait for it, not read its uncommitted rows."""
+    order: list[str] = []
+    inside = asyncio.Event()
+
+    async def writer() -> None:
+        async with store.write() as db:
+            await db.execute(
+                "INSERT INTO events(source, eid, ts, kind) VALUES ('s', 'x', 0, 'log')"
+            )
+            inside.set()
+            await asyncio.sleep(0.2)
+            order.append("rolled back")
+            raise RuntimeError("the batch fails after its rows were written")
+
+    async def reader() -> None:
+        await inside.wait()
+        order.append(f"read {await store.last_seq()}")
+
+    results = await asyncio.gather(writer(), reader(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert order == ["rolled back", "read 0"]
+
+
+async def test_cancelling_a_write_that_waits_for_the_lock_leaves_no_transaction(
+    db_path: Path,
+) -> None:
+    """A cancelled caller (a client hanging up) must not leave BEGIN IMMEDIATE holding the
+    database's write lock for every other process."""
+    async with await Store.open(db_path) as s:
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.4, lambda: blocker.execute("COMMIT"))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(s.append([raise_escalation("E1")], origin="o"), 0.1)
+        assert not s.conn.in_transaction
+        other = sqlite3.connect(db_path, timeout=1, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the lock is free again
+        other.execute("ROLLBACK")
+        other.close()
+        blocker.close()
+        assert (await s.append([raise_escalation("E2")], origin="o")).accepted == 1
