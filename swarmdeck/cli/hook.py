@@ -24,6 +24,7 @@ import click
 from store.db import Store
 from store.errors import StoreError
 from swarmdeck.cli._common import common_options
+from swarmdeck.config import Settings
 from swarmdeck.integrations.bridge import STORE_ERRORS, StoreBridge
 from swarmdeck.integrations.claude_code import (
     HookConfig,
@@ -93,7 +94,7 @@ def run_hook(ctx: click.Context | None, raw: bytes, timeout: float | None) -> tu
         answer = default_answer(config.default, f"cannot load settings ({_one_line(exc)})")
         return answer.exit_code, answer.stdout(), answer.stderr
     try:
-        return asyncio.run(_guarded(raw, config, db))
+        return asyncio.run(_guarded(raw, config, db, settings))
     except Exception as exc:  # a bug must still end in the default, never a traceback
         answer = default_answer(config.default, f"internal error ({_one_line(exc)})")
         return answer.exit_code, answer.stdout(), answer.stderr
@@ -107,7 +108,9 @@ def _one_line(exc: BaseException) -> str:
     return text[:300]
 
 
-async def _guarded(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, str]:
+async def _guarded(
+    raw: bytes, config: HookConfig, db: Path, settings: Settings
+) -> tuple[int, str, str]:
     """``_run``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (Claude Code interrupted, or its
     own timeout): the waiting escalation is withdrawn instead of left open in the inbox."""
     task = asyncio.current_task()
@@ -116,7 +119,7 @@ async def _guarded(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, task.cancel)
-    inner = asyncio.ensure_future(_run(raw, config, db))
+    inner = asyncio.ensure_future(_run(raw, config, db, settings))
     try:
         return await asyncio.shield(inner)
     except asyncio.CancelledError:
@@ -127,7 +130,9 @@ async def _guarded(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, 
         return answer.exit_code, answer.stdout(), answer.stderr
 
 
-async def _run(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, str]:
+async def _run(
+    raw: bytes, config: HookConfig, db: Path, settings: Settings
+) -> tuple[int, str, str]:
     try:
         if len(raw) > MAX_PAYLOAD:
             raise PayloadError(f"hook payload larger than {MAX_PAYLOAD} bytes")
@@ -143,7 +148,11 @@ async def _run(raw: bytes, config: HookConfig, db: Path) -> tuple[int, str, str]
         answer = fallback(payload, f"store unavailable ({_store_error(exc, db)})", config)
         return answer.exit_code, answer.stdout(), answer.stderr
     try:
-        bridge = StoreBridge(store, origin=ORIGIN)
+        from swarmdeck.collector import build_filters
+
+        # The same guardrails as the collector: a secret in a tool's input is masked
+        # before it is stored, shown, or copied into the audit by a decision.
+        bridge = StoreBridge(store, origin=ORIGIN, filters=build_filters(settings, store))
         name = await session_agent_name(store, payload.session_id, payload.cwd, time.time())
         answer = await handle(payload, bridge=bridge, session_agent=name, config=config)
     except STORE_ERRORS as exc:

@@ -44,7 +44,10 @@ def mcp(ctx: click.Context, timeout: float | None, progress_every: float) -> Non
     from swarmdeck.integrations.mcp_tools import build_server
 
     settings = settings_from(ctx)
-    bridge = LazyStoreBridge(settings.db, origin=ORIGIN)
+    from swarmdeck.collector import build_filters
+
+    # Guardrails as in the collector (the vault opens the database on its first hit).
+    bridge = LazyStoreBridge(settings.db, origin=ORIGIN, filters=build_filters(settings))
     server = build_server(
         bridge,
         timeout=timeout or settings.hooks.timeout,

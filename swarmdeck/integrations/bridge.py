@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from adapters.base import Batch, DeliveryError
+from adapters.supervisor import IngestFilter
 from store.db import Store
 from store.errors import NotFound, StoreError
 from store.events import Event, make_event
@@ -148,6 +149,9 @@ class StoreBridge:
             no collector adapter has that name, so the outbox row waits for us.
         source: the ``source`` of the events this process writes.
         poll: seconds between two looks at the escalation (a cheap indexed read).
+        filters: the ingest filters (guardrails) every write passes through, exactly as
+            in the collector: a secret in a tool call's input is masked before it is
+            stored (and before a decision copies the title into the audit chain).
     """
 
     def __init__(
@@ -158,16 +162,21 @@ class StoreBridge:
         source: str | None = None,
         poll: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
+        filters: Sequence[IngestFilter] = (),
     ) -> None:
         self.store = store
         self.origin = origin
         self.source = source or origin
         self.poll = poll
         self._clock = clock
+        self.filters = list(filters)
 
     async def emit(self, events: Sequence[Event]) -> None:
-        if events:
-            await self.store.append(list(events), origin=self.origin)
+        batch = list(events)
+        for flt in self.filters:
+            batch = await flt(batch, self.origin)
+        if batch:
+            await self.store.append(batch, origin=self.origin)
 
     async def escalate(
         self,
@@ -411,13 +420,14 @@ class LazyStoreBridge:
 
     def __init__(
         self, path: str | os.PathLike[str], *, origin: str, poll: float = 0.2,
-        open_timeout: float = 15.0,
+        open_timeout: float = 15.0, filters: Sequence[IngestFilter] = (),
     ) -> None:  # fmt: skip
         self.path = path
         self.origin = origin
         self.source = origin
         self.poll = poll
         self.open_timeout = open_timeout
+        self.filters = list(filters)
         self._bridge: StoreBridge | None = None
         self._lock = asyncio.Lock()
 
@@ -425,7 +435,9 @@ class LazyStoreBridge:
         async with self._lock:
             if self._bridge is None:
                 store = await asyncio.wait_for(Store.open(self.path), self.open_timeout)
-                self._bridge = StoreBridge(store, origin=self.origin, poll=self.poll)
+                self._bridge = StoreBridge(
+                    store, origin=self.origin, poll=self.poll, filters=self.filters
+                )
             return self._bridge
 
     async def emit(self, events: Sequence[Event]) -> None:

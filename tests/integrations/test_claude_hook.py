@@ -243,3 +243,25 @@ async def test_terminated_hook_withdraws_its_escalation(store: Store, env: dict[
     withdrawn = await store.escalation(esc.id)
     assert withdrawn.state == "withdrawn"
     assert withdrawn.reason == "the agent stopped waiting (its request was cancelled)"
+
+
+async def test_secrets_in_a_tool_call_are_masked_before_anything_stores_them(
+    store: Store, env: dict[str, str]
+) -> None:
+    """The hook runs the same guardrails as the collector: the key in the command never
+    reaches the events, the inbox title, or the audit record a decision writes."""
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    data = payload("permission_request_bash")
+    data["tool_input"]["command"] = f"AWS_ACCESS_KEY_ID={secret} aws s3 ls"
+    hook = await start_hook(store.path, data, env)
+    escalations = await open_escalations(store, count=2)
+    approval = next(e for e in escalations if e.kind == "approval")
+    assert secret not in approval.title + approval.body
+    assert "[secret:aws-access-key" in approval.title
+    assert any(e.kind == "guardrail" for e in escalations)
+    await store.decide(approval.id, "approve", actor="ana@laptop")
+    code, _, _ = await hook.result()
+    assert code == 0
+    stored = await store._fetchall("SELECT data FROM events")
+    assert not any(secret in (row[0] or "") for row in stored)
+    assert secret not in json.dumps([r.detail for r in await store.audit_records()])
