@@ -122,6 +122,11 @@ class ClaudeCodeAdapter(ServingAdapter):
             return await handle(payload, bridge=self.bridge, session_agent=name, config=self.config)
         except STORE_ERRORS as exc:
             return fallback(payload, f"store unavailable ({exc})", self.config)
+        except Exception as exc:
+            # A non-2xx answer lets Claude Code's tool call through: any failure must
+            # still answer 200 with the configured default, never a silent allow.
+            self.context.log.exception("hook endpoint failed on a %s", payload.hook_event_name)
+            return fallback(payload, f"internal error ({type(exc).__name__}: {exc})", self.config)
 
 
 def _blocking_body(raw: bytes, reason: str) -> dict[str, Any]:

@@ -130,6 +130,7 @@ class Supervisor:
         self.restarts: dict[str, int] = {i.name: 0 for i in instances}
         self._queue: asyncio.Queue[tuple[str, Event | Batch]] = asyncio.Queue(queue_size)
         self._committed = asyncio.Event()
+        self._in_flight: dict[str, _Pending] | None = None
         #: Events stored so far (all origins); handy for tests and the status line.
         self.stored = 0
 
@@ -233,6 +234,7 @@ class Supervisor:
         while True:
             origin, item = await self._queue.get()
             pending: dict[str, _Pending] = {}
+            self._in_flight = pending  # from the first item on: taken off the queue
             count = self._add(pending, origin, item)
             deadline = loop.time() + self.batch_window
             while count < self.batch_max:
@@ -245,6 +247,7 @@ class Supervisor:
                     break
                 count += self._add(pending, origin, item)
             await self._commit(pending)
+            self._in_flight = None
 
     @staticmethod
     def _add(pending: dict[str, _Pending], origin: str, item: Event | Batch) -> int:
@@ -260,26 +263,26 @@ class Supervisor:
     async def _commit(self, pending: dict[str, _Pending]) -> None:
         """Store every origin's events; retry (never drop) while the store refuses."""
         for origin, slot in pending.items():
-            events = slot.events
-            for flt in self.filters:
-                try:
-                    events = await flt(events, origin)
-                except Exception as exc:
-                    # A broken filter must not stop ingest; it is reported loudly instead.
-                    log.error("ingest filter %r failed: %s", flt, exc)
             attempt = 0
             while True:
                 try:
-                    if events or slot.position:
+                    # Fail closed: a filter that fails (say, its vault write met a locked
+                    # database) is retried with the batch; storing the batch unmasked would
+                    # leak exactly what the guardrails exist to stop.
+                    events = slot.events
+                    for flt in self.filters:
+                        events = await flt(events, origin)
+                    if events or slot.position or slot.rejected:
                         result = await self.store.append_with_state(
-                            events, origin=origin, state=slot.position
+                            events,
+                            origin=origin,
+                            state=slot.position,
+                            rejected=[
+                                (r.location, mask_rejected(self.filters, r.raw), r.error)
+                                for r in slot.rejected
+                            ],
                         )
                         self.stored += result.accepted
-                    if slot.rejected:
-                        await self.store.dead_letters_add(
-                            (origin, r.location, mask_rejected(self.filters, r.raw), r.error)
-                            for r in slot.rejected
-                        )
                     break
                 except asyncio.CancelledError:
                     raise
@@ -291,7 +294,12 @@ class Supervisor:
         self._committed.set()
 
     async def _flush_remaining(self) -> None:
-        pending: dict[str, _Pending] = {}
+        """On shutdown: commit the batch the writer was working on, then the queue.
+
+        Events from serving adapters were already acknowledged to their HTTP clients;
+        dropping the writer's batch would lose them (re-committing is idempotent)."""
+        pending: dict[str, _Pending] = self._in_flight or {}
+        self._in_flight = None
         while not self._queue.empty():
             origin, item = self._queue.get_nowait()
             self._add(pending, origin, item)
@@ -308,13 +316,27 @@ class Supervisor:
         ]
 
     async def _delivery_loop(self) -> None:
+        failures = 0
         while True:
-            names = self._deliverers()
-            if names:
-                due = await self.store.due_deliveries(adapters=names)
-                if due:
-                    await asyncio.gather(*(self._deliver(d) for d in due))
-                    continue  # more may be due right away
+            try:
+                names = self._deliverers()
+                if names:
+                    due = await self.store.due_deliveries(adapters=names)
+                    if due:
+                        await asyncio.gather(*(self._deliver(d) for d in due))
+                        failures = 0
+                        continue  # more may be due right away
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A store hiccup (locked, disk full) must not end the collector; the
+                # outbox row stays due and is tried again.
+                failures += 1
+                delay = backoff_delay(failures, 0.5, 30.0, self.rng)
+                log.error("delivery loop: %s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
             await asyncio.sleep(self.delivery_interval)
 
     async def _deliver(self, delivery: Delivery) -> None:

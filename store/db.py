@@ -495,15 +495,17 @@ class Store:
 
     async def dead_letters_add(self, items: Iterable[tuple[str, str, bytes | str, str]]) -> None:
         """Batch form of :meth:`dead_letter`: ``(origin, location, raw, error)`` tuples."""
+        async with self.write():
+            await self._dead_letters_in_tx(items)
+
+    async def _dead_letters_in_tx(self, items: Iterable[tuple[str, str, bytes | str, str]]) -> None:
         now = self.clock()
         rows = []
         for origin, location, raw, error in items:
             data = raw.encode("utf-8", "replace") if isinstance(raw, str) else bytes(raw)
             rows.append((now, origin, location, data[:DEAD_LETTER_RAW_LIMIT], error))
-        if not rows:
-            return
-        async with self.write() as db:
-            await db.executemany(
+        if rows:
+            await self.conn.executemany(
                 "INSERT INTO dead_letters(ts, origin, location, raw, error) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
@@ -759,7 +761,12 @@ class Store:
             )
 
     async def append_with_state(
-        self, events: Sequence[ev.Event], *, origin: str, state: dict[str, str]
+        self,
+        events: Sequence[ev.Event],
+        *,
+        origin: str,
+        state: dict[str, str],
+        rejected: Iterable[tuple[str, bytes | str, str]] = (),
     ) -> AppendResult:
         """Append events and save the adapter's position (offset, cursor) atomically.
 
@@ -773,6 +780,9 @@ class Store:
                 "ON CONFLICT(adapter, key) DO UPDATE SET value = excluded.value",
                 [(origin, k, v) for k, v in state.items()],
             )
+            # Input the position moves past must be kept in the same transaction, or a
+            # crash in between would lose the rejected lines for good.
+            await self._dead_letters_in_tx((origin, loc, raw, err) for loc, raw, err in rejected)
         return result
 
     async def set_health(

@@ -274,3 +274,18 @@ def test_instance_names_must_be_unique(store: Store) -> None:
             store,
             [Instance("a", Ticker, AdapterOptions()), Instance("a", Ticker, AdapterOptions())],
         )
+
+
+async def test_shutdown_commits_what_the_writer_already_took(store: Store) -> None:
+    """Events already taken off the queue (acknowledged to an HTTP client, say) are
+    committed on shutdown, not dropped with the writer's batch."""
+    sup = fast(store, [Instance("ticker", Ticker, AdapterOptions())], batch_window=30.0)
+    task = await run_supervisor(sup)
+    for _ in range(200):
+        if sup._in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert sup._in_flight  # the writer holds a batch, waiting for its window to close
+    await stop(task)
+    assert await store.last_seq() > 0
+    assert (await store.agent("ticker")).events >= 1
