@@ -36,9 +36,13 @@ async def act_on_task(
         InvalidDecision, AlreadyDecided: as :meth:`Store.decide`.
     """
     task = await store.task(task_id)
-    open_ids = [e.id for e in await store.escalations(state="open") if e.task == task_id]
-    if open_ids:
-        escalation_id = open_ids[0]
+    row = await store._fetchone(
+        "SELECT id FROM escalations WHERE task = ? AND state = 'open' "
+        "ORDER BY raised_seq LIMIT 1",
+        (task_id,),
+    )
+    if row is not None:
+        escalation_id = str(row[0])
     else:
         now = datetime.fromtimestamp(store.clock(), UTC)
         # Random suffix: two actions in the same millisecond (or under a frozen test

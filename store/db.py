@@ -112,6 +112,9 @@ ON CONFLICT(id) DO UPDATE SET
     kind = ?2, title = ?3, body = ?4, severity = ?5, options = ?6, deadline = ?7,
     reroute_targets = ?8, agent = COALESCE(?9, agent), task = COALESCE(?10, task),
     workflow = COALESCE(?11, workflow), rev = ?16
+-- Only the source that raised it may update it, and only while it is open: a decided
+-- escalation must keep what was decided, and another team's id clash must not hijack it.
+WHERE escalations.state = 'open' AND escalations.source = ?12
 """
 
 _ESCALATION_COLUMNS = """
@@ -459,7 +462,7 @@ class Store:
         for _op, seq, event in fold.escalation_ops:
             if isinstance(event, ev.EscalationRaised):
                 d = event.data
-                await db.execute(
+                cur = await db.execute(
                     _RAISE_ESCALATION,
                     (
                         d.id,
@@ -480,6 +483,14 @@ class Store:
                         rev,
                     ),
                 )
+                if cur.rowcount == 0:
+                    # Kept, not applied: the raise clashes with an escalation that is
+                    # decided or belongs to another source.
+                    await self._dead_letters_in_tx(
+                        [(origin, f"event {event.source}/{event.id}", event.model_dump_json(),
+                          f"escalation id {d.id!r} is already in use (decided, withdrawn, or "
+                          "raised by another source); escalation ids must be unique")]
+                    )  # fmt: skip
             elif isinstance(event, ev.EscalationWithdrawn):
                 await db.execute(
                     "UPDATE escalations SET state = 'withdrawn', reason = ?, decided_ts = ?, "

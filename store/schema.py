@@ -189,6 +189,12 @@ MIGRATIONS: tuple[str, ...] = (
         rev        INTEGER NOT NULL
     );
     """,
+    # 2: an escalation's latest outbox row and a task's open escalation, found by index
+    #    (the inbox joined a full outbox scan per escalation: 0.8 s at 5,000 decisions).
+    """
+    CREATE INDEX outbox_escalation ON outbox(escalation, id);
+    CREATE INDEX escalations_task ON escalations(task, state) WHERE task IS NOT NULL;
+    """,
 )
 
 #: The schema version this code writes.

@@ -449,3 +449,46 @@ async def test_cancelling_a_write_that_waits_for_the_lock_leaves_no_transaction(
         other.close()
         blocker.close()
         assert (await s.append([raise_escalation("E2")], origin="o")).accepted == 1
+
+
+async def test_a_clashing_raise_never_rewrites_a_decided_or_foreign_escalation(
+    store: Store,
+) -> None:
+    await store.append([raise_escalation("deploy", title="deploy v1")], origin="team-a")
+    await store.decide("deploy", "approve", actor="dana@ops")
+    hijack = ev(
+        "escalation.raised", source="team-b", agent="x",
+        data={"id": "deploy", "kind": "approval", "title": "DROP prod db", "severity": "critical"},
+    )  # fmt: skip
+    await store.append([hijack], origin="team-b")
+    kept = await store.escalation("deploy")
+    assert (kept.title, kept.severity, kept.decided_by) == ("deploy v1", "normal", "dana@ops")
+    [letter] = await store.dead_letters()
+    assert "escalation id 'deploy' is already in use" in letter.error
+    assert "DROP prod db" in letter.raw
+    # The source that raised an open escalation may still update it (a new severity).
+    await store.append([raise_escalation("open-1")], origin="team-a")
+    await store.append([raise_escalation("open-1", severity="high")], origin="team-a")
+    assert (await store.escalation("open-1")).severity == "high"
+
+
+async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    from store.schema import MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO agents(name, first_seen, last_seen, origin, rev) "
+                 "VALUES ('old-agent', 0, 0, 'demo', 1)")  # fmt: skip
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    async with await Store.open(path) as s:
+        assert (await s.agent("old-agent")).origin == "demo"  # data kept
+        plan = await s._fetchall(
+            "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE escalation = 'E' ORDER BY id DESC"
+        )
+        assert "outbox_escalation" in str(plan)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()
