@@ -61,9 +61,14 @@ def desired_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[s
     def handler(seconds: int) -> dict[str, Any]:
         return {"type": "command", "command": command, "timeout": seconds}
 
+    def gate(seconds: int) -> dict[str, Any]:
+        # A hook that crashes, is killed or outlives Claude Code's timeout must block
+        # the tool call, not let it through: approval hooks fail closed.
+        return {**handler(seconds), "onFailure": "block"}
+
     return {
-        "PermissionRequest": {"matcher": "*", "hooks": [handler(timeout)]},
-        "PreToolUse": {"matcher": matcher, "hooks": [handler(timeout)]},
+        "PermissionRequest": {"matcher": "*", "hooks": [gate(timeout)]},
+        "PreToolUse": {"matcher": matcher, "hooks": [gate(timeout)]},
         "Notification": {"hooks": [handler(STATUS_TIMEOUT)]},
         "Stop": {"hooks": [handler(timeout)]},
         "SubagentStop": {"hooks": [handler(timeout)]},
@@ -206,7 +211,7 @@ def install() -> None:
 @click.option(
     "--timeout",
     type=click.IntRange(min=1),
-    help="Claude Code's hook timeout in seconds (default: hooks.timeout + 30).",
+    help="Claude Code's hook timeout in seconds (default: hooks.timeout + 60).",
 )
 @click.pass_context
 def claude_code(
@@ -233,7 +238,8 @@ def claude_code(
         config=obj.config if obj is not None else None,
     )
     path = settings_path(project, user, local)
-    seconds = timeout or int(settings.hooks.timeout) + 30
+    # Headroom over our own wait: opening a busy store and withdrawing on timeout take time.
+    seconds = timeout or int(settings.hooks.timeout) + 60
     changed, backup = install_claude_code(
         path, command, matcher or settings.hooks.pretool_matcher, seconds
     )

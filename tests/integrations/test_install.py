@@ -55,7 +55,8 @@ def test_merge_keeps_unrelated_settings_and_is_idempotent(
     [handler] = pre[1]["hooks"]
     assert handler["type"] == "command"
     assert handler["command"] == f"{SWARMDECK} hook claude-code --db {db}"
-    assert handler["timeout"] == 630
+    assert handler["timeout"] == 660  # hooks.timeout + 60
+    assert handler["onFailure"] == "block"  # a crashed hook must not let the call through
     assert merged["hooks"]["PermissionRequest"][0]["matcher"] == "*"
     for event in ("Notification", "Stop", "SubagentStop"):
         assert merged["hooks"][event][0]["hooks"][0]["command"] == handler["command"]
