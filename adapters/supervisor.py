@@ -31,6 +31,7 @@ from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, Delive
 from store.db import Store
 from store.events import Event
 from store.models import Delivery
+from store.text import clean_text
 
 log = logging.getLogger("swarmdeck.supervisor")
 
@@ -216,7 +217,10 @@ class Supervisor:
                 )
                 message = f"{type(exc).__name__}: {exc}"
                 log.warning(
-                    "adapter %s crashed (%s); restarting in %.1fs", inst.name, message, delay
+                    "adapter %s crashed (%s); restarting in %.1fs",
+                    inst.name,
+                    clean_text(message, single_line=True, max_length=300),
+                    delay,
                 )
                 await self._set_health(
                     inst, "crashed", f"restarting in {delay:.1f}s", error=message[:500]
@@ -365,7 +369,7 @@ class Supervisor:
                 "delivery of decision %s to %s failed: %s",
                 delivery.decision.id,
                 delivery.adapter,
-                message,
+                clean_text(message, single_line=True, max_length=300),  # may quote a server
             )
             await self.store.delivery_failed(delivery.outbox_id, message[:500], retry_at)
             return

@@ -118,10 +118,6 @@ class TuiSettings(_Section):
 class CollectorSettings(_Section):
     """The collector: adapters, delivery, policy; exactly one per database."""
 
-    host: str = "127.0.0.1"
-    """Address HTTP endpoints bind to (hook endpoint, MCP). Change only deliberately."""
-    port: int = Field(default=0, ge=0, le=65535)
-    """Port for the collector's HTTP endpoints; 0 serves none."""
     retention_days: float | None = Field(default=None, gt=0)
     """Delete raw events older than this (projections, decisions and audit stay)."""
     restart_backoff_max: float = Field(default=60.0, gt=0)

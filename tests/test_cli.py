@@ -287,3 +287,14 @@ def test_secrets_in_rejected_lines_are_masked_in_dead_letters(tmp_path: Path, db
     letters = run("ls", "dead-letters", "--json", "--db", db).stdout
     assert key not in letters
     assert "[secret:" in json.loads(letters)[0]["raw"]
+
+
+def test_ingest_errors_quoting_the_input_are_cleaned(tmp_path: Path, db: Path) -> None:
+    evil = tmp_path / "evil.jsonl"
+    key = "\x1b]52;c;SGVsbG8=\x07\x1b[2J"
+    evil.write_text(line(id="1", kind="log", agent="a", data={"text": "x", key: 1}) + "\n")
+    proc = run("ingest", evil, "--db", db)
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stderr
+    assert "\x07" not in proc.stderr
+    assert "Extra inputs are not permitted" in proc.stderr

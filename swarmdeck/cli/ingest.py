@@ -12,6 +12,7 @@ import click
 
 from store.db import Store
 from store.ingest import IngestCounts, ingest_lines
+from store.text import clean_text
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, get_obj
 from swarmdeck.config import Settings
 
@@ -59,7 +60,8 @@ def ingest(source: str, origin: str, as_json: bool, progress: bool) -> None:
             f"accepted {counts.accepted}, duplicate {counts.duplicates}, rejected {counts.rejected}"
         )
         for line_no, error in counts.errors[:20]:
-            click.echo(f"  line {line_no}: {error}", err=True)
+            # Error text quotes the input (an unknown key, say): clean it like agent text.
+            click.echo(f"  line {line_no}: {clean_text(error, single_line=True)}", err=True)
         if counts.rejected > 20:
             click.echo(f"  ... and {counts.rejected - 20} more (see dead letters)", err=True)
     if counts.rejected:
