@@ -261,8 +261,18 @@ class Store:
             os.umask(old_umask)
         store = cls(conn, db_path, clock)
         try:
-            await store._configure()
-            await store._migrate()
+            for attempt in range(5):
+                try:
+                    await store._configure()
+                    await store._migrate()
+                    break
+                except sqlite3.OperationalError as exc:
+                    # Several processes opening a brand-new file at once (a TUI, its
+                    # collector, a hook) race to switch it to WAL, which needs the file
+                    # to themselves: that one may say "locked" without waiting. Retry.
+                    if "locked" not in str(exc) or attempt == 4:
+                        raise
+                    await asyncio.sleep(0.05 * 2**attempt)
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"{db_path} is not a usable swarmdeck database: {exc}") from None
