@@ -37,8 +37,7 @@ async def act_on_task(
     """
     task = await store.task(task_id)
     row = await store._fetchone(
-        "SELECT id FROM escalations WHERE task = ? AND state = 'open' "
-        "ORDER BY raised_seq LIMIT 1",
+        "SELECT id FROM escalations WHERE task = ? AND state = 'open' ORDER BY raised_seq LIMIT 1",
         (task_id,),
     )
     if row is not None:
