@@ -12,7 +12,7 @@ repainted lines per tick, not a repaint per event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
@@ -38,6 +38,13 @@ from tui.render import (
     tokens,
 )
 from tui.safe_text import clean
+
+
+class Ordered(Protocol):
+    """What a list needs of its model: keys in display order and their positions."""
+
+    order: list[str]
+    index: dict[str, int]
 
 
 class RowList(ScrollView, can_focus=True):
@@ -89,9 +96,15 @@ class RowList(ScrollView, can_focus=True):
 
     # ----------------------------------------------------------------- for subclasses
 
+    model: Ordered
+
     @property
     def keys(self) -> list[str]:
-        raise NotImplementedError
+        """Row keys in display order (filtered and sorted by the model)."""
+        return self.model.order
+
+    def index_of(self, key: str) -> int | None:
+        return self.model.index.get(key)
 
     def stamp(self, key: str, now: float) -> Any:
         """Everything a row's rendering depends on besides width, cursor and mark."""
@@ -181,9 +194,6 @@ class RowList(ScrollView, can_focus=True):
             )
             if painted != (key, full):
                 self.refresh_line(top + y)
-
-    def index_of(self, key: str) -> int | None:
-        raise NotImplementedError
 
     def invalidate(self) -> None:
         self._cache.clear()
@@ -282,16 +292,11 @@ class SwarmList(RowList):
     class SortRequested(Message):
         pass
 
+    model: SwarmModel
+
     def __init__(self, model: SwarmModel, *, clock: Callable[[], float]) -> None:
         super().__init__(id="swarm-list", clock=clock)
         self.model = model
-
-    @property
-    def keys(self) -> list[str]:
-        return self.model.order
-
-    def index_of(self, key: str) -> int | None:
-        return self.model.index.get(key)
 
     def stamp(self, key: str, now: float) -> Any:
         agent = self.model.agents[key]
@@ -401,18 +406,13 @@ class InboxList(RowList):
             super().__init__()
             self.key = key
 
+    model: InboxModel
+
     def __init__(self, model: InboxModel, *, clock: Callable[[], float]) -> None:
         super().__init__(id="inbox-list", clock=clock)
         self._advance_from: set[str] = set()
         self.model = model
         self.read_only = False
-
-    @property
-    def keys(self) -> list[str]:
-        return self.model.order
-
-    def index_of(self, key: str) -> int | None:
-        return self.model.index.get(key)
 
     def stamp(self, key: str, now: float) -> Any:
         e = self.model.items[key]
