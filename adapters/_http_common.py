@@ -19,10 +19,10 @@ from typing import Any, ClassVar, Protocol
 
 import uvicorn
 
-from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
-from store.events import Event
-from store.models import Delivery
+from swarmdeck.adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
 from swarmdeck.integrations.bridge import FutureBridge, withdraw_stale
+from swarmdeck.store.events import Event
+from swarmdeck.store.models import Delivery
 
 
 class BindRefused(ValueError):

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from store.db import Store
-from store.events import Event
-from store.models import Delivery
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event
+from swarmdeck.store.models import Delivery
 
 
 class AdapterOptions(BaseModel):

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters._http_common import ServingAdapter
-from adapters.base import AdapterContext, AdapterOptions, Batch, Rejected
+from swarmdeck.adapters._http_common import ServingAdapter
+from swarmdeck.adapters.base import AdapterContext, AdapterOptions, Batch, Rejected
 from swarmdeck.integrations.bridge import STORE_ERRORS
 from swarmdeck.integrations.claude_code import (
     DEFAULT_MATCHER,

@@ -14,7 +14,7 @@ Two layers:
 
 Filling a store deterministically (e.g. for snapshot tests)::
 
-    from adapters.demo import Simulation
+    from swarmdeck.adapters.demo import Simulation
     FIXED = 1_795_000_000.0
     sim = Simulation(seed=7, agents=12, clock=lambda: FIXED)
     events = sim.initial_events() + sim.advance(200)   # advance(n) == n calls of tick()
@@ -42,9 +42,9 @@ from typing import Any, ClassVar, cast
 
 from pydantic import ConfigDict, Field
 
-from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, DeliveryError
-from store.events import EVENT_ADAPTER, Event
-from store.models import Delivery
+from swarmdeck.adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, DeliveryError
+from swarmdeck.store.events import EVENT_ADAPTER, Event
+from swarmdeck.store.models import Delivery
 
 ROLES: tuple[str, ...] = ("planner", "coder", "reviewer", "tester")
 

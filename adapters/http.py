@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from adapters.base import (
+from swarmdeck.adapters.base import (
     Adapter,
     AdapterContext,
     AdapterOptions,
@@ -40,8 +40,8 @@ from adapters.base import (
     DeliveryError,
     Rejected,
 )
-from store.events import Event, EventError, parse_event
-from store.models import Delivery
+from swarmdeck.store.events import Event, EventError, parse_event
+from swarmdeck.store.models import Delivery
 
 #: Longest ``Retry-After`` we accept before capping it (a misconfigured server
 #: must not silence the adapter for a day).

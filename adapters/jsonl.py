@@ -51,7 +51,7 @@ from typing import Any, ClassVar, cast
 
 from pydantic import ConfigDict, Field
 
-from adapters.base import (
+from swarmdeck.adapters.base import (
     Adapter,
     AdapterContext,
     AdapterOptions,
@@ -59,8 +59,8 @@ from adapters.base import (
     DeliveryError,
     Rejected,
 )
-from store.events import Event, EventError, parse_event_json
-from store.models import Delivery
+from swarmdeck.store.events import Event, EventError, parse_event_json
+from swarmdeck.store.models import Delivery
 
 #: Prefix of the adapter-state keys holding file positions.
 STATE_PREFIX = "file:"

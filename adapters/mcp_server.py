@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
-from adapters._http_common import ServingAdapter
-from adapters.base import AdapterContext, AdapterOptions
+from swarmdeck.adapters._http_common import ServingAdapter
+from swarmdeck.adapters.base import AdapterContext, AdapterOptions
 
 
 class McpOptions(AdapterOptions):

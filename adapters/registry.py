@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from importlib.metadata import EntryPoint, entry_points
 
-from adapters.base import Adapter
+from swarmdeck.adapters.base import Adapter
 
 GROUP = "swarmdeck.adapters"
 

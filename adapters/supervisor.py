@@ -27,11 +27,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, DeliveryError, Rejected
-from store.db import Store
-from store.events import Event
-from store.models import Delivery
-from store.text import clean_text
+from swarmdeck.adapters.base import (
+    Adapter,
+    AdapterContext,
+    AdapterOptions,
+    Batch,
+    DeliveryError,
+    Rejected,
+)
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event
+from swarmdeck.store.models import Delivery
+from swarmdeck.store.text import clean_text
 
 log = logging.getLogger("swarmdeck.supervisor")
 

@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from store.db import Store
-from store.ingest import ingest_lines
-from store.schema import MIGRATIONS
 from swarmdeck.collector import build_filters
 from swarmdeck.config import load_settings
+from swarmdeck.store.db import Store
+from swarmdeck.store.ingest import ingest_lines
+from swarmdeck.store.schema import MIGRATIONS
 
 ACTIVITIES = [
     "editing src/auth/session.py",

@@ -41,8 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from store.db import Store  # noqa: E402
-from store.events import make_event  # noqa: E402
+from swarmdeck.store.db import Store  # noqa: E402
+from swarmdeck.store.events import make_event  # noqa: E402
 
 COLS, ROWS = 120, 40
 STATES = ("idle", "working", "working", "working", "blocked", "done")

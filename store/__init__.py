@@ -4,9 +4,15 @@ Nothing here imports Textual: the store is shared by the TUI, the headless
 collector, the CLI and hook commands alike.
 """
 
-from store.db import Store
-from store.errors import AlreadyDecided, InvalidDecision, NotFound, SchemaTooNew, StoreError
-from store.events import Event, EventError, make_event, parse_event, parse_event_json
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import (
+    AlreadyDecided,
+    InvalidDecision,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+)
+from swarmdeck.store.events import Event, EventError, make_event, parse_event, parse_event_json
 
 __all__ = [
     "AlreadyDecided",

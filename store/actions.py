@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from store.db import Store
-from store.events import make_event
-from store.models import Decision
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import make_event
+from swarmdeck.store.models import Decision
 
 #: ``source`` of events swarmdeck itself writes.
 SYSTEM_SOURCE = "swarmdeck"

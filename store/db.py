@@ -26,10 +26,16 @@ from typing import Any
 
 import aiosqlite
 
-from store import audit as audit_chain
-from store import events as ev
-from store.errors import AlreadyDecided, InvalidDecision, NotFound, SchemaTooNew, StoreError
-from store.models import (
+from swarmdeck.store import audit as audit_chain
+from swarmdeck.store import events as ev
+from swarmdeck.store.errors import (
+    AlreadyDecided,
+    InvalidDecision,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+)
+from swarmdeck.store.models import (
     AdapterHealth,
     Agent,
     AppendResult,
@@ -46,8 +52,8 @@ from store.models import (
     WorkflowSummary,
     loads_list,
 )
-from store.projections import fold_events
-from store.schema import MIGRATIONS, SCHEMA_VERSION
+from swarmdeck.store.projections import fold_events
+from swarmdeck.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 #: Dead letters keep at most this much of the offending input.
 DEAD_LETTER_RAW_LIMIT = 16_384

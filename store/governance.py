@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store.db import Store
-from store.events import SEVERITIES, SEVERITY_RANK
-from store.models import Row
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import SEVERITIES, SEVERITY_RANK
+from swarmdeck.store.models import Row
 
 _TABLES = (
     """

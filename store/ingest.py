@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from store.db import Store
-from store.events import Event, EventError, parse_event_json
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, EventError, parse_event_json
 
 #: Lines longer than this are rejected (a runaway agent must not exhaust memory).
 MAX_LINE_BYTES = 1 << 20

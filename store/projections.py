@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import events as ev
+from swarmdeck.store import events as ev
 
 
 @dataclass(slots=True)

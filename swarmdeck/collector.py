@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
-from adapters.supervisor import IngestFilter, Instance, Supervisor
-from store.db import Store
+from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
+from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.policy import build_policy_service
+from swarmdeck.store.db import Store
 
 log = logging.getLogger("swarmdeck.collector")
 

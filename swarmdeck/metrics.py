@@ -21,7 +21,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.db import Store
+from swarmdeck.store.db import Store
 
 SPARK = "▁▂▃▄▅▆▇█"
 

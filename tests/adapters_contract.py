@@ -39,10 +39,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, Rejected
-from adapters.registry import load_adapter
-from store.db import Store
-from store.events import EVENT_ADAPTER, EscalationRaised, Event, parse_event_json
+from swarmdeck.adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, Rejected
+from swarmdeck.adapters.registry import load_adapter
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import EVENT_ADAPTER, EscalationRaised, Event, parse_event_json
 
 Stimulus = Callable[[Path, Adapter], Awaitable[None] | None]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store
+from swarmdeck.store.db import Store
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import Adapter
-from adapters.demo import DemoAdapter
-from adapters.jsonl import JsonlAdapter
-from store.db import Store
+from swarmdeck.adapters.base import Adapter
+from swarmdeck.adapters.demo import DemoAdapter
+from swarmdeck.adapters.jsonl import JsonlAdapter
+from swarmdeck.store.db import Store
 from tests.adapters_contract import (
     AdapterCase,
     check_cancel,

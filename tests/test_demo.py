@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import Batch, DeliveryError
-from adapters.demo import DemoAdapter, Simulation, UnknownEscalation
-from store.db import Store
-from store.events import (
+from swarmdeck.adapters.base import Batch, DeliveryError
+from swarmdeck.adapters.demo import DemoAdapter, Simulation, UnknownEscalation
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import (
     AgentStatus,
     EscalationRaised,
     EscalationWithdrawn,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.events import (
+from swarmdeck.store.events import (
     KINDS,
     EventError,
     event_json_schema,

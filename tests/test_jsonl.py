@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from adapters.jsonl import JsonlAdapter
-from store.db import Store
+from swarmdeck.adapters.jsonl import JsonlAdapter
+from swarmdeck.store.db import Store
 from tests.adapters_contract import Driven, build, drive
 
 TS = "2026-11-24T01:00:00+00:00"
@@ -322,7 +322,7 @@ async def test_file_renamed_in_directory_while_stopped_keeps_its_offset(
 async def test_unfinished_line_in_a_rotated_file_is_dead_lettered(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("adapters.jsonl.RETIRE_GRACE", 0.0)
+    monkeypatch.setattr("swarmdeck.adapters.jsonl.RETIRE_GRACE", 0.0)
     path = tmp_path / "events.jsonl"
     path.write_text(lines(1) + seen(2)[:20])  # the writer died mid-line
 

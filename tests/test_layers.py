@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from adapters.registry import adapter_names
+from swarmdeck.adapters.registry import adapter_names
 
 
 def _imports_in_fresh_interpreter(code: str) -> set[str]:
@@ -22,9 +22,11 @@ def _imports_in_fresh_interpreter(code: str) -> set[str]:
 @pytest.mark.parametrize(
     "code",
     [
-        "import store, store.db, store.events, store.ingest, store.actions, store.text",
-        "import adapters.base, adapters.registry, adapters.supervisor",
-        "from adapters.registry import load_all; load_all()",
+        "import swarmdeck.store.db, swarmdeck.store.events, swarmdeck.store.ingest,"
+        " swarmdeck.store.actions, swarmdeck.store.text",
+        "import swarmdeck.adapters.base, swarmdeck.adapters.registry,"
+        " swarmdeck.adapters.supervisor",
+        "from swarmdeck.adapters.registry import load_all; load_all()",
         "import swarmdeck.collector, swarmdeck.config",
     ],
 )
@@ -35,12 +37,13 @@ def test_core_layers_do_not_import_textual(code: str) -> None:
 
 def test_listing_adapter_names_imports_no_plugin() -> None:
     modules = _imports_in_fresh_interpreter(
-        "from adapters.registry import adapter_names; adapter_names()"
+        "from swarmdeck.adapters.registry import adapter_names; adapter_names()"
     )
     assert not {
         m
         for m in modules
-        if m.startswith("adapters.") and m not in {"adapters.base", "adapters.registry"}
+        if m.startswith("swarmdeck.adapters.")
+        and m not in {"swarmdeck.adapters.base", "swarmdeck.adapters.registry"}
     }
 
 

@@ -12,10 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.actions import act_on_task
-from store.db import Store
-from store.errors import AlreadyDecided, InvalidDecision, NotFound, SchemaTooNew, StoreError
-from store.schema import SCHEMA_VERSION
+from swarmdeck.store.actions import act_on_task
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import (
+    AlreadyDecided,
+    InvalidDecision,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+)
+from swarmdeck.store.schema import SCHEMA_VERSION
 from tests.helpers import ev, raise_escalation
 
 
@@ -473,7 +479,7 @@ async def test_a_clashing_raise_never_rewrites_a_decided_or_foreign_escalation(
 
 
 async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
-    from store.schema import MIGRATIONS
+    from swarmdeck.store.schema import MIGRATIONS
 
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)

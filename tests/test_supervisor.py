@@ -9,11 +9,11 @@ from typing import ClassVar
 
 import pytest
 
-from adapters.base import Adapter, AdapterOptions, Batch, DeliveryError, Rejected
-from adapters.supervisor import Instance, Supervisor, backoff_delay
-from store.db import Store
-from store.events import Event
-from store.models import Delivery
+from swarmdeck.adapters.base import Adapter, AdapterOptions, Batch, DeliveryError, Rejected
+from swarmdeck.adapters.supervisor import Instance, Supervisor, backoff_delay
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event
+from swarmdeck.store.models import Delivery
 from tests.helpers import ev, raise_escalation
 
 

@@ -29,16 +29,16 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from store.db import Store
-from store.errors import AlreadyDecided, InvalidDecision, NotFound, StoreError
-from store.models import Escalation
 from swarmdeck.config import Settings, TuiSettings
-from tui.commands import SwarmdeckCommands
-from tui.model import SORTS, Models
-from tui.notify import osc_sequences
-from tui.render import AGENT_SYMBOLS, SEVERITY_SYMBOLS, short_duration, symbol, unicode_ok
-from tui.safe_text import clean, safe
-from tui.screens.details import (
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound, StoreError
+from swarmdeck.store.models import Escalation
+from swarmdeck.tui.commands import SwarmdeckCommands
+from swarmdeck.tui.model import SORTS, Models
+from swarmdeck.tui.notify import osc_sequences
+from swarmdeck.tui.render import AGENT_SYMBOLS, SEVERITY_SYMBOLS, short_duration, symbol, unicode_ok
+from swarmdeck.tui.safe_text import clean, safe
+from swarmdeck.tui.screens.details import (
     DetailScreen,
     adapters_view,
     agent_details,
@@ -47,10 +47,10 @@ from tui.screens.details import (
     reveal_view,
     task_details,
 )
-from tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
-from tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
-from tui.widgets.graph import WorkflowGraph
-from tui.widgets.lists import InboxList, RowList, SwarmList
+from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
+from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
+from swarmdeck.tui.widgets.graph import WorkflowGraph
+from swarmdeck.tui.widgets.lists import InboxList, RowList, SwarmList
 
 PaneName = Literal["swarm", "inbox", "workflow"]
 PANES: tuple[PaneName, ...] = ("inbox", "swarm", "workflow")
@@ -593,7 +593,7 @@ class SwarmdeckApp(App[int]):
     # ------------------------------------------------------------------ screens
 
     def action_help(self) -> None:
-        from tui.screens.help import help_view
+        from swarmdeck.tui.screens.help import help_view
 
         self.push_screen(
             DetailScreen("Keys (remap by id in [tui.keymap])", lambda: help_view(self))
@@ -607,7 +607,7 @@ class SwarmdeckApp(App[int]):
 
     def action_metrics(self) -> None:
         try:
-            from tui.screens.metrics import MetricsScreen  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            from swarmdeck.tui.screens.metrics import MetricsScreen  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError as exc:
             self.say(f"metrics are not available in this build ({exc})", severity="warning")
             return
@@ -772,7 +772,7 @@ class SwarmdeckApp(App[int]):
             self.say("pick an open escalation to decide and make a rule", severity="warning")
             return
         try:
-            from tui.screens.make_rule import MakeRuleScreen  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            from swarmdeck.tui.screens.make_rule import MakeRuleScreen  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError as exc:
             self.say(
                 f"'decide and make a rule' is not available in this build ({exc})",
@@ -993,7 +993,7 @@ class SwarmdeckApp(App[int]):
                 f"only a failed node can be retried ({node.id} is {node.state})", severity="warning"
             )
             return
-        from store.actions import act_on_task
+        from swarmdeck.store.actions import act_on_task
 
         try:
             await act_on_task(

@@ -10,10 +10,10 @@ from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 from textual.markup import escape
 
-from tui.safe_text import clean
+from swarmdeck.tui.safe_text import clean
 
 if TYPE_CHECKING:
-    from tui.app import SwarmdeckApp
+    from swarmdeck.tui.app import SwarmdeckApp
 
 #: Escalations and agents offered in the palette at most (palette finds, / filters).
 MAX_ITEMS = 300

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.db import Store
-from store.models import AdapterHealth, Agent, Escalation, Workflow, WorkflowSummary
+from swarmdeck.store.db import Store
+from swarmdeck.store.models import AdapterHealth, Agent, Escalation, Workflow, WorkflowSummary
 
 #: Attention order of agent states: problems first.
 STATE_ORDER = {"failed": 0, "blocked": 1, "working": 2, "idle": 3, "done": 4, "offline": 5}
@@ -364,7 +364,7 @@ class Models:
                 self.graph = None
                 result.graph_changed = True
             return
-        from store.errors import NotFound
+        from swarmdeck.store.errors import NotFound
 
         try:
             graph = await self.store.workflow(self.workflow_name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from tui.safe_text import clean
+from swarmdeck.tui.safe_text import clean
 
 
 def _field(text: str, limit: int = 200) -> str:

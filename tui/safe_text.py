@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from store.text import MAX_LEN, clean_text
+from swarmdeck.store.text import MAX_LEN, clean_text
 
 __all__ = ["MAX_LEN", "clean", "safe"]
 

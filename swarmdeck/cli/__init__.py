@@ -120,7 +120,7 @@ def cli(
     obj.set_section("tui", tui_flags)
     obj.set_section("collector", {"spawn": spawn_collector})
     if ctx.invoked_subcommand is None:
-        from tui.app import run_tui
+        from swarmdeck.tui.app import run_tui
 
         ctx.exit(run_tui(obj.settings()))
 
@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _known_error(exc: Exception) -> str | None:
     """One-line messages for the errors a user can cause and fix."""
-    from store.errors import StoreError
     from swarmdeck.config import ConfigError
+    from swarmdeck.store.errors import StoreError
 
     if isinstance(exc, ConfigError | StoreError):
         return str(exc)

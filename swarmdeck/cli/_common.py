@@ -13,9 +13,9 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from store.db import Store
-from store.text import clean_text
 from swarmdeck.config import Settings, load_settings
+from swarmdeck.store.db import Store
+from swarmdeck.store.text import clean_text
 
 EXIT_FAILURE = 1
 EXIT_ERROR = 2

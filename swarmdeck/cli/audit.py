@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import click
 
-from store.db import Store
-from store.events import parse_duration
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, with_store
 from swarmdeck.config import Settings
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import parse_duration
 
 
 @click.group()

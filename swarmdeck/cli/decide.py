@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from store.db import Store
-from store.errors import AlreadyDecided, InvalidDecision, NotFound
 from swarmdeck.actor import current_actor
 from swarmdeck.cli._common import (
     EXIT_CONFLICT,
@@ -17,6 +15,8 @@ from swarmdeck.cli._common import (
     with_store,
 )
 from swarmdeck.config import Settings
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
 
 
 @click.command()

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import click
 
-from store.db import Store
-from store.errors import StoreError
 from swarmdeck.cli._common import common_options
 from swarmdeck.config import Settings
 from swarmdeck.integrations.bridge import STORE_ERRORS, StoreBridge
@@ -36,6 +34,8 @@ from swarmdeck.integrations.claude_code import (
     session_agent_name,
 )
 from swarmdeck.integrations.cli_support import settings_from
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import StoreError
 
 #: Origin of what the hook command writes (no collector adapter has this name, so
 #: the hook acknowledges its decisions' outbox rows itself).

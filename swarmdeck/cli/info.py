@@ -13,7 +13,7 @@ from swarmdeck.cli._common import CliError, common_options, emit_json, emit_tabl
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of the event wire format."""
-    from store.events import event_json_schema
+    from swarmdeck.store.events import event_json_schema
 
     click.echo(json.dumps(event_json_schema(), indent=2))
 
@@ -27,10 +27,15 @@ def adapters(type_name: str | None, as_json: bool) -> None:
 
     Listing imports no plugin code, so a broken plugin cannot break this command.
     """
-    from adapters.registry import AdapterLoadError, AdapterNotFound, adapter_names, adapter_target
+    from swarmdeck.adapters.registry import (
+        AdapterLoadError,
+        AdapterNotFound,
+        adapter_names,
+        adapter_target,
+    )
 
     if type_name:
-        from adapters.registry import load_adapter
+        from swarmdeck.adapters.registry import load_adapter
 
         try:
             cls = load_adapter(type_name)

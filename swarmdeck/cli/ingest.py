@@ -10,11 +10,11 @@ from typing import BinaryIO
 
 import click
 
-from store.db import Store
-from store.ingest import IngestCounts, ingest_lines
-from store.text import clean_text
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, get_obj
 from swarmdeck.config import Settings
+from swarmdeck.store.db import Store
+from swarmdeck.store.ingest import IngestCounts, ingest_lines
+from swarmdeck.store.text import clean_text
 
 
 @click.command()

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from store.db import Store
 from swarmdeck.cli._common import common_options, emit_json, emit_table, with_store
 from swarmdeck.config import Settings
+from swarmdeck.store.db import Store
 
 KINDS = ("agents", "tasks", "escalations", "workflows", "decisions", "dead-letters")
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from store.db import Store
 from swarmdeck.cli._common import CliError, common_options, emit_json, get_obj, with_store
 from swarmdeck.cli.audit import parse_since
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.policy.rules import PolicyConfig, load_policy
+from swarmdeck.store.db import Store
 
 
 def load_rules_file(path: Path) -> PolicyConfig:

@@ -6,11 +6,11 @@ import time
 
 import click
 
-from store.db import Store
 from swarmdeck.cli._common import CliError, common_options, emit_json, emit_table, with_store
 from swarmdeck.cli.audit import parse_since
 from swarmdeck.config import Settings
 from swarmdeck.metrics import velocity
+from swarmdeck.store.db import Store
 
 
 @click.command()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from store.db import Store
-from store.governance import reveal as reveal_originals
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, with_store
 from swarmdeck.config import Settings
+from swarmdeck.store.db import Store
+from swarmdeck.store.governance import reveal as reveal_originals
 
 
 @click.command()

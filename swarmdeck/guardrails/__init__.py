@@ -14,8 +14,8 @@ from swarmdeck.guardrails.detectors import Hit, Scanner
 from swarmdeck.guardrails.ingest import IngestFilter
 
 if TYPE_CHECKING:
-    from store.db import Store
     from swarmdeck.config import Settings
+    from swarmdeck.store.db import Store
 
 __all__ = [
     "GuardrailConfig",

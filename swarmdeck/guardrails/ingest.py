@@ -28,12 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from store import events as ev
-from store.db import Store
-from store.events import Event, make_event
-from store.governance import Revealable, vault_id, vault_put, vault_put_sync
 from swarmdeck.guardrails.config import GuardrailConfig
 from swarmdeck.guardrails.detectors import Hit, Scanner, custom_detector
+from swarmdeck.store import events as ev
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, make_event
+from swarmdeck.store.governance import Revealable, vault_id, vault_put, vault_put_sync
 
 log = logging.getLogger("swarmdeck.guardrails")
 

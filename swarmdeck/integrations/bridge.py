@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from adapters.base import Batch, DeliveryError
-from adapters.supervisor import IngestFilter
-from store.db import Store
-from store.errors import NotFound, StoreError
-from store.events import Event, make_event
-from store.models import Decision, Delivery
+from swarmdeck.adapters.base import Batch, DeliveryError
+from swarmdeck.adapters.supervisor import IngestFilter
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import NotFound, StoreError
+from swarmdeck.store.events import Event, make_event
+from swarmdeck.store.models import Decision, Delivery
 
 #: What a wait can end with, beyond the decision actions themselves.
 TIMEOUT = "timeout"

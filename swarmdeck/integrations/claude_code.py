@@ -34,10 +34,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from store.db import Store
-from store.events import Event, Severity, make_event
-from store.text import clean_text
 from swarmdeck.integrations.bridge import UNAVAILABLE, Bridge, Outcome
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, Severity, make_event
+from swarmdeck.store.text import clean_text
 
 #: Hook events that may wait for a manager.
 PERMISSION = "PermissionRequest"

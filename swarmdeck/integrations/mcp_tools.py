@@ -22,9 +22,9 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from store.events import AgentState, Event, Severity, make_event
 from swarmdeck.integrations.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome
 from swarmdeck.integrations.claude_code import clean, visible
+from swarmdeck.store.events import AgentState, Event, Severity, make_event
 
 Verdict = Literal[
     "approve", "reject", "reroute", "retry", "answer", "timeout", "withdrawn", "unavailable"

@@ -14,8 +14,8 @@ from swarmdeck.policy.engine import PolicyService
 from swarmdeck.policy.rules import PolicyConfig, Rule, load_policy, parse_step
 
 if TYPE_CHECKING:
-    from store.db import Store
     from swarmdeck.config import Settings
+    from swarmdeck.store.db import Store
 
 __all__ = [
     "PolicyConfig",

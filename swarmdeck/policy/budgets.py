@@ -30,12 +30,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from store.actions import act_on_task
-from store.db import Store
-from store.errors import AlreadyDecided, InvalidDecision, NotFound
-from store.events import make_event
-from store.models import StoredEvent
 from swarmdeck.guardrails.config import BudgetConfig
+from swarmdeck.store.actions import act_on_task
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
+from swarmdeck.store.events import make_event
+from swarmdeck.store.models import StoredEvent
 
 log = logging.getLogger("swarmdeck.policy.budgets")
 

@@ -19,9 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.db import Store
 from swarmdeck.policy.engine import POLICY_SOURCE
 from swarmdeck.policy.rules import PolicyConfig, Subject
+from swarmdeck.store.db import Store
 
 _PAST = {
     "approve": "approved",

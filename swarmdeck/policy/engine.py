@@ -28,15 +28,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from store import governance
-from store.actions import act_on_task
-from store.db import Store, stored_event
-from store.errors import AlreadyDecided, InvalidDecision, NotFound
-from store.events import make_event
-from store.models import Escalation, StoredEvent
 from swarmdeck.guardrails.config import BudgetConfig
 from swarmdeck.policy.budgets import BudgetWatcher
 from swarmdeck.policy.rules import PolicyConfig, Rule, Step, Subject, load_policy
+from swarmdeck.store import governance
+from swarmdeck.store.actions import act_on_task
+from swarmdeck.store.db import Store, stored_event
+from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
+from swarmdeck.store.events import make_event
+from swarmdeck.store.models import Escalation, StoredEvent
 
 log = logging.getLogger("swarmdeck.policy")
 

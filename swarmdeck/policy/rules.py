@@ -38,9 +38,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from store.events import KINDS, SEVERITIES, parse_duration
 from swarmdeck.config import ConfigError
 from swarmdeck.guardrails.config import describe_errors
+from swarmdeck.store.events import KINDS, SEVERITIES, parse_duration
 
 STEP_NAMES = ("retry", "reroute", "escalate", "approve", "reject")
 _STEP = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*$", re.S)

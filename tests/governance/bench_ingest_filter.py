@@ -19,9 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from store.db import Store
-from store.events import Event, make_event
 from swarmdeck.guardrails import GuardrailConfig, IngestFilter
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, make_event
 
 TEXTS = [
     "running pytest tests/unit -q",

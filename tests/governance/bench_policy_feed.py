@@ -14,9 +14,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from store.db import Store
-from store.events import make_event
 from swarmdeck.policy import PolicyService, load_policy
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import make_event
 from tests.governance.bench_ingest_filter import make_events
 
 RULES = {

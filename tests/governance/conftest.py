@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from store.db import Store
-from store.events import Event, make_event
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, make_event
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp()
 

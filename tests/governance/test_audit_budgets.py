@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store
-from store.governance import vault_find
 from swarmdeck.guardrails import GuardrailConfig, IngestFilter, load_guardrails
 from swarmdeck.policy import PolicyService, load_policy
+from swarmdeck.store.db import Store
+from swarmdeck.store.governance import vault_find
 from tests.governance.conftest import Clock, Script
 
 

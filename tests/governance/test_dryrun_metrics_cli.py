@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store
 from swarmdeck.metrics import percentile, sparkline, velocity
 from swarmdeck.policy import load_policy
 from swarmdeck.policy.dryrun import dry_run
+from swarmdeck.store.db import Store
 from tests.governance.conftest import _ev, record_history
 
 RULES = {

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.db import Store
-from store.governance import reveal, vault_find
 from swarmdeck.config import ConfigError
 from swarmdeck.guardrails import GuardrailConfig, IngestFilter, Scanner, load_guardrails
 from swarmdeck.guardrails.detectors import PLACEHOLDER, card_ok, iban_ok
+from swarmdeck.store.db import Store
+from swarmdeck.store.governance import reveal, vault_find
 from tests.governance.conftest import Clock, Script
 
 SCANNER = Scanner()
@@ -296,7 +296,7 @@ def test_filter_never_lets_a_secret_through(
     data: dict[str, object] = {field: text}
     if kind == "agent.status":
         data["state"] = "working"
-    from store.events import make_event
+    from swarmdeck.store.events import make_event
 
     event = make_event(kind, id="x", source="s", agent="a", task="T-1", data=data)
     out = asyncio.run(IngestFilter(GuardrailConfig())([event], "demo"))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store
 from swarmdeck.config import ConfigError
 from swarmdeck.policy import PolicyService, load_policy
+from swarmdeck.store.db import Store
 from tests.governance.conftest import Clock, Script
 
 FLAKY = {
@@ -286,7 +286,7 @@ async def test_run_loop_acts_until_cancelled(store: Store, ev: Script, clock: Cl
 async def test_watched_config_reloads_rules(
     store: Store, ev: Script, clock: Clock, tmp_path: Path
 ) -> None:
-    from tui.screens.make_rule import append_rule, rule_dict
+    from swarmdeck.tui.screens.make_rule import append_rule, rule_dict
 
     config = tmp_path / "config.toml"
     config.write_text("[tui]\nbell = false\n")

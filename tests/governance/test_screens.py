@@ -15,11 +15,11 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input
 
-from store.db import Store
 from swarmdeck.guardrails import GuardrailConfig, IngestFilter
+from swarmdeck.store.db import Store
+from swarmdeck.tui.screens.make_rule import MakeRuleScreen, append_rule, rule_dict
+from swarmdeck.tui.screens.metrics import MetricsScreen
 from tests.governance.conftest import T0, _ev, record_history
-from tui.screens.make_rule import MakeRuleScreen, append_rule, rule_dict
-from tui.screens.metrics import MetricsScreen
 
 NOW = T0 + 6 * 3600
 SECRET = "AKIAIOSFODNN7EXAMPLE"
@@ -177,7 +177,7 @@ def test_append_rule_refuses_a_duplicate_and_keeps_the_file(tmp_path: Path) -> N
 async def test_real_app_opens_both_screens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Through SwarmdeckApp itself: ``:metrics`` and ``m`` (decide and make a rule) on the inbox."""
     from swarmdeck.config import Settings, TuiSettings
-    from tui.app import SwarmdeckApp
+    from swarmdeck.tui.app import SwarmdeckApp
 
     monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")

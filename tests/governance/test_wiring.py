@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store
 from swarmdeck.config import ConfigError, load_settings
 from swarmdeck.guardrails import IngestFilter, build_ingest_filter
 from swarmdeck.policy import PolicyService, build_policy_service
+from swarmdeck.store.db import Store
 from tests.governance.conftest import Clock
 
 
@@ -27,7 +27,7 @@ async def test_no_rules_decide_nothing_but_deadlines_still_expire(
     raises severity when it passes (and the service is there to pick up a first rule)."""
     from datetime import UTC, datetime
 
-    from store.events import make_event
+    from swarmdeck.store.events import make_event
 
     settings = _settings(tmp_path, "")
     assert isinstance(build_ingest_filter(settings), IngestFilter)  # guardrails on by default

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from store.db import Store
-from store.models import Escalation
+from swarmdeck.store.db import Store
+from swarmdeck.store.models import Escalation
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SWARMDECK = Path(sys.executable).parent / "swarmdeck"

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from store.db import Store
+from swarmdeck.store.db import Store
 from tests.integrations.conftest import SWARMDECK, open_escalations, payload
 
 

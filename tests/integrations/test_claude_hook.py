@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from store.db import Store
+from swarmdeck.store.db import Store
 from tests.integrations.conftest import SWARMDECK, open_escalations, payload
 
 pytestmark = pytest.mark.slow

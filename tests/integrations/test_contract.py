@@ -26,12 +26,12 @@ import httpx
 import pytest
 from mcp import Client
 
-from adapters.base import Adapter, DeliveryError
-from adapters.claude_code import ClaudeCodeAdapter
-from adapters.http import HttpAdapter
-from adapters.mcp_server import McpAdapter
-from store.db import Store
-from store.models import Decision, Delivery
+from swarmdeck.adapters.base import Adapter, DeliveryError
+from swarmdeck.adapters.claude_code import ClaudeCodeAdapter
+from swarmdeck.adapters.http import HttpAdapter
+from swarmdeck.adapters.mcp_server import McpAdapter
+from swarmdeck.store.db import Store
+from swarmdeck.store.models import Decision, Delivery
 from tests.adapters_contract import (
     AdapterCase,
     Driven,

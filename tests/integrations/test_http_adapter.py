@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters._http_common import EmbeddedServer
-from adapters.base import AdapterContext, DeliveryError
-from adapters.http import HttpAdapter, HttpOptions
-from adapters.supervisor import Instance, Supervisor
-from store.db import Store
-from store.events import parse_event
-from store.models import Delivery
+from swarmdeck.adapters._http_common import EmbeddedServer
+from swarmdeck.adapters.base import AdapterContext, DeliveryError
+from swarmdeck.adapters.http import HttpAdapter, HttpOptions
+from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import parse_event
+from swarmdeck.store.models import Delivery
 from tests.integrations.conftest import eventually
 
 TOKEN = "s3cret-token-value"

@@ -11,9 +11,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import Implementation
 
-from store.db import Store
 from swarmdeck.integrations.bridge import StoreBridge
 from swarmdeck.integrations.mcp_tools import build_server
+from swarmdeck.store.db import Store
 from tests.integrations.conftest import SWARMDECK, eventually, open_escalations
 
 

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from mcp import Client
 
-from adapters._http_common import BindRefused
-from adapters.base import AdapterContext
-from adapters.claude_code import ClaudeCodeAdapter, ClaudeCodeOptions
-from adapters.mcp_server import McpAdapter, McpOptions
-from adapters.supervisor import Instance, Supervisor
-from store.db import Store
+from swarmdeck.adapters._http_common import BindRefused
+from swarmdeck.adapters.base import AdapterContext
+from swarmdeck.adapters.claude_code import ClaudeCodeAdapter, ClaudeCodeOptions
+from swarmdeck.adapters.mcp_server import McpAdapter, McpOptions
+from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.store.db import Store
 from tests.integrations.conftest import eventually, open_escalations, payload
 
 

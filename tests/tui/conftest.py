@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from store.db import Store
 from swarmdeck.config import Settings, TuiSettings
+from swarmdeck.store.db import Store
+from swarmdeck.tui.app import SwarmdeckApp
 from tests.tui.swarm_data import NOW, make_db
-from tui.app import SwarmdeckApp
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from store.db import Store
-from store.events import Event, make_event
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, make_event
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 NOW = (T0 + timedelta(minutes=10)).timestamp()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store
+from swarmdeck.store.db import Store
+from swarmdeck.tui.app import SwarmdeckApp
+from swarmdeck.tui.screens.details import DetailScreen
+from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
 from tests.tui.conftest import AppFactory, frozen
-from tui.app import SwarmdeckApp
-from tui.screens.details import DetailScreen
-from tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
 
 
 def messages(app: SwarmdeckApp) -> list[str]:
@@ -317,7 +317,7 @@ async def test_details_show_agent_text_literally(app_factory: AppFactory) -> Non
 
 
 async def test_help_lists_every_binding(app_factory: AppFactory) -> None:
-    from tui.screens.help import help_view
+    from swarmdeck.tui.screens.help import help_view
 
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -347,7 +347,7 @@ async def test_help_lists_every_binding(app_factory: AppFactory) -> None:
 async def test_attention_rings_and_toasts_on_new_critical(
     app_factory: AppFactory, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store.events import make_event
+    from swarmdeck.store.events import make_event
     from tests.tui.swarm_data import T0
 
     app = app_factory()
@@ -375,7 +375,7 @@ async def test_missing_governance_screens_show_a_message(app_factory: AppFactory
         await pilot.press("colon", *"metrics", "enter")
         await pilot.pause()
         try:
-            import tui.screens.metrics  # noqa: F401
+            import swarmdeck.tui.screens.metrics  # noqa: F401
         except ImportError:
             assert any("metrics are not available" in m for m in messages(app))
         else:
@@ -385,7 +385,7 @@ async def test_missing_governance_screens_show_a_message(app_factory: AppFactory
 async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Store) -> None:
     from textual.command import Hit
 
-    from tui.commands import SwarmdeckCommands
+    from swarmdeck.tui.commands import SwarmdeckCommands
 
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -412,8 +412,8 @@ async def test_reveal_a_masked_secret_from_details_is_audited(
 ) -> None:
     """A guardrail hit stored through the real ingest filter; `v` in its details asks why,
     shows the original literally, and the audit names who looked, never the secret."""
-    from store.events import make_event
     from swarmdeck.guardrails import GuardrailConfig, IngestFilter
+    from swarmdeck.store.events import make_event
 
     secret = "AKIAIOSFODNN7EXAMPLE"
     hit = make_event(

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from textual.theme import Theme
 
-from store.db import Store
-from store.models import Agent, Workflow, WorkflowNode
+from swarmdeck.store.db import Store
+from swarmdeck.store.models import Agent, Workflow, WorkflowNode
+from swarmdeck.tui.model import Filter, Models, SwarmModel
+from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, parse_theme
+from swarmdeck.tui.widgets.graph import draw, layout
 from tests.tui.conftest import AppFactory, frozen
-from tui.model import Filter, Models, SwarmModel
-from tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, parse_theme
-from tui.widgets.graph import draw, layout
 
 
 def test_builtin_themes() -> None:
@@ -138,7 +138,7 @@ def test_draw_box_chars_and_ascii() -> None:
 
 
 async def test_severity_rise_needs_attention(store: Store) -> None:
-    from store.events import make_event
+    from swarmdeck.store.events import make_event
     from tests.tui.swarm_data import T0
 
     models = Models(store, clock=frozen)

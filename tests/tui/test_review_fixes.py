@@ -11,12 +11,12 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from store.db import Store
-from store.events import make_event
+from swarmdeck.store.db import Store
+from swarmdeck.store.events import make_event
+from swarmdeck.tui.app import SwarmdeckApp
+from swarmdeck.tui.screens.modals import ConfirmScreen
 from tests.tui.conftest import frozen, make_settings
 from tests.tui.swarm_data import make_db
-from tui.app import SwarmdeckApp
-from tui.screens.modals import ConfirmScreen
 
 
 def toasts(app: SwarmdeckApp) -> list[str]:
@@ -118,7 +118,7 @@ async def test_one_mark_still_asks_before_deciding(tmp_path: Path) -> None:
 
 
 async def test_palette_cleans_agent_ids(tmp_path: Path) -> None:
-    from tui.commands import SwarmdeckCommands
+    from swarmdeck.tui.commands import SwarmdeckCommands
 
     async with deck(tmp_path) as (store, app, _pilot):
         raised = make_event(

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
 
-from tui.notify import osc_sequences, tmux_passthrough
-from tui.safe_text import MAX_LEN, clean, safe
+from swarmdeck.tui.notify import osc_sequences, tmux_passthrough
+from swarmdeck.tui.safe_text import MAX_LEN, clean, safe
 
 HOSTILE = {
     "markup": (

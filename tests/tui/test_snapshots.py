@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from swarmdeck.tui.app import SwarmdeckApp
 from tests.tui.conftest import make_app
-from tui.app import SwarmdeckApp
 
 SIZES = {"wide": (120, 40), "side": (45, 40)}
 

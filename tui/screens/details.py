@@ -20,11 +20,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from store.db import Store
-from store.errors import NotFound
-from store.models import Escalation, StoredEvent
-from tui.render import ACTION_PAST, SEVERITY_SHORT, countdown, short_duration
-from tui.safe_text import clean, safe
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import NotFound
+from swarmdeck.store.models import Escalation, StoredEvent
+from swarmdeck.tui.render import ACTION_PAST, SEVERITY_SHORT, countdown, short_duration
+from swarmdeck.tui.safe_text import clean, safe
 
 Loader = Callable[[], Awaitable[RenderableType]]
 Revealer = Callable[[str], Awaitable[RenderableType]]
@@ -110,7 +110,7 @@ class DetailScreen(Screen[str | None]):
         self.dismiss(action)
 
     def action_reveal(self) -> None:
-        from tui.screens.modals import ReasonScreen
+        from swarmdeck.tui.screens.modals import ReasonScreen
 
         def reveal(reason: str | None) -> None:
             if reason and self.revealer is not None:
@@ -387,7 +387,7 @@ async def reveal_view(store: Store, escalation_id: str, actor: str, reason: str)
     The originals are agent text like any other: shown literally, never as markup,
     with escape sequences stripped.
     """
-    from store.governance import reveal
+    from swarmdeck.store.governance import reveal
 
     found = await reveal(store, actor=actor, reason=reason, escalation=escalation_id)
     if not found:

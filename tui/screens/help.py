@@ -9,13 +9,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 
-from tui.screens.details import DetailScreen
-from tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
-from tui.widgets.graph import WorkflowGraph
-from tui.widgets.lists import InboxList, RowList, SwarmList
+from swarmdeck.tui.screens.details import DetailScreen
+from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
+from swarmdeck.tui.widgets.graph import WorkflowGraph
+from swarmdeck.tui.widgets.lists import InboxList, RowList, SwarmList
 
 if TYPE_CHECKING:
-    from tui.app import SwarmdeckApp
+    from swarmdeck.tui.app import SwarmdeckApp
 
 DECISION_IDS = frozenset(
     {

@@ -37,13 +37,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from store.db import Store
-from store.errors import AlreadyDecided, InvalidDecision, NotFound
-from store.models import Escalation
 from swarmdeck.config import ConfigError, default_config_path
 from swarmdeck.policy.dryrun import dry_run
 from swarmdeck.policy.rules import PolicyConfig, load_policy
-from tui.safe_text import clean, safe
+from swarmdeck.store.db import Store
+from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
+from swarmdeck.store.models import Escalation
+from swarmdeck.tui.safe_text import clean, safe
 
 DRY_RUN_DAYS = 7
 

@@ -24,9 +24,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from store.db import Store
 from swarmdeck.metrics import Velocity, fmt_duration, fmt_ratio, sparkline, velocity
-from tui.safe_text import safe
+from swarmdeck.store.db import Store
+from swarmdeck.tui.safe_text import safe
 
 WINDOWS: dict[str, float] = {"1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 

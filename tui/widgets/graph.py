@@ -26,9 +26,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from store.models import Workflow, WorkflowNode
-from tui.render import NODE_SYMBOLS, fit, symbol
-from tui.safe_text import clean
+from swarmdeck.store.models import Workflow, WorkflowNode
+from swarmdeck.tui.render import NODE_SYMBOLS, fit, symbol
+from swarmdeck.tui.safe_text import clean
 
 BOX_W = 18
 BOX_H = 3

@@ -22,9 +22,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from store.models import Agent, Escalation
-from tui.model import InboxModel, SwarmModel
-from tui.render import (
+from swarmdeck.store.models import Agent, Escalation
+from swarmdeck.tui.model import InboxModel, SwarmModel
+from swarmdeck.tui.render import (
     ACTION_PAST,
     AGENT_SYMBOLS,
     DELIVERY_SYMBOLS,
@@ -37,7 +37,7 @@ from tui.render import (
     symbol,
     tokens,
 )
-from tui.safe_text import clean
+from swarmdeck.tui.safe_text import clean
 
 
 class Ordered(Protocol):
