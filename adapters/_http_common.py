@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 import uvicorn
 
 from swarmdeck.adapters.base import Adapter, AdapterContext, AdapterOptions, Batch
-from swarmdeck.integrations.bridge import FutureBridge, withdraw_stale
+from swarmdeck.adapters.bridge import FutureBridge, withdraw_stale
 from swarmdeck.store.events import Event
 from swarmdeck.store.models import Delivery
 

@@ -3,7 +3,7 @@
 Claude Code can call a hook over HTTP (``{"type": "http", "url": ...}``) instead
 of spawning ``swarmdeck hook claude-code``. This adapter serves
 ``POST /hooks/claude-code`` on 127.0.0.1 with exactly the same translation as the
-command (see :mod:`swarmdeck.integrations.claude_code`): the payload becomes
+command (see :mod:`swarmdeck.adapters.hooks.claude_code`): the payload becomes
 events, a permission becomes an escalation whose decision comes back through
 :meth:`ClaudeCodeAdapter.deliver`, and the answer is Claude Code's JSON.
 
@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 from swarmdeck.adapters._http_common import ServingAdapter
 from swarmdeck.adapters.base import AdapterContext, AdapterOptions, Batch, Rejected
-from swarmdeck.integrations.bridge import STORE_ERRORS
-from swarmdeck.integrations.claude_code import (
+from swarmdeck.adapters.bridge import STORE_ERRORS
+from swarmdeck.adapters.hooks.claude_code import (
     DEFAULT_MATCHER,
     PERMISSION,
     PRETOOL,
@@ -104,7 +104,7 @@ class ClaudeCodeAdapter(ServingAdapter):
 
     async def answer(self, raw: bytes) -> HookAnswer:
         """Translate one hook call and wait for its decision, whatever goes wrong."""
-        from swarmdeck.integrations.claude_code import default_answer
+        from swarmdeck.adapters.hooks.claude_code import default_answer
 
         try:
             if len(raw) > MAX_BODY:

@@ -57,7 +57,7 @@ class McpAdapter(ServingAdapter):
         self.opts = options
 
     def build_app(self) -> Any:
-        from swarmdeck.integrations.mcp_tools import build_server
+        from swarmdeck.adapters.mcp_tools import build_server
 
         server = build_server(
             self.bridge,

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import click
 
-from swarmdeck.cli._common import common_options
-from swarmdeck.config import Settings
-from swarmdeck.integrations.bridge import STORE_ERRORS, StoreBridge
-from swarmdeck.integrations.claude_code import (
+from swarmdeck.adapters.bridge import STORE_ERRORS, StoreBridge
+from swarmdeck.adapters.hooks.claude_code import (
     HookConfig,
     PayloadError,
     default_answer,
@@ -33,7 +31,9 @@ from swarmdeck.integrations.claude_code import (
     parse_payload,
     session_agent_name,
 )
-from swarmdeck.integrations.cli_support import settings_from
+from swarmdeck.cli._common import common_options
+from swarmdeck.cli._settings import settings_from
+from swarmdeck.config import Settings
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
 

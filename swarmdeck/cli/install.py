@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from swarmdeck.cli._common import Obj, common_options
-from swarmdeck.integrations.cli_support import settings_from
+from swarmdeck.cli._settings import settings_from
 
 #: Recognises a handler we installed, whatever the path of the executable.
 MARKER = " hook claude-code"

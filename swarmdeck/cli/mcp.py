@@ -17,7 +17,7 @@ import socket
 import click
 
 from swarmdeck.cli._common import common_options
-from swarmdeck.integrations.cli_support import settings_from
+from swarmdeck.cli._settings import settings_from
 
 #: Origin of what ``swarmdeck mcp`` writes (not a collector adapter: it acknowledges itself).
 ORIGIN = "mcp-stdio"
@@ -40,8 +40,8 @@ ORIGIN = "mcp-stdio"
 @click.pass_context
 def mcp(ctx: click.Context, timeout: float | None, progress_every: float) -> None:
     """Serve swarmdeck's MCP tools (request_approval, report_status) over stdio."""
-    from swarmdeck.integrations.bridge import LazyStoreBridge
-    from swarmdeck.integrations.mcp_tools import build_server
+    from swarmdeck.adapters.bridge import LazyStoreBridge
+    from swarmdeck.adapters.mcp_tools import build_server
 
     settings = settings_from(ctx)
     from swarmdeck.collector import build_filters

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from swarmdeck.integrations.bridge import Outcome
-from swarmdeck.integrations.claude_code import (
+from swarmdeck.adapters.bridge import Outcome
+from swarmdeck.adapters.hooks.claude_code import (
     base_name,
     describe_tool,
     matches,

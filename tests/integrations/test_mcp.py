@@ -11,8 +11,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import Implementation
 
-from swarmdeck.integrations.bridge import StoreBridge
-from swarmdeck.integrations.mcp_tools import build_server
+from swarmdeck.adapters.bridge import StoreBridge
+from swarmdeck.adapters.mcp_tools import build_server
 from swarmdeck.store.db import Store
 from tests.integrations.conftest import SWARMDECK, eventually, open_escalations
 
@@ -153,7 +153,7 @@ async def test_stdio_timeout(tmp_path: Path, store: Store, env: dict[str, str]) 
 
 
 async def test_store_unavailable_answers_unavailable(tmp_path: Path) -> None:
-    from swarmdeck.integrations.bridge import LazyStoreBridge
+    from swarmdeck.adapters.bridge import LazyStoreBridge
 
     blocker = tmp_path / "file"
     blocker.write_text("x")

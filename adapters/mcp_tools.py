@@ -1,7 +1,7 @@
 """The swarmdeck MCP server: ``request_approval`` and ``report_status`` for any MCP agent.
 
 One server definition serves both paths: ``swarmdeck mcp`` over stdio (a
-:class:`~swarmdeck.integrations.bridge.StoreBridge`) and the ``mcp`` adapter's
+:class:`~swarmdeck.adapters.bridge.StoreBridge`) and the ``mcp`` adapter's
 streamable HTTP endpoint inside the collector (a ``FutureBridge``).
 
 ``request_approval`` blocks until a manager decides, reporting progress while it
@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from swarmdeck.integrations.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome
-from swarmdeck.integrations.claude_code import clean, visible
+from swarmdeck.adapters.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome
+from swarmdeck.adapters.hooks.claude_code import clean, visible
 from swarmdeck.store.events import AgentState, Event, Severity, make_event
 
 Verdict = Literal[

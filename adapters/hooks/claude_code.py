@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from swarmdeck.integrations.bridge import UNAVAILABLE, Bridge, Outcome
+from swarmdeck.adapters.bridge import UNAVAILABLE, Bridge, Outcome
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event, Severity, make_event
 from swarmdeck.store.text import clean_text
