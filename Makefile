@@ -11,8 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The example adapter is installed too: the suite loads it through its entry point.
+EXAMPLE := examples/swarmdeck-lines
+
+$(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e $(EXAMPLE)
 	@touch $(STAMP)
 
 ## Launch swarmdeck on its embedded default (simulated swarm, database in the data dir).
