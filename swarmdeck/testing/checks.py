@@ -46,6 +46,9 @@ Stimulus = Callable[[Path, Adapter], Awaitable[None] | None]
 
 #: How long a restarted adapter without new input is watched for re-reads.
 RESTART_WINDOW = 0.5
+#: Items an adapter may yield without a position before the restart check concludes it
+#: keeps none.
+ITEMS_WITHOUT_POSITION = 50
 
 
 @dataclass(frozen=True)
@@ -390,12 +393,12 @@ async def check_restart(case: AdapterCase, tmp: Path) -> None:
         run1 = await drive(
             first,
             store,
-            until=lambda d: bool(d.events and d.position),
+            until=lambda d: bool(d.events and d.position) or d.items >= ITEMS_WITHOUT_POSITION,
             timeout=case.timeout,
             stimulate=_stimulus(case, tmp, first),
         )
         if not run1.position:
-            pytest.skip(f"{case.id} saved no position in {case.timeout}s: nothing to resume")
+            pytest.skip(f"{case.id} saves no position: nothing to resume")
         saved = await store.get_states(name)
         assert run1.position.items() <= saved.items(), "the position was not stored"
         if case.add_input is not None:
