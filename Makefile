@@ -13,9 +13,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+# The example adapter is installed too: the suite loads it through its entry point.
+EXAMPLE := examples/swarmdeck-lines
+
+$(STAMP): pyproject.toml $(LOCK) $(EXAMPLE)/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e $(EXAMPLE)
 	@# A dependency added to pyproject.toml but not to the lock fails here: run `make lock`.
 	$(BIN)/python -m pip check
 	@touch $(STAMP)

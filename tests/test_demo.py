@@ -25,7 +25,7 @@ from swarmdeck.store.events import (
     TaskStarted,
     parse_event_json,
 )
-from tests.adapters_contract import Driven, build, drive, has_escalation
+from swarmdeck.testing import Driven, build, drive, has_escalation
 
 FIXED = 1_795_000_000.0
 

@@ -13,7 +13,7 @@ import pytest
 
 from swarmdeck.adapters.jsonl import JsonlAdapter
 from swarmdeck.store.db import Store
-from tests.adapters_contract import Driven, build, drive
+from swarmdeck.testing import Driven, build, drive
 
 TS = "2026-11-24T01:00:00+00:00"
 

@@ -1,4 +1,5 @@
-"""Layering rules: store/ and adapters/ never import Textual; listing adapters imports none."""
+"""Layering rules: store/, adapters/ and the adapter test kit never import Textual; listing
+adapters imports none."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def _imports_in_fresh_interpreter(code: str) -> set[str]:
         " swarmdeck.adapters.supervisor",
         "from swarmdeck.adapters.registry import load_all; load_all()",
         "import swarmdeck.collector, swarmdeck.config",
+        # The adapter test kit lands in third parties' test suites: no TUI there.
+        "import swarmdeck.testing",
     ],
 )
 def test_core_layers_do_not_import_textual(code: str) -> None:

@@ -1,4 +1,4 @@
-"""The shared adapter contract (tests/adapters_contract.py) applied to http, claude-code, mcp.
+"""The shipped adapter contract (swarmdeck.testing) applied to http, claude-code, mcp.
 
 ``http`` runs against a fake agent platform in a subprocess (so its sockets never
 count as the adapter's descriptors). ``claude-code`` and ``mcp`` serve on an
@@ -32,16 +32,19 @@ from swarmdeck.adapters.http import HttpAdapter
 from swarmdeck.adapters.mcp_server import McpAdapter
 from swarmdeck.store.db import Store
 from swarmdeck.store.models import Decision, Delivery
-from tests.adapters_contract import (
+from swarmdeck.testing import (
     AdapterCase,
     Driven,
     apply,
     build,
     check_cancel,
+    check_capabilities,
     check_deliver,
+    check_delivery_errors,
     check_events,
     check_metadata,
     check_options,
+    check_restart,
 )
 from tests.integrations.conftest import eventually, open_escalations, payload
 
@@ -118,7 +121,7 @@ def case(request: pytest.FixtureRequest) -> AdapterCase:
     return request.param  # type: ignore[no-any-return]
 
 
-def test_options_forbid_unknown_keys(case: AdapterCase, tmp_path: Path) -> None:
+def test_options_are_strict_and_documented(case: AdapterCase, tmp_path: Path) -> None:
     check_options(case, tmp_path)
 
 
@@ -126,16 +129,28 @@ def test_metadata_and_entry_point(case: AdapterCase) -> None:
     check_metadata(case)
 
 
-async def test_events_are_valid_and_stored(case: AdapterCase, tmp_path: Path, store: Store) -> None:
-    await check_events(case, tmp_path, store)
+def test_capability_flags_match_methods(case: AdapterCase) -> None:
+    check_capabilities(case)
 
 
-async def test_cancel_is_clean(case: AdapterCase, tmp_path: Path, store: Store) -> None:
-    await check_cancel(case, tmp_path, store)
+async def test_events_are_valid_and_stored(case: AdapterCase, tmp_path: Path) -> None:
+    await check_events(case, tmp_path)
 
 
-async def test_http_deliver_is_idempotent(tmp_path: Path, store: Store) -> None:
-    await check_deliver(CASES[0], tmp_path, store)
+async def test_failed_delivery_raises_delivery_error(case: AdapterCase, tmp_path: Path) -> None:
+    await check_delivery_errors(case, tmp_path)
+
+
+async def test_cancel_is_clean(case: AdapterCase, tmp_path: Path) -> None:
+    await check_cancel(case, tmp_path)
+
+
+async def test_http_restart_resumes_from_its_cursor(tmp_path: Path) -> None:
+    await check_restart(CASES[0], tmp_path)
+
+
+async def test_http_deliver_is_idempotent(tmp_path: Path) -> None:
+    await check_deliver(CASES[0], tmp_path)
 
 
 @pytest.mark.parametrize("case", CASES[1:], ids=[c.id for c in CASES[1:]])
