@@ -118,7 +118,7 @@ async def test_one_mark_still_asks_before_deciding(tmp_path: Path) -> None:
 
 
 async def test_palette_cleans_agent_ids(tmp_path: Path) -> None:
-    from swarmdeck.tui.commands import SwarmdeckCommands
+    from swarmdeck.tui.palette import SwarmdeckCommands
 
     async with deck(tmp_path) as (store, app, _pilot):
         raised = make_event(
