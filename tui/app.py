@@ -80,7 +80,7 @@ HANGUP_GRACE = 2.0
 class CollectorLink(Protocol):
     """The collector as the App sees it: something to start, and a word on how it is.
 
-    The shell (``swarmdeck.cli.deck``) decides whether the collector runs in this
+    The shell (the CLI's ``deck`` module) decides whether the collector runs in this
     process or as ``swarmdeck serve`` and builds the link; the TUI imports neither the
     collector nor the CLI (the layers run one way).
     """

@@ -8,10 +8,10 @@ import pytest
 from textual.theme import Theme
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.models import Agent, Escalation
 from swarmdeck.tui.model import Filter, InboxModel, Models, SwarmModel
 from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, parse_theme
 from tests.tui.conftest import AppFactory, frozen
+from tests.tui.rows import agent_row, escalation_row
 
 
 def test_builtin_themes() -> None:
@@ -54,10 +54,6 @@ async def test_broken_theme_setting_falls_back(app_factory: AppFactory) -> None:
         ]
 
 
-def _agent(name: str, state: str = "idle", role: str = "coder", rev: int = 1) -> Agent:
-    return Agent(name, role, None, None, state, "", None, None, 0.0, 0.0, 0, 0, 0, 0.0, "demo", rev)
-
-
 def test_filter_parse() -> None:
     f = Filter.parse("state:blocked role:cod !idle build")
     assert f.terms == (("state", "blocked", False), ("role", "cod", False))
@@ -69,53 +65,41 @@ def test_filter_parse() -> None:
 
 def test_swarm_model_incremental() -> None:
     model = SwarmModel()
-    model.merge([_agent("b"), _agent("a", "blocked")])
+    model.merge([agent_row("b"), agent_row("a", "blocked")])
     assert model.order == ["a", "b"]
     order = model.order
-    model.merge([_agent("b", "working", rev=2)])  # name sort: no reorder for a state change
+    model.merge([agent_row("b", "working", rev=2)])  # name sort: no reorder for a state change
     assert model.order is order and model.agents["b"].rev == 2
     assert model.by_state == {"idle": 0, "blocked": 1, "working": 1}
     model.set_filter("state:working")
     assert model.order == ["b"]
-    model.merge([_agent("a", "working", rev=3)])  # joins the filtered view
+    model.merge([agent_row("a", "working", rev=3)])  # joins the filtered view
     assert model.order == ["a", "b"]
     model.set_sort("state")
-    model.merge([_agent("c", "failed", rev=4)])
+    model.merge([agent_row("c", "failed", rev=4)])
     model.set_filter("")
     assert model.order[0] == "c"
 
 
-def _esc(
-    key: str,
-    severity: str = "normal",
-    *,
-    raised: float = 0.0,
-    title: str = "t",
-    rev: int = 1,
-    decided: float | None = None,
-) -> Escalation:
-    return Escalation(
-        id=key, kind="approval", title=title, body="", severity=severity, options=None,
-        deadline=None, reroute_targets=None, agent="a", task=None, workflow=None, source="demo",
-        origin="demo", state="open" if decided is None else "decided", raised_ts=raised,
-        raised_seq=rev, decided_ts=decided, decided_by=None if decided is None else "x@y",
-        action=None if decided is None else "approve", reason=None, target=None, delivery=None,
-        delivery_error=None, rev=rev,
-    )  # fmt: skip
-
-
 def test_inbox_model_resorts_only_when_the_order_can_change() -> None:
     model = InboxModel(visible_seconds=60.0)
-    model.merge([_esc("old", raised=1.0), _esc("new", raised=2.0), _esc("hot", "high")], now=10)
+    model.merge(
+        [
+            escalation_row("old", raised=1.0),
+            escalation_row("new", raised=2.0),
+            escalation_row("hot", "high"),
+        ],
+        now=10,
+    )
     assert model.order == ["hot", "old", "new"]
     order = model.order
-    model.merge([_esc("old", raised=1.0, title="retitled", rev=2)], now=10)
+    model.merge([escalation_row("old", raised=1.0, title="retitled", rev=2)], now=10)
     assert model.order is order  # same place in the list: nothing to sort
-    model.merge([_esc("old", raised=1.0, rev=3, decided=9.0)], now=10)
+    model.merge([escalation_row("old", raised=1.0, rev=3, decided=9.0)], now=10)
     assert model.order == ["hot", "new", "old"]  # decided: after the open ones
     model.set_filter("retitled")
     assert model.order == []
-    model.merge([_esc("new", raised=2.0, title="retitled", rev=4)], now=10)
+    model.merge([escalation_row("new", raised=2.0, title="retitled", rev=4)], now=10)
     assert model.order == ["new"]  # became visible under the filter
     model.set_filter("")
     model.expire(now=100.0)  # the decision aged out of the window
