@@ -123,9 +123,9 @@ class SwarmModel:
         self.rebuild()
 
     def rebuild(self) -> None:
-        agents = self.agents.values()
+        agents: Iterable[Agent] = self.agents.values()
         if self.filter:
-            agents = [a for a in agents if self._visible(a)]  # type: ignore[assignment]
+            agents = [a for a in agents if self._visible(a)]
         if self.sort == "name":
             self.order = sorted(a.name for a in agents)
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
@@ -45,9 +45,14 @@ def plain_highlight(matcher: Matcher, candidate: str) -> Content:
 class SwarmdeckCommands(Provider):
     """Commands for panes, workflows, themes, every open escalation and the agents."""
 
+    @property
+    def deck(self) -> SwarmdeckApp:
+        """The app this provider serves (Textual types it as any App)."""
+        return cast("SwarmdeckApp", self.app)
+
     def _bare(self) -> list[Entry]:
         """Each command that runs without an argument: what the palette opens on."""
-        app: SwarmdeckApp = self.app  # type: ignore[assignment]
+        app = self.deck
         out: list[Entry] = []
         for c in COMMANDS:
             if not c.needs_arg:
@@ -58,7 +63,7 @@ class SwarmdeckCommands(Provider):
 
     def _with_values(self) -> list[Entry]:
         """Each command once per value it takes that the deck knows of."""
-        app: SwarmdeckApp = self.app  # type: ignore[assignment]
+        app = self.deck
         out: list[Entry] = []
         for c in COMMANDS:
             for value in self._values(c.handler)[:MAX_ITEMS]:
@@ -69,7 +74,7 @@ class SwarmdeckCommands(Provider):
         return out
 
     def _values(self, handler: HandlerId) -> Sequence[str]:
-        app: SwarmdeckApp = self.app  # type: ignore[assignment]
+        app = self.deck
         if handler == "show_workflow":
             return [w.name for w in app.models.workflows]
         if handler == "set_theme":
@@ -79,7 +84,7 @@ class SwarmdeckCommands(Provider):
         return ()
 
     def _commands(self) -> list[Entry]:
-        app: SwarmdeckApp = self.app  # type: ignore[assignment]
+        app = self.deck
         out = self._bare() + self._with_values()
         open_items = [e for e in app.models.inbox.items.values() if e.state == "open"]
         for e in open_items[:MAX_ITEMS]:
