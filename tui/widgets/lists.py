@@ -463,8 +463,14 @@ class InboxList(RowList):
             item = self.model.items.get(key)
             if item is None or item.state != "open":
                 self.cursor_key = None  # stay in place: the next item slides under
-        self._advance_from.clear()
+        # Forget a key once its decision has reached the model; a repaint that runs before
+        # the poll merging it (it may wait behind a timer poll) must not forget it.
+        self._advance_from = {k for k in self._advance_from if self._still_open(k)}
         super().flush()
+
+    def _still_open(self, key: str) -> bool:
+        item = self.model.items.get(key)
+        return item is not None and item.state == "open"
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
         if width >= 90:
