@@ -58,7 +58,8 @@ class SwarmdeckCommands(Provider):
             if not c.needs_arg:
                 aliases = f"  (also {' '.join(f':{a}' for a in c.aliases)})" if c.aliases else ""
                 run = partial(app.run_handler, c.handler, "")
-                out.append((f"{c.name}: {c.description}", run, escape(c.usage + aliases)))
+                # The help line is the command it runs: bare, even where a value may follow.
+                out.append((f"{c.name}: {c.description}", run, escape(f":{c.name}{aliases}")))
         return out
 
     def _with_values(self) -> list[Entry]:
