@@ -72,10 +72,14 @@ async def help_view(app: SwarmdeckApp) -> RenderableType:
         table.add_column(no_wrap=True, min_width=12)
         table.add_column()
         table.add_column(style="dim")
+        shown: set[str] = set()  # dialogs share modal.cancel: one row says it
         for cls in classes:
             for b in _bindings(cls):
                 if app.read_only and b.id in DECISION_BINDING_IDS:
                     continue
+                if b.id and b.id in shown:
+                    continue
+                shown.add(b.id or "")
                 table.add_row(_shown_key(b, keymap), b.description or b.action, b.id or "")
         parts.append(table)
         parts.append(Text(""))
