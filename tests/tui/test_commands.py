@@ -59,6 +59,7 @@ async def test_help_screen_lists_the_table(app_factory: AppFactory) -> None:
         text = console.export_text()
     for usage, what in help_rows():
         assert usage in text and what in text
+    assert text.count("modal.cancel") == 1  # two dialogs share it: one row
 
 
 async def test_palette_opens_on_the_table_and_runs_its_handlers(
