@@ -64,3 +64,13 @@ def test_cli_listing_commands_do_not_import_textual() -> None:
         "    main(['schema'])\n"
     )
     assert "textual" not in modules
+
+
+def test_the_tui_imports_neither_the_collector_nor_the_cli() -> None:
+    """The shell hands the App a collector link; the TUI never reaches up for one."""
+    modules = _imports_in_fresh_interpreter(
+        "import swarmdeck.tui.app, swarmdeck.tui.palette, swarmdeck.tui.screens.help"
+    )
+    assert "swarmdeck.tui.app" in modules
+    above = {m for m in modules if m == "swarmdeck.collector" or m.startswith("swarmdeck.cli")}
+    assert not above

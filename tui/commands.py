@@ -1,86 +1,112 @@
-"""The command palette provider: "area: verb target" commands built from the live state."""
+"""The one command table: every ``:`` command, read by the prompt, help and the palette.
+
+The ``:`` prompt parses a line against it (:func:`parse`), its placeholder lists it,
+the help screen shows it and the command palette offers it; the App maps each entry's
+``handler`` id to the method that does the work. A new command is one row here and one
+handler there, and a test checks that every handler id has one.
+
+Pure data and string functions: no Textual.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
 
-from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
-from textual.content import Content
-from textual.markup import escape
-
-from swarmdeck.tui.safe_text import clean
-
-if TYPE_CHECKING:
-    from swarmdeck.tui.app import SwarmdeckApp
-
-#: Escalations and agents offered in the palette at most (palette finds, / filters).
-MAX_ITEMS = 300
-
-
-def plain_highlight(matcher: Matcher, candidate: str) -> Content:
-    """Like ``Matcher.highlight`` but never parses the candidate as markup (agent text)."""
-    content = Content(candidate)
-    score, offsets = matcher.fuzzy_search.match(matcher.query, candidate)
-    if score:
-        for offset in offsets:
-            if not candidate[offset].isspace():
-                content = content.stylize(matcher.match_style, offset, offset + 1)
-    return content
+HandlerId = Literal[
+    "focus_swarm",
+    "focus_inbox",
+    "show_workflow",
+    "show_adapters",
+    "show_audit",
+    "show_metrics",
+    "set_theme",
+    "set_sort",
+    "show_help",
+    "quit",
+]
 
 
-class SwarmdeckCommands(Provider):
-    """Commands for panes, workflows, themes, every open escalation and the agents."""
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One ``:`` command."""
 
-    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app: SwarmdeckApp = self.app  # type: ignore[assignment]
-        out: list[tuple[str, Callable[[], Any], str]] = [
-            ("swarm: show", partial(app.action_pane, "swarm"), "Focus the Swarm pane"),
-            ("inbox: show", partial(app.action_pane, "inbox"), "Focus the Inbox pane"),
-            ("workflow: show", partial(app.action_pane, "workflow"), "Focus the Workflow pane"),
-            ("adapters: show health", app.action_adapters, "Adapter health and dead letters"),
-            ("audit: show", app.action_audit, "The audit chain, verified"),
-            ("metrics: show", app.action_metrics, "Outcome velocity"),
-            ("help: keys", app.action_help, "Every key"),
-        ]
-        for w in app.models.workflows[:MAX_ITEMS]:
-            name = clean(w.name, max_len=100, single_line=True)
-            out.append(
-                (f"workflow: {name}", partial(app.select_workflow, w.name), "Show this workflow")
-            )
-        for theme in sorted(app.theme_names):
-            out.append((f"theme: {theme}", partial(setattr, app, "theme", theme), "Switch theme"))
-        open_items = [e for e in app.models.inbox.items.values() if e.state == "open"]
-        for e in open_items[:MAX_ITEMS]:
-            title = clean(e.title, max_len=80, single_line=True)
-            # Ids are agent text too: cleaned of escapes, then escaped for the markup
-            # the palette parses its help text with.
-            shown_id = escape(clean(e.id, max_len=60, single_line=True))
-            if not app.read_only:
-                for verb in ("approve", "reject", "reroute", "retry"):
-                    out.append(
-                        (
-                            f"inbox: {verb} {title}",
-                            partial(app.request_decision, verb, [e.id]),
-                            shown_id,
-                        )
-                    )
-            out.append((f"inbox: details {title}", partial(app.show_escalation, e.id), shown_id))
-        for name in list(app.models.swarm.agents)[:MAX_ITEMS]:
-            shown = clean(name, max_len=80, single_line=True)
-            out.append((f"swarm: details {shown}", partial(app.show_agent, name), "Agent details"))
-        return out
+    name: str
+    aliases: tuple[str, ...]
+    args: str
+    """What may follow the name, as help shows it (``NAME``); "" when nothing does."""
+    description: str
+    handler: HandlerId
+    arg_optional: bool = False
+    """The command also runs bare (``:workflow`` alone shows the pane)."""
 
-    async def discover(self) -> Hits:
-        for text, callback, help_text in self._commands()[:7]:
-            yield DiscoveryHit(Content(text), callback, text=text, help=help_text)
+    @property
+    def usage(self) -> str:
+        return f":{self.name} {self.args}" if self.args else f":{self.name}"
 
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, callback, help_text in self._commands():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(
-                    score, plain_highlight(matcher, text), callback, text=text, help=help_text
-                )
+    @property
+    def needs_arg(self) -> bool:
+        return bool(self.args) and not self.arg_optional
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("swarm", ("agents", "sw"), "", "focus a pane", "focus_swarm"),
+    Command("inbox", ("in", "esc", "escalations"), "", "focus a pane", "focus_inbox"),
+    Command(
+        "workflow",
+        ("wf", "workflows"),
+        "NAME",
+        "show a workflow (prefix is enough)",
+        "show_workflow",
+        arg_optional=True,
+    ),
+    Command(
+        "adapters", ("adapter", "health"), "", "adapter health and dead letters", "show_adapters"
+    ),
+    Command("audit", (), "", "the audit chain, verified", "show_audit"),
+    Command("metrics", (), "", "outcome velocity", "show_metrics"),
+    Command(
+        "theme", (), "NAME", "switch theme (swarmdeck-dark, -light, -contrast, yours)", "set_theme"
+    ),
+    Command("sort", (), "name|state|last seen|cost", "sort the swarm", "set_sort"),
+    Command("help", (), "", "every key, as mapped", "show_help"),
+    Command(
+        "quit", ("q", "exit", "q!"), "", "leave (the swarm keeps running in the store)", "quit"
+    ),
+)
+
+#: The ``/`` prompt's syntax, for help and for its placeholder.
+FILTER_SYNTAX = "/text  state:blocked  role:coder  !word"
+FILTER_PLACEHOLDER = "text  state:blocked  role:coder  !state:idle   (enter keeps, esc clears)"
+
+_BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}
+
+
+def parse(line: str) -> tuple[Command | None, str, str]:
+    """``(command, word, argument)`` of a typed line; command None when the word is unknown
+    (or the line empty). A leading ``:`` is allowed; the word is case-insensitive."""
+    word, _, arg = line.strip().lstrip(":").partition(" ")
+    word = word.lower()
+    return _BY_WORD.get(word), word, arg.strip()
+
+
+def placeholder() -> str:
+    """The ``:`` prompt's hint: each command with what it takes."""
+    return "  ".join(c.usage[1:] for c in COMMANDS)
+
+
+def unknown(word: str) -> str:
+    return f"unknown command :{word} (try {' '.join(f':{c.name}' for c in COMMANDS)})"
+
+
+def help_rows() -> Iterator[tuple[str, str]]:
+    """(usage, description) rows; neighbours that do the same share a row."""
+    pending: list[str] = []
+    for i, c in enumerate(COMMANDS):
+        pending.append(c.usage)
+        following = COMMANDS[i + 1] if i + 1 < len(COMMANDS) else None
+        if following is None or following.description != c.description:
+            yield "  ".join(pending), c.description
+            pending = []
+    yield FILTER_SYNTAX, "filter the focused list; esc clears"

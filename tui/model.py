@@ -1,9 +1,12 @@
 """In-memory models of what the panes show, fed incrementally from the store.
 
-The UI never queries SQLite per keystroke or per row. A poller reads the store's
-change counter (:meth:`Store.rev`) every ~150 ms and, only when it moved, fetches
-the rows whose ``rev`` is newer than the last one it saw. The models merge them and
-record which keys changed; the widgets repaint only those rows, and only if visible.
+The UI never queries SQLite per keystroke or per row. A poller (:mod:`tui.refresh`)
+reads the store's change counter (:meth:`Store.rev`) every ~150 ms and, only when it
+moved, fetches the rows whose ``rev`` is newer than the last one it saw. The models
+merge them and keep each list's display order; they do not track which rows changed,
+because the lists need not know: each visible row carries a render stamp (its ``rev``
+and age text) and a repaint refreshes only the lines whose stamp differs
+(:mod:`tui.widgets.lists`).
 
 Nothing here imports Textual: the models are plain Python, tested on their own.
 """
@@ -87,8 +90,6 @@ class SwarmModel:
         self.index: dict[str, int] = {}
         self.sort = "name"
         self.filter = Filter()
-        self.changed: set[str] = set()
-        self.order_changed = True
         self.by_state: dict[str, int] = {}
 
     def merge(self, rows: Iterable[Agent]) -> None:
@@ -99,7 +100,6 @@ class SwarmModel:
                 self.by_state[old.state] = self.by_state.get(old.state, 1) - 1
             self.agents[agent.name] = agent
             self.by_state[agent.state] = self.by_state.get(agent.state, 0) + 1
-            self.changed.add(agent.name)
             if (
                 old is None
                 or (
@@ -123,23 +123,15 @@ class SwarmModel:
         self.rebuild()
 
     def rebuild(self) -> None:
-        agents = self.agents.values()
+        agents: Iterable[Agent] = self.agents.values()
         if self.filter:
-            agents = [a for a in agents if self._visible(a)]  # type: ignore[assignment]
+            agents = [a for a in agents if self._visible(a)]
         if self.sort == "name":
             self.order = sorted(a.name for a in agents)
         else:
             key = self.sort
             self.order = [a.name for a in sorted(agents, key=lambda a: (_sort_key(key, a), a.name))]
         self.index = {name: i for i, name in enumerate(self.order)}
-        self.order_changed = True
-
-    def take_changes(self) -> tuple[bool, set[str]]:
-        """What changed since the last call: (order changed, changed names)."""
-        out = (self.order_changed, self.changed)
-        self.order_changed = False
-        self.changed = set()
-        return out
 
 
 def _sort_key(sort: str, agent: Agent) -> Any:
@@ -173,13 +165,12 @@ class InboxModel:
         self.order: list[str] = []
         self.index: dict[str, int] = {}
         self.filter = Filter()
-        self.changed: set[str] = set()
-        self.order_changed = True
 
     def merge(self, rows: Iterable[Escalation], now: float) -> list[Escalation]:
         """Merge changed escalations; return those that need attention: new and open, or
         open and risen in severity (a passed deadline escalates)."""
         fresh: list[Escalation] = []
+        resort = False
         for e in rows:
             old = self.items.get(e.id)
             if e.state == "open" and (
@@ -189,24 +180,27 @@ class InboxModel:
                 fresh.append(e)
             if self._expired(e, now):
                 if self.items.pop(e.id, None) is not None:
-                    self.order_changed = True
+                    resort = True
                 continue
             self.items[e.id] = e
-            self.changed.add(e.id)
-            if old is None or old.state != e.state or old.severity != e.severity:
-                self.order_changed = True
-        self.expire(now)
-        if self.order_changed:
+            if (
+                old is None
+                or _inbox_key(old) != _inbox_key(e)
+                or (self.filter and self._visible(old) != self._visible(e))
+            ):
+                resort = True
+        if not self.expire(now) and resort:
             self.rebuild()
         return fresh
 
-    def expire(self, now: float) -> None:
+    def expire(self, now: float) -> bool:
+        """Drop decisions older than the visible window; True if any left the list."""
         gone = [k for k, e in self.items.items() if self._expired(e, now)]
         for k in gone:
             del self.items[k]
         if gone:
-            self.order_changed = True
             self.rebuild()
+        return bool(gone)
 
     def _expired(self, e: Escalation, now: float) -> bool:
         if e.state == "open":
@@ -215,32 +209,20 @@ class InboxModel:
         keep = self.visible_seconds if e.state == "decided" else min(self.visible_seconds, 120.0)
         return (e.decided_ts or 0) < now - keep
 
+    def _visible(self, e: Escalation) -> bool:
+        return not self.filter or self.filter.matches(
+            escalation_fields(e), f"{e.title} {e.agent or ''} {e.kind} {e.severity} {e.id}".lower()
+        )
+
     def set_filter(self, text: str) -> None:
         self.filter = Filter.parse(text)
         self.rebuild()
 
     def rebuild(self) -> None:
-        items = list(self.items.values())
-        if self.filter:
-            items = [
-                e
-                for e in items
-                if self.filter.matches(
-                    escalation_fields(e),
-                    f"{e.title} {e.agent or ''} {e.kind} {e.severity} {e.id}".lower(),
-                )
-            ]
-        items.sort(
-            key=lambda e: (
-                e.state != "open",
-                SEVERITY_ORDER.get(e.severity, 9) if e.state == "open" else 0,
-                e.raised_ts if e.state == "open" else -(e.decided_ts or 0),
-                e.id,
-            )
-        )
+        items = [e for e in self.items.values() if self._visible(e)]
+        items.sort(key=_inbox_key)
         self.order = [e.id for e in items]
         self.index = {k: i for i, k in enumerate(self.order)}
-        self.order_changed = True
 
     def open_by_severity(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -253,11 +235,15 @@ class InboxModel:
         times = [e.raised_ts for e in self.items.values() if e.state == "open"]
         return min(times) if times else None
 
-    def take_changes(self) -> tuple[bool, set[str]]:
-        out = (self.order_changed, self.changed)
-        self.order_changed = False
-        self.changed = set()
-        return out
+
+def _inbox_key(e: Escalation) -> tuple[bool, int, float, str]:
+    """Open first, by severity then age; then decisions, newest first."""
+    return (
+        e.state != "open",
+        SEVERITY_ORDER.get(e.severity, 9) if e.state == "open" else 0,
+        e.raised_ts if e.state == "open" else -(e.decided_ts or 0),
+        e.id,
+    )
 
 
 @dataclass

@@ -120,7 +120,7 @@ def cli(
     obj.set_section("tui", tui_flags)
     obj.set_section("collector", {"spawn": spawn_collector})
     if ctx.invoked_subcommand is None:
-        from swarmdeck.tui.app import run_tui
+        from swarmdeck.cli.deck import run_tui
 
         ctx.exit(run_tui(obj.settings()))
 

@@ -185,7 +185,7 @@ async def test_real_app_opens_both_screens(tmp_path: Path, monkeypatch: pytest.M
     await seed(db)
     app = SwarmdeckApp(
         None, Settings(db=db, tui=TuiSettings()), clock=frozen, actor="ann@box",
-        collector_status="no collector", themes_dir=None, ascii_only=False,
+        themes_dir=None, ascii_only=False,
     )  # fmt: skip
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -56,7 +56,6 @@ def make_app(db: Path, *, store: Store | None = None, **tui: Any) -> SwarmdeckAp
         make_settings(db, **tui),
         clock=frozen,
         actor="tester@deck",
-        collector_status="no collector",
         themes_dir=None,
         ascii_only=False,
     )

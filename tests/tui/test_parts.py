@@ -1,4 +1,4 @@
-"""The TUI's plain parts: themes, the models, the graph layout."""
+"""The TUI's plain parts: themes and the models (the graph has tests/tui/test_graph.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pytest
 from textual.theme import Theme
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.models import Agent, Workflow, WorkflowNode
-from swarmdeck.tui.model import Filter, Models, SwarmModel
+from swarmdeck.tui.model import Filter, InboxModel, Models, SwarmModel
 from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, parse_theme
-from swarmdeck.tui.widgets.graph import draw, layout
 from tests.tui.conftest import AppFactory, frozen
+from tests.tui.rows import agent_row, escalation_row
 
 
 def test_builtin_themes() -> None:
@@ -55,10 +54,6 @@ async def test_broken_theme_setting_falls_back(app_factory: AppFactory) -> None:
         ]
 
 
-def _agent(name: str, state: str = "idle", role: str = "coder", rev: int = 1) -> Agent:
-    return Agent(name, role, None, None, state, "", None, None, 0.0, 0.0, 0, 0, 0, 0.0, "demo", rev)
-
-
 def test_filter_parse() -> None:
     f = Filter.parse("state:blocked role:cod !idle build")
     assert f.terms == (("state", "blocked", False), ("role", "cod", False))
@@ -70,20 +65,45 @@ def test_filter_parse() -> None:
 
 def test_swarm_model_incremental() -> None:
     model = SwarmModel()
-    model.merge([_agent("b"), _agent("a", "blocked")])
+    model.merge([agent_row("b"), agent_row("a", "blocked")])
     assert model.order == ["a", "b"]
-    assert model.take_changes() == (True, {"a", "b"})
-    model.merge([_agent("b", "working", rev=2)])  # name sort: no reorder for a state change
-    assert model.take_changes() == (False, {"b"})
+    order = model.order
+    model.merge([agent_row("b", "working", rev=2)])  # name sort: no reorder for a state change
+    assert model.order is order and model.agents["b"].rev == 2
     assert model.by_state == {"idle": 0, "blocked": 1, "working": 1}
     model.set_filter("state:working")
     assert model.order == ["b"]
-    model.merge([_agent("a", "working", rev=3)])  # joins the filtered view
+    model.merge([agent_row("a", "working", rev=3)])  # joins the filtered view
     assert model.order == ["a", "b"]
     model.set_sort("state")
-    model.merge([_agent("c", "failed", rev=4)])
+    model.merge([agent_row("c", "failed", rev=4)])
     model.set_filter("")
     assert model.order[0] == "c"
+
+
+def test_inbox_model_resorts_only_when_the_order_can_change() -> None:
+    model = InboxModel(visible_seconds=60.0)
+    model.merge(
+        [
+            escalation_row("old", raised=1.0),
+            escalation_row("new", raised=2.0),
+            escalation_row("hot", "high"),
+        ],
+        now=10,
+    )
+    assert model.order == ["hot", "old", "new"]
+    order = model.order
+    model.merge([escalation_row("old", raised=1.0, title="retitled", rev=2)], now=10)
+    assert model.order is order  # same place in the list: nothing to sort
+    model.merge([escalation_row("old", raised=1.0, rev=3, decided=9.0)], now=10)
+    assert model.order == ["hot", "new", "old"]  # decided: after the open ones
+    model.set_filter("retitled")
+    assert model.order == []
+    model.merge([escalation_row("new", raised=2.0, title="retitled", rev=4)], now=10)
+    assert model.order == ["new"]  # became visible under the filter
+    model.set_filter("")
+    model.expire(now=100.0)  # the decision aged out of the window
+    assert model.order == ["hot", "new"]
 
 
 async def test_models_poll_only_fetches_changes(store: Store) -> None:
@@ -97,44 +117,6 @@ async def test_models_poll_only_fetches_changes(store: Store) -> None:
     after = await models.poll()
     assert after.inbox_changed and not after.agents_changed
     assert models.inbox.items["esc-db"].state == "decided"
-
-
-def _wf(nodes: list[str], edges: list[tuple[str, str]], gate: str = "") -> Workflow:
-    return Workflow(
-        "w",
-        [
-            WorkflowNode(n, n, None, n == gate, "failed" if n == "b" else "pending", None, n)
-            for n in nodes
-        ],
-        edges,
-        True,
-        0.0,
-        1,
-    )
-
-
-def test_layout_layers_and_dummies() -> None:
-    lay = layout(_wf(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("a", "c"), ("c", "d")]))
-    layers = [[p.id for p in items if p.node is not None] for items in lay.layers]
-    assert layers == [["a"], ["b"], ["c"], ["d"]]
-    assert sum(1 for items in lay.layers for p in items if p.node is None) == 1  # a -> c skips b
-    assert all(lay.by_id[s].layer + 1 == lay.by_id[d].layer for s, d in lay.edges)
-
-
-def test_layout_tolerates_cycles() -> None:
-    lay = layout(_wf(["a", "b"], [("a", "b"), ("b", "a")]))
-    assert sorted(p.id for items in lay.layers for p in items) == ["a", "b"]
-
-
-def test_draw_box_chars_and_ascii() -> None:
-    wf = _wf(["a", "b", "c"], [("a", "b"), ("a", "c")], gate="c")
-    canvas = draw(layout(wf), False, "a")
-    text = "\n".join("".join(row) for row in canvas.chars)
-    assert "╭" in text and "▶" in text and "╔" in text and "GATE c" in text
-    assert "✗ b" in text  # failed node: symbol, not only colour
-    ascii_text = "\n".join("".join(row) for row in draw(layout(wf), True, "a").chars)
-    assert ascii_text.isascii()
-    assert ">" in ascii_text and "x b" in ascii_text
 
 
 async def test_severity_rise_needs_attention(store: Store) -> None:
@@ -174,19 +156,3 @@ async def test_workflow_pane_follows_live_work_until_pinned(tmp_path: Path) -> N
         await models.select_workflow("old")
         await models.poll(force_workflow=True)
         assert models.workflow_name == "old"  # the manager's choice sticks
-
-
-def test_wide_labels_keep_every_row_exactly_canvas_wide() -> None:
-    """CJK and emoji labels take two cells each: boxes and edges must not shift."""
-    from dataclasses import replace
-
-    from rich.cells import cell_len
-
-    wf = _wf(["a", "b"], [("a", "b")])
-    wide = replace(wf, nodes=[replace(n, label="漢字漢字漢字 wide 🚀 label") for n in wf.nodes])
-    canvas = draw(layout(wide), False, "a")
-    for row in canvas.chars:
-        assert cell_len("".join(row)) == canvas.width
-    text = "\n".join("".join(row) for row in canvas.chars)
-    assert "漢字" in text
-    assert "▶" in text  # the edge between the two boxes survives

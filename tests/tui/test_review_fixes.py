@@ -118,7 +118,7 @@ async def test_one_mark_still_asks_before_deciding(tmp_path: Path) -> None:
 
 
 async def test_palette_cleans_agent_ids(tmp_path: Path) -> None:
-    from swarmdeck.tui.commands import SwarmdeckCommands
+    from swarmdeck.tui.palette import SwarmdeckCommands
 
     async with deck(tmp_path) as (store, app, _pilot):
         raised = make_event(
@@ -131,3 +131,21 @@ async def test_palette_cleans_agent_ids(tmp_path: Path) -> None:
         helps = [help_text for _, _, help_text in SwarmdeckCommands(app.screen)._commands()]
         assert not any("\x1b" in h or "\x07" in h for h in helps)
         assert any("[b]x[/b]" in h.replace("\\", "") for h in helps)
+
+
+async def test_own_decision_advances_even_if_a_repaint_runs_before_the_poll(
+    tmp_path: Path,
+) -> None:
+    """The 10 Hz repaint may run between the decision and the poll that merges it (the
+    poll can wait behind a timer poll): the cursor must still move on, not follow the
+    decided item to the bottom of the list."""
+    async with deck(tmp_path, poll_interval=3600, refresh_rate=0.001) as (store, app, pilot):
+        order = app.models.inbox.order
+        following = order[order.index("esc-db") + 1]
+        await cursor_on(app, pilot, "esc-db")
+        await store.decide("esc-db", "approve", actor="me@deck")
+        app.inbox_list.advance_past(["esc-db"])
+        app.flush()  # a repaint before the merge
+        await app.poll()
+        app.flush()
+        assert app.inbox_list.current == following

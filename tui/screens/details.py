@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import NotFound
+from swarmdeck.store.events import Action
 from swarmdeck.store.models import Escalation, StoredEvent
 from swarmdeck.tui.render import ACTION_PAST, SEVERITY_SHORT, countdown, short_duration
 from swarmdeck.tui.safe_text import clean, safe
@@ -44,7 +45,7 @@ def when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-class DetailScreen(Screen[str | None]):
+class DetailScreen(Screen[Action | None]):
     """A titled, scrollable view; ``esc`` goes back. Escalation views accept decisions."""
 
     DEFAULT_CSS = SCREEN_CSS
@@ -106,7 +107,7 @@ class DetailScreen(Screen[str | None]):
     def action_back(self) -> None:
         self.dismiss(None)
 
-    def action_decide(self, action: str) -> None:
+    def action_decide(self, action: Action) -> None:
         self.dismiss(action)
 
     def action_reveal(self) -> None:

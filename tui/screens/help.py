@@ -1,4 +1,5 @@
-"""``?``: every key, as currently mapped, grouped by where it works, with its binding id."""
+"""``?``: every key, as currently mapped, grouped by where it works, with its binding id;
+then the ``:`` commands, from the one command table (:mod:`tui.commands`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 
+from swarmdeck.tui.commands import help_rows
+from swarmdeck.tui.decisions import DECISION_BINDING_IDS
 from swarmdeck.tui.screens.details import DetailScreen
 from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
 from swarmdeck.tui.widgets.graph import WorkflowGraph
@@ -16,30 +19,6 @@ from swarmdeck.tui.widgets.lists import InboxList, RowList, SwarmList
 
 if TYPE_CHECKING:
     from swarmdeck.tui.app import SwarmdeckApp
-
-DECISION_IDS = frozenset(
-    {
-        "inbox.approve",
-        "inbox.reject",
-        "inbox.reroute",
-        "inbox.retry",
-        "inbox.make_rule",
-        "graph.retry",
-    }
-    | {"details.approve", "details.reject", "details.reroute", "details.retry"}
-)
-
-COMMANDS = [
-    (":swarm  :inbox", "focus a pane"),
-    (":workflow NAME", "show a workflow (prefix is enough)"),
-    (":adapters", "adapter health and dead letters"),
-    (":audit", "the audit chain, verified"),
-    (":metrics", "outcome velocity"),
-    (":theme NAME", "switch theme (swarmdeck-dark, -light, -contrast, yours)"),
-    (":sort name|state|last seen|cost", "sort the swarm"),
-    (":quit", "leave (the swarm keeps running in the store)"),
-    ("/text  state:blocked  role:coder  !word", "filter the focused list; esc clears"),
-]
 
 
 def _bindings(cls: type) -> list[Binding]:
@@ -93,10 +72,14 @@ async def help_view(app: SwarmdeckApp) -> RenderableType:
         table.add_column(no_wrap=True, min_width=12)
         table.add_column()
         table.add_column(style="dim")
+        shown: set[str] = set()  # dialogs share modal.cancel: one row says it
         for cls in classes:
             for b in _bindings(cls):
-                if app.read_only and b.id in DECISION_IDS:
+                if app.read_only and b.id in DECISION_BINDING_IDS:
                     continue
+                if b.id and b.id in shown:
+                    continue
+                shown.add(b.id or "")
                 table.add_row(_shown_key(b, keymap), b.description or b.action, b.id or "")
         parts.append(table)
         parts.append(Text(""))
@@ -110,8 +93,8 @@ async def help_view(app: SwarmdeckApp) -> RenderableType:
     )
     commands.add_column(no_wrap=True)
     commands.add_column()
-    for cmd, what in COMMANDS:
-        commands.add_row(cmd, what)
+    for usage, what in help_rows():
+        commands.add_row(usage, what)
     parts.append(commands)
     parts.append(
         Text(

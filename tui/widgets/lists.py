@@ -12,6 +12,7 @@ repainted lines per tick, not a repaint per event.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from rich.style import Style
@@ -22,6 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from swarmdeck.store.events import Action
 from swarmdeck.store.models import Agent, Escalation
 from swarmdeck.tui.model import InboxModel, SwarmModel
 from swarmdeck.tui.render import (
@@ -75,13 +77,16 @@ class RowList(ScrollView, can_focus=True):
         Binding("enter", "details", "Details", id="list.details"),
     ]
 
+    @dataclass
     class Details(Message):
         """Enter on a row: show the item's details."""
 
-        def __init__(self, source: RowList, key: str) -> None:
-            super().__init__()
-            self.source = source
-            self.key = key
+        rows: RowList
+        key: str
+
+        @property
+        def control(self) -> RowList:
+            return self.rows
 
     def __init__(self, *, id: str | None = None, clock: Callable[[], float]) -> None:
         super().__init__(id=id)
@@ -289,8 +294,15 @@ class SwarmList(RowList):
         Binding("s", "sort", "Sort", id="swarm.sort"),
     ]
 
+    @dataclass
     class SortRequested(Message):
-        pass
+        """``s``: sort by the next key."""
+
+        swarm: SwarmList
+
+        @property
+        def control(self) -> SwarmList:
+            return self.swarm
 
     model: SwarmModel
 
@@ -355,7 +367,7 @@ class SwarmList(RowList):
         return text
 
     def action_sort(self) -> None:
-        self.post_message(self.SortRequested())
+        self.post_message(self.SortRequested(self))
 
 
 class InboxList(RowList):
@@ -393,18 +405,30 @@ class InboxList(RowList):
     ]
     DECISION_ACTIONS: ClassVar[frozenset[str]] = frozenset({"decide", "make_rule"})
 
+    @dataclass
     class DecideRequested(Message):
-        def __init__(self, action: str, keys: list[str], *, marked: bool = False) -> None:
-            super().__init__()
-            self.action = action
-            self.keys = keys
-            #: The keys come from marks, not the cursor: always confirm what will happen.
-            self.marked = marked
+        """A decision key on the marked items, or on the one under the cursor."""
 
+        inbox: InboxList
+        action: Action
+        keys: list[str]
+        marked: bool = False
+        """The keys come from marks, not the cursor: always confirm what will happen."""
+
+        @property
+        def control(self) -> InboxList:
+            return self.inbox
+
+    @dataclass
     class MakeRuleRequested(Message):
-        def __init__(self, key: str) -> None:
-            super().__init__()
-            self.key = key
+        """``m``: decide the item under the cursor and make a rule of it."""
+
+        inbox: InboxList
+        key: str
+
+        @property
+        def control(self) -> InboxList:
+            return self.inbox
 
     model: InboxModel
 
@@ -439,8 +463,14 @@ class InboxList(RowList):
             item = self.model.items.get(key)
             if item is None or item.state != "open":
                 self.cursor_key = None  # stay in place: the next item slides under
-        self._advance_from.clear()
+        # Forget a key once its decision has reached the model; a repaint that runs before
+        # the poll merging it (it may wait behind a timer poll) must not forget it.
+        self._advance_from = {k for k in self._advance_from if self._still_open(k)}
         super().flush()
+
+    def _still_open(self, key: str) -> bool:
+        item = self.model.items.get(key)
+        return item is not None and item.state == "open"
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
         if width >= 90:
@@ -537,15 +567,15 @@ class InboxList(RowList):
         key = self.current
         return [key] if key is not None else []
 
-    def action_decide(self, action: str) -> None:
+    def action_decide(self, action: Action) -> None:
         keys = self.selected_keys()
         if keys:
-            self.post_message(self.DecideRequested(action, keys, marked=bool(self.marked)))
+            self.post_message(self.DecideRequested(self, action, keys, marked=bool(self.marked)))
 
     def action_make_rule(self) -> None:
         key = self.current
         if key is not None:
-            self.post_message(self.MakeRuleRequested(key))
+            self.post_message(self.MakeRuleRequested(self, key))
 
     def action_mark(self) -> None:
         key = self.current
