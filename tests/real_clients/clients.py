@@ -45,6 +45,9 @@ PACKAGES = {
     "gemini": "@google/gemini-cli",
 }
 
+#: Hook groups of a CLI's config: event -> [(matcher or None, shell command, timeout)].
+HookGroups = Mapping[str, Sequence[tuple[str | None, str, int]]]
+
 #: Variables a CLI subprocess inherits; everything else is left behind on purpose.
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ")
 
@@ -181,7 +184,7 @@ def toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def codex_config(api_url: str, hooks: Mapping[str, Sequence[tuple[str | None, str, int]]]) -> str:
+def codex_config(api_url: str, hooks: HookGroups) -> str:
     """``config.toml`` for a fake provider plus hook groups: event -> (matcher, cmd, timeout)."""
     lines = [
         'model = "fake-model"',
@@ -231,7 +234,7 @@ def codex_args(binary: Path, prompt: str, *extra: str) -> list[str]:
 GEMINI_POLICY = '[[rule]]\ntoolName = "run_shell_command"\ndecision = "allow"\npriority = 100\n'
 
 
-def gemini_settings(hooks: Mapping[str, Sequence[tuple[str | None, str, int]]]) -> dict[str, Any]:
+def gemini_settings(hooks: HookGroups) -> dict[str, Any]:
     """``~/.gemini/settings.json``: api-key auth (else the base URL means 'gateway' and
     ``-p`` exits 41), no update/telemetry traffic, and hook groups (timeouts in ms)."""
     groups: dict[str, list[dict[str, Any]]] = {}
