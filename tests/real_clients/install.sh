@@ -27,7 +27,9 @@ mkdir -p "$prefix"
 rm -f "$stamp"
 cp "$here/package.json" "$here/package-lock.json" "$prefix/"
 start=$(date +%s)
-(cd "$prefix" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+# One retry: a registry hiccup should not fail a CI run.
+(cd "$prefix" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+    || (sleep 5 && cd "$prefix" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 (cd "$prefix/node_modules/@anthropic-ai/claude-code" && node install.cjs)
 
 # Prove each binary runs and is the pinned version before calling the install good.

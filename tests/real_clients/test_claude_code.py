@@ -8,11 +8,14 @@ command ran; the fake API's request log says what the model was told.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.real_clients.clients import Running, claude_args, claude_env
+from tests.real_clients.conftest import check_fixtures, recorded, recorded_events, recording_hook
 from tests.real_clients.fake_apis import AnthropicFake
 from tests.real_clients.swarmdeck_cli import Swarmdeck
 
@@ -264,3 +267,58 @@ def test_the_next_run_in_a_directory_gets_the_plain_name(
             done = claude.finish(RUN_BOUND)
         assert done.returncode == 0, done.explain()
     assert names == [f"claude:{project.name}"] * 2
+
+
+def test_what_claude_code_sends_its_hooks(
+    claude_bin: Path,
+    project: Path,
+    client_home: Path,
+    anthropic: AnthropicFake,
+    marker: Path,
+    hook_log: Path,
+    tmp_path: Path,
+) -> None:
+    """Every hook event of a ``-p`` run, recorded with a trivial hook (fixtures/claude-code/):
+    PreToolUse passes (no output), so Bash reaches PermissionRequest, which allows it."""
+    allow = {
+        "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest",
+            "decision": {"behavior": "allow"},
+        }
+    }
+    events = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification",
+              "Stop", "SessionEnd")  # fmt: skip
+
+    def group(command: str) -> list[dict[str, object]]:
+        return [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 30}]}]
+
+    hooks = {event: group(recording_hook(hook_log)) for event in events}
+    hooks["PermissionRequest"] = group(recording_hook(hook_log, stdout=allow))
+    (project / ".claude").mkdir()
+    (project / ".claude" / "settings.json").write_text(json.dumps({"hooks": hooks}))
+    with start_claude(claude_bin, project, client_home, anthropic) as claude:
+        done = claude.finish(RUN_BOUND)
+    assert done.returncode == 0, done.explain()
+    assert marker.exists(), done.explain()
+    seen = recorded_events(hook_log)
+    assert seen == [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PermissionRequest",
+        "PostToolUse",
+        "Stop",
+        "SessionEnd",
+    ], seen
+    payloads = {p["hook_event_name"]: p for p in recorded(hook_log)}
+    assert payloads["PermissionRequest"]["tool_input"]["command"] == f"touch {marker}"
+    assert payloads["PreToolUse"]["tool_use_id"] == AnthropicFake.CALL_ID
+    assert payloads["Stop"]["last_assistant_message"] == "done"
+    assert payloads["SessionEnd"]["reason"] == "other"
+    # Claude Code keeps transcripts under ~/.claude/projects/<cwd, non-alphanumerics as ->.
+    escaped = re.sub(r"[^A-Za-z0-9]", "-", str(project))
+    roots = {
+        str(tmp_path): "/tmp/swarmdeck-real-clients",
+        escaped: "-tmp-swarmdeck-real-clients-project",
+    }
+    check_fixtures("claude-code", recorded(hook_log), roots)
