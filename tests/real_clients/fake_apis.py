@@ -354,11 +354,29 @@ class ResponsesFake(FakeApi):
         #: PermissionRequest fire under an approvals reviewer).
         self.escalate = escalate
 
+    #: Codex's automatic approval reviewer (the "guardian", used with --approve-for-me
+    #: when no hook decided) sends the planned action between these lines.
+    REVIEW_MARK = ">>> APPROVAL REQUEST START"
+
     def offers_shell(self, request: Recorded) -> bool:
         body = request.body if isinstance(request.body, dict) else {}
-        return request.path.endswith("/responses") and any(
-            isinstance(t, dict) and t.get("name") == self.SHELL for t in body.get("tools") or []
+        return (
+            request.path.endswith("/responses")
+            and not self.is_review(request)
+            and any(
+                isinstance(t, dict) and t.get("name") == self.SHELL for t in body.get("tools") or []
+            )
         )
+
+    def is_review(self, request: Recorded) -> bool:
+        """A guardian review request: it gets plain text (not a verdict), so the review
+        fails and Codex rejects the command instead of the fake approving anything."""
+        return isinstance(request.body, dict) and self.REVIEW_MARK in json.dumps(
+            request.body.get("input")
+        )
+
+    def reviews(self) -> list[Recorded]:
+        return [r for r in self.snapshot() if self.is_review(r)]
 
     def result_of_call(self, request: Recorded) -> str | None:
         body = request.body if isinstance(request.body, dict) else {}

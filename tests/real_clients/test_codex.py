@@ -212,3 +212,26 @@ def test_permission_request_deny_carries_the_message_to_the_model(
     assert done.returncode == 0, done.explain()
     assert not marker.exists()
     assert result == f'exec_command failed: CreateProcess {{ message: "Rejected(\\"{REASON}\\")" }}'
+
+
+def test_a_permission_request_hook_that_times_out_hands_the_decision_to_the_auto_reviewer(
+    codex_bin: Path,
+    project: Path,
+    client_home: Path,
+    marker: Path,
+    hook_log: Path,
+) -> None:
+    """No verdict in time -> Codex asks its automatic reviewer (another model request):
+    the manager is not asked, the model is. The fake answers the review with text that is
+    no verdict, so here the command is rejected; a real reviewer model may approve it."""
+    hooks = {"PermissionRequest": [("*", recording_hook(hook_log, sleep=20), 2)]}
+    with ResponsesFake(Script(command=f"touch {marker}"), escalate=True) as api:
+        done = run_codex(codex_bin, project, client_home, api, hooks, "--approve-for-me")
+        reviews = api.reviews()
+        result = api.tool_result() or ""
+    assert done.returncode == 0, done.explain()
+    assert done.seconds < 15, done.explain()
+    assert recorded_events(hook_log) == ["PermissionRequest"]
+    assert reviews, "no automatic review request reached the model"
+    assert "automatic approval review" in result.lower(), result
+    assert not marker.exists()
