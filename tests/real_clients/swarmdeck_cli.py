@@ -121,17 +121,25 @@ class Swarmdeck:
             time.sleep(every)
 
     def wait_for_escalation(
-        self, *, client: Running | None = None, timeout: float = 30.0, count: int = 1
+        self,
+        *,
+        client: Running | None = None,
+        timeout: float = 30.0,
+        count: int = 1,
+        state: str | None = "open",
     ) -> dict[str, Any]:
-        """The newest open escalation, once ``count`` are open."""
+        """The newest escalation in ``state`` (None: any), once ``count`` are.
+
+        Pass ``state=None`` where the escalation may close before a poll sees it open
+        (a short timeout on either side), so a slow poll cannot miss it.
+        """
 
         def probe() -> list[dict[str, Any]] | None:
-            found = self.escalations("open")
+            found = self.escalations(state)
             return found if len(found) >= count else None
 
-        rows: list[dict[str, Any]] = self.wait_for(
-            f"{count} open escalation(s)", probe, timeout=timeout, client=client
-        )
+        what = f"{count} {state or 'raised'} escalation(s)"
+        rows: list[dict[str, Any]] = self.wait_for(what, probe, timeout=timeout, client=client)
         return max(rows, key=lambda r: r["raised_seq"])
 
     def wait_until_closed(self, escalation_id: str, *, timeout: float = 30.0) -> dict[str, Any]:

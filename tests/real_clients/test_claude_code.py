@@ -94,7 +94,7 @@ def test_no_decision_denies_after_the_hook_timeout(
     settings = sd.install_claude_code(project)
     assert settings["hooks"]["PreToolUse"][0]["hooks"][0]["timeout"] == 63
     with start_claude(claude_bin, project, client_home, anthropic) as claude:
-        esc = sd.wait_for_escalation(client=claude)
+        esc = sd.wait_for_escalation(client=claude, state=None)
         done = claude.finish(RUN_BOUND)
     assert done.returncode == 0, done.explain()
     assert not marker.exists()
@@ -119,7 +119,7 @@ def test_claude_codes_own_shorter_hook_timeout_fails_closed(
     settings = sd.install_claude_code(project, timeout=3)
     assert settings["hooks"]["PreToolUse"][0]["hooks"][0]["onFailure"] == "block"
     with start_claude(claude_bin, project, client_home, anthropic) as claude:
-        esc = sd.wait_for_escalation(client=claude)
+        esc = sd.wait_for_escalation(client=claude, state=None)
         done = claude.finish(RUN_BOUND)
     assert done.returncode == 0, done.explain()
     assert not marker.exists(), done.explain()
@@ -200,6 +200,7 @@ def test_permission_request_reject_carries_the_reason(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="issue 10 item 5: reroute on PermissionRequest answers interrupt: true, which "
     "aborts the run (terminal_reason aborted_tools); the model never hears who takes over",
 )
@@ -224,6 +225,7 @@ def test_permission_request_reroute_tells_the_model_who_takes_over(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="issue 10 item 2: install claude-code registers no SessionEnd hook, so an "
     "ended -p session stays idle instead of going offline",
 )
@@ -247,6 +249,7 @@ def test_an_ended_session_goes_offline(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="issue 10 item 2: the ended session keeps its name, so the next run in the "
     "same directory is named claude:<dir>#<suffix>",
 )

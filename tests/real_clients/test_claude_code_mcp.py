@@ -88,6 +88,7 @@ def test_request_approval_from_claude_code_is_decided_by_the_manager(
             id="SIGKILL",
             marks=pytest.mark.xfail(
                 strict=True,
+                raises=AssertionError,
                 reason="issue 10 item 1: when its client dies without a word (SIGKILL: stdin "
                 "just closes), swarmdeck mcp keeps waiting and the escalation stays open; a "
                 "later approve is 'recorded'",
@@ -115,6 +116,7 @@ def test_the_client_exiting_mid_wait_withdraws_the_escalation(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="issue 10 item 3: with the hooks installed too, the PreToolUse matcher mcp__.* "
     "gates swarmdeck's own request_approval (two approvals for one request)",
 )

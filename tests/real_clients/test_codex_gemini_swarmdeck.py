@@ -69,7 +69,11 @@ def decide_and_check(
     return str(esc["id"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 1: swarmdeck hook codex does not exist yet")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 12 item 1: swarmdeck hook codex does not exist yet",
+)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_codex_permission_request_through_swarmdeck(
     scenario: str,
@@ -93,7 +97,11 @@ def test_codex_permission_request_through_swarmdeck(
         assert REASON in result, result
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 2: swarmdeck hook gemini does not exist yet")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 12 item 2: swarmdeck hook gemini does not exist yet",
+)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_gemini_before_tool_through_swarmdeck(
     scenario: str,
