@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Every dependency, pinned with hashes (uv pip compile): runs and tests install the same tree.
 LOCK := requirements/dev.lock
 
-.PHONY: run test check lint typecheck layers unit bench bench-ingest bench-tui lock clean
+.PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-tui lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -44,6 +44,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: test
+
+## Only the real-client suite: install the pinned CLIs from npm, then drive them.
+real-clients: $(STAMP)
+	bash tests/real_clients/install.sh
+	$(BIN)/python -m pytest tests/real_clients $(PYTEST_ARGS)
 
 bench: bench-ingest bench-tui
 
