@@ -418,7 +418,7 @@ async def test_reads_never_see_another_coroutines_open_transaction(store: Store)
     inside = asyncio.Event()
 
     async def writer() -> None:
-        async with store.write() as db:
+        async with store._write() as db:
             await db.execute(
                 "INSERT INTO events(source, eid, ts, kind) VALUES ('s', 'x', 0, 'log')"
             )
@@ -448,7 +448,7 @@ async def test_cancelling_a_write_that_waits_for_the_lock_leaves_no_transaction(
         loop.call_later(0.4, lambda: blocker.execute("COMMIT"))
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(s.append([raise_escalation("E1")], origin="o"), 0.1)
-        assert not s.conn.in_transaction
+        assert not s.in_transaction
         other = sqlite3.connect(db_path, timeout=1, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the lock is free again
         other.execute("ROLLBACK")

@@ -32,6 +32,7 @@ from textual.widgets import Footer, Input, Static
 from swarmdeck.config import Settings, TuiSettings
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound, StoreError
+from swarmdeck.store.events import as_action
 from swarmdeck.store.models import Escalation
 from swarmdeck.tui.commands import SwarmdeckCommands
 from swarmdeck.tui.model import SORTS, Models
@@ -941,7 +942,7 @@ class SwarmdeckApp(App[int]):
         for e in items:
             try:
                 await self.store.decide(
-                    e.id, action, actor=self.actor, reason=reason, target=target
+                    e.id, as_action(action), actor=self.actor, reason=reason, target=target
                 )
                 done += 1
                 decided.append(e.id)
