@@ -35,6 +35,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.errors import NotFound, StoreError
 from swarmdeck.store.events import Event, make_event
 from swarmdeck.store.models import Decision, Delivery
+from swarmdeck.store.queries.by_origin import open_escalation_ids
 
 #: What a wait can end with, beyond the decision actions themselves.
 TIMEOUT = "timeout"
@@ -127,17 +128,11 @@ class Bridge(Protocol):
 # ----------------------------------------------------------------------------- standalone
 
 
-async def outbox_id_for(store: Store, decision_id: int) -> tuple[int, str] | None:
-    """The outbox row (id, state) that carries a decision, if any."""
-    row = await store._fetchone("SELECT id, state FROM outbox WHERE decision = ?", (decision_id,))
-    return None if row is None else (int(row[0]), str(row[1]))
-
-
 async def acknowledge(store: Store, decision_id: int) -> None:
     """Mark a decision delivered: this process carried it to the agent itself."""
-    found = await outbox_id_for(store, decision_id)
-    if found is not None and found[1] != "delivered":
-        await store.delivery_succeeded(found[0])
+    entry = await store.outbox_entry(decision_id)
+    if entry is not None and entry.state != "delivered":
+        await store.delivery_succeeded(entry.id)
 
 
 class StoreBridge:
@@ -238,7 +233,7 @@ class StoreBridge:
         deadline = start + within
         next_progress = start + progress_every
         next_look = start
-        version = await self._data_version()
+        version = await self.store.data_version()
         while True:
             now = self._clock()
             if now >= next_look:
@@ -255,7 +250,7 @@ class StoreBridge:
             await asyncio.sleep(max(0.0, min(self.poll / 4, deadline - now)))
             # PRAGMA data_version moves when another connection commits: look at once
             # then (a manager's decision), and otherwise every `poll` seconds anyway.
-            current = await self._data_version()
+            current = await self.store.data_version()
             if current != version:
                 version = current
                 next_look = self._clock()
@@ -269,10 +264,6 @@ class StoreBridge:
         if outcome is not None and outcome.decided:
             return outcome
         return Outcome(escalation_id, TIMEOUT, reason)
-
-    async def _data_version(self) -> int:
-        row = await self.store._fetchone("PRAGMA data_version")
-        return int(row[0]) if row else 0
 
     async def _look(self, escalation_id: str) -> Outcome | None:
         try:
@@ -394,19 +385,16 @@ async def withdraw_stale(store: Store, origin: str, source: str, reason: str) ->
     An in-collector adapter calls this at start: whoever waited on them is gone
     (its HTTP request or MCP call ended with the old process).
     """
-    rows = await store._fetchall(
-        "SELECT id FROM escalations WHERE origin = ? AND state = 'open'", (origin,)
-    )
     now = datetime.now(UTC)
     return [
         make_event(
             "escalation.withdrawn",
-            id=f"{row[0]}.withdrawn",
+            id=f"{escalation_id}.withdrawn",
             source=source,
             ts=now,
-            data={"id": str(row[0]), "reason": reason},
+            data={"id": escalation_id, "reason": reason},
         )
-        for row in rows
+        for escalation_id in await open_escalation_ids(store, origin)
     ]
 
 

@@ -13,8 +13,9 @@ import uuid
 from datetime import UTC, datetime
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.events import make_event
+from swarmdeck.store.events import Action, make_event
 from swarmdeck.store.models import Decision
+from swarmdeck.store.queries.tasks import open_escalation_of_task
 
 #: ``source`` of events swarmdeck itself writes.
 SYSTEM_SOURCE = "swarmdeck"
@@ -23,7 +24,7 @@ SYSTEM_SOURCE = "swarmdeck"
 async def act_on_task(
     store: Store,
     task_id: str,
-    action: str,
+    action: Action,
     *,
     actor: str,
     reason: str | None = None,
@@ -36,13 +37,8 @@ async def act_on_task(
         InvalidDecision, AlreadyDecided: as :meth:`Store.decide`.
     """
     task = await store.task(task_id)
-    row = await store._fetchone(
-        "SELECT id FROM escalations WHERE task = ? AND state = 'open' ORDER BY raised_seq LIMIT 1",
-        (task_id,),
-    )
-    if row is not None:
-        escalation_id = str(row[0])
-    else:
+    escalation_id = await open_escalation_of_task(store, task_id)
+    if escalation_id is None:
         now = datetime.fromtimestamp(store.clock(), UTC)
         # Random suffix: two actions in the same millisecond (or under a frozen test
         # clock) must not collide.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from swarmdeck.store.errors import InvalidDecision
 
 #: The wire-format version this code writes and accepts.
 WIRE_VERSION = 1
@@ -38,6 +40,23 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 
 SEVERITIES: tuple[Severity, ...] = ("low", "normal", "high", "critical")
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+#: Every action a decision may take, in the order help texts list them.
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+
+def as_action(text: str) -> Action:
+    """Narrow untrusted text (a CLI argument, a key's binding, a rule step) to an action.
+
+    Raises:
+        InvalidDecision: not one of :data:`ACTIONS`.
+    """
+    for action in ACTIONS:
+        if text == action:
+            return action
+    raise InvalidDecision(
+        f"unknown action {text!r} (use {', '.join(ACTIONS[:-1])} or {ACTIONS[-1]})"
+    )
+
 
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 _Text = Annotated[str, Field(max_length=65_536)]

@@ -1,8 +1,7 @@
-"""Store-level SQL for governance: the revealable vault, severity changes, deadline bookkeeping.
+"""Governance writes and reads: the revealable vault, severity changes, deadline bookkeeping.
 
-These tables are created on demand (``CREATE TABLE IF NOT EXISTS``) rather than by a
-schema migration, because they belong to an optional feature: a database that never
-saw a guardrail hit or a policy rule never grows them.
+The tables (``revealable``, ``escalation_expiry``, ``policy_owner``) are migration 3
+of :mod:`swarmdeck.store.schema`:
 
 * ``revealable``: the originals of masked text. The stored events carry only a
   placeholder (``[secret:aws-access-key …7QX2]``); the original is kept here so a
@@ -12,74 +11,21 @@ saw a guardrail hit or a policy rule never grows them.
   deadline set later fires again.
 * ``policy_owner``: which rule last acted on an escalation (its ``on_expiry`` applies).
 
-Nothing here imports Textual.
+Every change to an escalation here bumps ``rev`` and is audited in its own
+transaction, like a decision. Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.events import SEVERITIES, SEVERITY_RANK
+from swarmdeck.store.events import SEVERITIES, SEVERITY_RANK, Severity
 from swarmdeck.store.models import Row
-
-_TABLES = (
-    """
-    CREATE TABLE IF NOT EXISTS revealable (
-        id        TEXT PRIMARY KEY,
-        ts        REAL NOT NULL,
-        source    TEXT NOT NULL,
-        event_id  TEXT NOT NULL,
-        escalation TEXT,
-        agent     TEXT,
-        task      TEXT,
-        location  TEXT NOT NULL,
-        detector  TEXT NOT NULL,
-        placeholder TEXT NOT NULL,
-        original  TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS revealable_event ON revealable(source, event_id)",
-    "CREATE INDEX IF NOT EXISTS revealable_escalation ON revealable(escalation)",
-    """
-    CREATE TABLE IF NOT EXISTS escalation_expiry (
-        escalation TEXT NOT NULL,
-        deadline   REAL NOT NULL,
-        ts         REAL NOT NULL,
-        PRIMARY KEY (escalation, deadline)
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS policy_owner (
-        escalation TEXT PRIMARY KEY,
-        rule       TEXT NOT NULL
-    ) WITHOUT ROWID
-    """,
-)
-
-_ready: weakref.WeakSet[Store] = weakref.WeakSet()
-
-
-async def ensure_tables(store: Store) -> None:
-    """Create the governance tables if this database does not have them yet."""
-    if store in _ready:
-        return
-    async with store.write() as db:
-        for statement in _TABLES:
-            await db.execute(statement)
-    _ready.add(store)
-
-
-async def _table_exists(store: Store, name: str) -> bool:
-    row = await store._fetchone(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    )
-    return row is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +45,14 @@ class Revealable(Row):
     original: str
 
 
+_VAULT_COLUMNS = (
+    "id, ts, source, event_id, escalation, agent, task, location, detector, placeholder, original"
+)
+_INSERT_VAULT = (
+    f"INSERT OR IGNORE INTO revealable({_VAULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def vault_id(source: str, event_id: str, location: str, original: str) -> str:
     """A stable id: the same hit in a re-delivered event maps to the same vault row."""
     digest = hashlib.sha256(
@@ -111,41 +65,27 @@ async def vault_put(store: Store, items: list[Revealable]) -> None:
     """Keep originals (idempotent: a re-delivered event adds nothing)."""
     if not items:
         return
-    await ensure_tables(store)
-    async with store.write() as db:
-        await db.executemany(
-            "INSERT OR IGNORE INTO revealable(id, ts, source, event_id, escalation, agent, task, "
-            "location, detector, placeholder, original) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [tuple(r.to_dict().values()) for r in items],
-        )
+    async with store._write() as db:
+        await db.executemany(_INSERT_VAULT, [tuple(r.to_dict().values()) for r in items])
 
 
 def vault_put_sync(path: Path, items: list[Revealable]) -> None:
     """:func:`vault_put` over a short-lived stdlib connection (for a caller with no Store).
 
     Guardrail hits are rare, so opening a connection per batch with hits costs nothing
-    that matters, and leaves no connection (or its thread) to close at exit.
+    that matters, and leaves no connection (or its thread) to close at exit. The
+    database is one a :class:`Store` has opened (and so migrated) before: the events
+    these originals belong to are written through it.
     """
     if not items:
         return
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        for statement in _TABLES:
-            conn.execute(statement)
-        conn.executemany(
-            "INSERT OR IGNORE INTO revealable(id, ts, source, event_id, escalation, agent, task, "
-            "location, detector, placeholder, original) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [tuple(r.to_dict().values()) for r in items],
-        )
+        conn.executemany(_INSERT_VAULT, [tuple(r.to_dict().values()) for r in items])
         conn.execute("COMMIT")
     finally:
         conn.close()
-
-
-_VAULT_COLUMNS = (
-    "id, ts, source, event_id, escalation, agent, task, location, detector, placeholder, original"
-)
 
 
 async def vault_find(
@@ -161,8 +101,6 @@ async def vault_find(
 
     Reading does not audit: use :func:`reveal`, which records who looked.
     """
-    if not await _table_exists(store, "revealable"):
-        return []
     clauses: list[str] = []
     params: list[Any] = []
     if escalation is not None:
@@ -226,16 +164,13 @@ async def reveal(
 
 # ----------------------------------------------------------------------------- escalations
 
-
-async def _bump_rev(store: Store) -> int:
-    row = await store._fetchone(
-        "UPDATE meta SET value = value + 1 WHERE key = 'rev' RETURNING value"
-    )
-    assert row is not None
-    return int(row[0])
+_SET_OWNER = (
+    "INSERT INTO policy_owner(escalation, rule) VALUES (?, ?) "
+    "ON CONFLICT(escalation) DO UPDATE SET rule = excluded.rule"
+)
 
 
-def next_severity(severity: str) -> str:
+def next_severity(severity: str) -> Severity:
     """One step up (``critical`` stays ``critical``)."""
     rank = SEVERITY_RANK.get(severity, 1)
     return SEVERITIES[min(rank + 1, len(SEVERITIES) - 1)]
@@ -247,7 +182,7 @@ async def set_escalation(
     *,
     actor: str,
     action: str,
-    severity: str | None = None,
+    severity: Severity | None = None,
     deadline: float | None = None,
     rule: str | None = None,
     detail: dict[str, Any] | None = None,
@@ -257,8 +192,7 @@ async def set_escalation(
     Returns:
         False when the escalation is not open (decided or withdrawn meanwhile).
     """
-    await ensure_tables(store)
-    async with store.write() as db:
+    async with store._write() as db:
         row = await store._fetchone(
             "SELECT severity, deadline FROM escalations WHERE id = ? AND state = 'open'",
             (escalation,),
@@ -266,18 +200,14 @@ async def set_escalation(
         if row is None:
             return False
         old_severity, old_deadline = row
-        rev = await _bump_rev(store)
+        rev = await store._bump_rev()
         await db.execute(
             "UPDATE escalations SET severity = COALESCE(?, severity), "
             "deadline = COALESCE(?, deadline), rev = ? WHERE id = ?",
             (severity, deadline, rev, escalation),
         )
         if rule is not None:
-            await db.execute(
-                "INSERT INTO policy_owner(escalation, rule) VALUES (?, ?) "
-                "ON CONFLICT(escalation) DO UPDATE SET rule = excluded.rule",
-                (escalation, rule),
-            )
+            await db.execute(_SET_OWNER, (escalation, rule))
         record = {
             "severity": [old_severity, severity or old_severity],
             "deadline": [old_deadline, deadline if deadline is not None else old_deadline],
@@ -289,29 +219,27 @@ async def set_escalation(
 
 async def set_owner(store: Store, escalation: str, rule: str) -> None:
     """Remember which rule acted on an escalation (its ``on_expiry`` applies later)."""
-    await ensure_tables(store)
-    async with store.write() as db:
-        await db.execute(
-            "INSERT INTO policy_owner(escalation, rule) VALUES (?, ?) "
-            "ON CONFLICT(escalation) DO UPDATE SET rule = excluded.rule",
-            (escalation, rule),
-        )
+    async with store._write() as db:
+        await db.execute(_SET_OWNER, (escalation, rule))
 
 
 async def owner(store: Store, escalation: str) -> str | None:
-    if not await _table_exists(store, "policy_owner"):
-        return None
+    """The rule that last acted on an escalation, if any."""
     row = await store._fetchone("SELECT rule FROM policy_owner WHERE escalation = ?", (escalation,))
     return None if row is None else str(row[0])
 
 
-async def expired_unhandled(store: Store, now: float) -> list[tuple[str, float, str]]:
-    """Open escalations whose deadline passed and that the sweep has not handled yet.
+class ExpiredDeadline(NamedTuple):
+    """An open escalation whose deadline passed, not yet handled by the sweep."""
 
-    Returns:
-        ``(escalation id, deadline, severity)``, oldest deadline first.
-    """
-    await ensure_tables(store)
+    escalation: str
+    deadline: float
+    severity: Severity
+
+
+async def expired_unhandled(store: Store, now: float) -> list[ExpiredDeadline]:
+    """Open escalations whose deadline passed and that the sweep has not handled yet,
+    oldest deadline first."""
     rows = await store._fetchall(
         "SELECT e.id, e.deadline, e.severity FROM escalations e "
         "WHERE e.state = 'open' AND e.deadline IS NOT NULL AND e.deadline <= ? "
@@ -320,20 +248,19 @@ async def expired_unhandled(store: Store, now: float) -> list[tuple[str, float, 
         "ORDER BY e.deadline",
         (now,),
     )
-    return [(str(r[0]), float(r[1]), str(r[2])) for r in rows]
+    return [ExpiredDeadline(str(r[0]), float(r[1]), r[2]) for r in rows]
 
 
 async def expire(
     store: Store, escalation: str, deadline: float, *, actor: str, detail: dict[str, Any]
-) -> str | None:
+) -> Severity | None:
     """Handle one expired deadline: raise severity one step, mark it handled, audit it.
 
     Returns:
         The new severity, or None when it was already handled or is no longer open.
     """
-    await ensure_tables(store)
     now = store.clock()
-    async with store.write() as db:
+    async with store._write() as db:
         cur = await db.execute(
             "INSERT OR IGNORE INTO escalation_expiry(escalation, deadline, ts) VALUES (?, ?, ?)",
             (escalation, deadline, now),
@@ -345,9 +272,9 @@ async def expire(
         )
         if row is None:
             return None
-        old = str(row[0])
+        old: Severity = row[0]
         new = next_severity(old)
-        rev = await _bump_rev(store)
+        rev = await store._bump_rev()
         await db.execute(
             "UPDATE escalations SET severity = ?, rev = ? WHERE id = ?", (new, rev, escalation)
         )
@@ -359,9 +286,3 @@ async def expire(
             {"severity": [old, new], "deadline": deadline, **detail},
         )
     return new
-
-
-async def delete_state(store: Store, adapter: str, key: str) -> None:
-    """Forget one ``adapter_state`` entry (the store has set/get but no delete)."""
-    async with store.write() as db:
-        await db.execute("DELETE FROM adapter_state WHERE adapter = ? AND key = ?", (adapter, key))

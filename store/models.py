@@ -10,7 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from swarmdeck.store.events import Action, EscalationKind, Severity
+
+#: ``open`` until decided (by a manager or a policy) or withdrawn (by its source).
+EscalationState = Literal["open", "decided", "withdrawn"]
+#: Where a decision is on its way back to the agent.
+DeliveryState = Literal["pending", "retrying", "delivered", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +133,10 @@ class WorkflowSummary(Row):
 @dataclass(frozen=True, slots=True)
 class Escalation(Row):
     id: str
-    kind: str
+    kind: EscalationKind
     title: str
     body: str
-    severity: str
+    severity: Severity
     options: list[str] | None
     deadline: float | None
     reroute_targets: list[str] | None
@@ -138,15 +145,15 @@ class Escalation(Row):
     workflow: str | None
     source: str
     origin: str
-    state: str
+    state: EscalationState
     raised_ts: float
     raised_seq: int
     decided_ts: float | None
     decided_by: str | None
-    action: str | None
+    action: Action | None
     reason: str | None
     target: str | None
-    delivery: str | None
+    delivery: DeliveryState | None
     """Delivery state of the decision: ``pending``, ``retrying``, ``delivered`` or ``failed``."""
     delivery_error: str | None
     rev: int
@@ -156,7 +163,7 @@ class Escalation(Row):
 class Decision(Row):
     id: int
     escalation: str
-    action: str
+    action: Action
     reason: str | None
     target: str | None
     answer: str | None
@@ -173,6 +180,16 @@ class Delivery(Row):
     attempts: int
     decision: Decision
     escalation: Escalation
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry(Row):
+    """The outbox row that carries one decision."""
+
+    id: int
+    adapter: str
+    state: DeliveryState
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)

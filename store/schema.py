@@ -195,7 +195,54 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_escalation ON outbox(escalation, id);
     CREATE INDEX escalations_task ON escalations(task, state) WHERE task IS NOT NULL;
     """,
+    # 3: the governance tables, which earlier releases created on first use outside this
+    #    list. ``IF NOT EXISTS`` because a database those releases wrote may hold them
+    #    already (same definitions), with rows that must stay.
+    #    * revealable: the originals of masked text; stored events carry only a
+    #      placeholder (``[secret:aws-access-key …7QX2]``), a reveal is audited.
+    #    * escalation_expiry: which (escalation, deadline) pairs the deadline sweep has
+    #      handled, so an expiry raises severity once and a later deadline fires again.
+    #    * policy_owner: which rule last acted on an escalation (its ``on_expiry`` applies).
+    """
+    CREATE TABLE IF NOT EXISTS revealable (
+        id          TEXT PRIMARY KEY,
+        ts          REAL NOT NULL,
+        source      TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        escalation  TEXT,
+        agent       TEXT,
+        task        TEXT,
+        location    TEXT NOT NULL,
+        detector    TEXT NOT NULL,
+        placeholder TEXT NOT NULL,
+        original    TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS revealable_event ON revealable(source, event_id);
+    CREATE INDEX IF NOT EXISTS revealable_escalation ON revealable(escalation);
+
+    CREATE TABLE IF NOT EXISTS escalation_expiry (
+        escalation TEXT NOT NULL,
+        deadline   REAL NOT NULL,
+        ts         REAL NOT NULL,
+        PRIMARY KEY (escalation, deadline)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE IF NOT EXISTS policy_owner (
+        escalation TEXT PRIMARY KEY,
+        rule       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (ours never put ';' inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def pending_statements(version: int) -> list[str]:
+    """The statements that bring a database at ``version`` up to :data:`SCHEMA_VERSION`."""
+    return [statement for script in MIGRATIONS[version:] for statement in split_sql(script)]

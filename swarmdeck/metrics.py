@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swarmdeck.store.db import Store
+from swarmdeck.store.queries import metrics as q
+from swarmdeck.store.queries.usage import usage_cost_by_bucket
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -151,31 +153,19 @@ async def velocity(store: Store, *, since: float, until: float, buckets: int = 1
         return min(buckets - 1, max(0, int((ts - since) // width)))
 
     completed = [0.0] * buckets
-    for (ended,) in await store._fetchall(
-        "SELECT ended_ts FROM tasks WHERE state = 'done' AND ended_ts >= ? AND ended_ts <= ?",
-        (since, until),
-    ):
+    for ended in await q.completed_task_ends(store, since=since, until=until):
         completed[bucket(ended)] += 1
     v.completed = int(sum(completed))
-    row = await store._fetchone(
-        "SELECT COUNT(*) FROM tasks WHERE state = 'failed' AND ended_ts >= ? AND ended_ts <= ?",
-        (since, until),
-    )
-    v.failed = int(row[0]) if row else 0
-    row = await store._fetchone(
-        "SELECT COUNT(*) FROM tasks WHERE updated_ts >= ? AND created_ts < ?", (since, until)
-    )
-    v.active_tasks = int(row[0]) if row else 0
+    v.failed = await q.failed_task_count(store, since=since, until=until)
+    v.active_tasks = await q.active_task_count(store, since=since, until=until)
 
     human = [0.0] * buckets
     policy = [0.0] * buckets
     retries = [0.0] * buckets
     waits: list[float] = []
     bucket_waits: list[list[float]] = [[] for _ in range(buckets)]
-    for ts, actor, action, raised_ts, source, esc_id in await store._fetchall(
-        "SELECT d.ts, d.actor, d.action, e.raised_ts, e.source, e.id FROM decisions d "
-        "JOIN escalations e ON e.id = d.escalation WHERE d.ts >= ? AND d.ts <= ?",
-        (since, until),
+    for ts, actor, action, raised_ts, source, esc_id in await q.decisions_between(
+        store, since=since, until=until
     ):
         b = bucket(ts)
         if action == "retry":
@@ -197,12 +187,8 @@ async def velocity(store: Store, *, since: float, until: float, buckets: int = 1
         v.wait_p90 = percentile(waits, 90)
 
     cost = [0.0] * buckets
-    for b, total in await store._fetchall(
-        "SELECT CAST((ts - ?) / ? AS INTEGER), SUM(COALESCE(json_extract(data, '$.cost_usd'), 0)) "
-        "FROM events WHERE kind = 'usage' AND ts >= ? AND ts <= ? GROUP BY 1",
-        (since, width, since, until),
-    ):
-        cost[min(buckets - 1, max(0, int(b)))] += float(total or 0.0)
+    for b, total in await usage_cost_by_bucket(store, since=since, until=until, width=width):
+        cost[min(buckets - 1, max(0, b))] += total
     v.cost_usd = sum(cost)
     v.series = {
         "completed": completed,

@@ -235,7 +235,7 @@ async def test_writer_keeps_the_batch_while_the_store_is_locked(
 
     blocker = sqlite3.connect(str(db_path), timeout=0, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
-    await store.conn.execute("PRAGMA busy_timeout = 50")
+    await store._conn.execute("PRAGMA busy_timeout = 50")  # SQLite-specific: fail fast
     sup = fast(store, [Instance("ticker", Ticker, AdapterOptions())])
     task = await run_supervisor(sup)
     await asyncio.sleep(0.3)  # the writer is retrying against the lock meanwhile

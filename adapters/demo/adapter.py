@@ -23,6 +23,12 @@ from swarmdeck.adapters.demo.world import UnknownEscalation
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event
 from swarmdeck.store.models import Delivery
+from swarmdeck.store.queries.by_origin import (
+    UnfinishedTask,
+    active_agent_names,
+    open_escalation_ids,
+    unfinished_tasks,
+)
 
 
 class DemoOptions(AdapterOptions):
@@ -157,31 +163,13 @@ class DemoAdapter(Adapter):
 
 async def _left_open(
     store: Store, origin: str
-) -> tuple[list[str], list[tuple[str, str | None]], list[str]]:
+) -> tuple[list[str], list[UnfinishedTask], list[str]]:
     """What an earlier run of ``origin`` left open: escalations, unfinished tasks, agents."""
-    escalations = [
-        str(r[0])
-        for r in await store._fetchall(
-            "SELECT id FROM escalations WHERE origin = ? AND state = 'open' ORDER BY id",
-            (origin,),
-        )
-    ]
-    tasks = [
-        (str(r[0]), None if r[1] is None else str(r[1]))
-        for r in await store._fetchall(
-            "SELECT id, workflow FROM tasks WHERE origin = ? AND state IN "
-            "('pending', 'running') ORDER BY id",
-            (origin,),
-        )
-    ]
-    agents = [
-        str(r[0])
-        for r in await store._fetchall(
-            "SELECT name FROM agents WHERE origin = ? AND state != 'offline' ORDER BY name",
-            (origin,),
-        )
-    ]
-    return escalations, tasks, agents
+    return (
+        await open_escalation_ids(store, origin),
+        await unfinished_tasks(store, origin),
+        await active_agent_names(store, origin),
+    )
 
 
 def _int(value: str | None, default: int) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from swarmdeck.adapters.demo import narration
 from swarmdeck.adapters.demo.catalogue import DEFAULT_PRICE, PRICES
@@ -228,9 +228,9 @@ class Simulation:
 
     def retire(
         self,
-        escalations: list[str],
-        tasks: list[tuple[str, str | None]],
-        agents: list[str],
+        escalations: Sequence[str],
+        tasks: Sequence[tuple[str, str | None]],
+        agents: Sequence[str],
     ) -> list[Event]:
         """Close what an earlier run left open in the store (call before initial_events).
 

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from swarmdeck.adapters.bridge import UNAVAILABLE, Bridge, Outcome
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event, Severity, make_event
+from swarmdeck.store.queries.sessions import claim_session_agent
 from swarmdeck.store.text import clean_text
 
 #: Hook events that may wait for a manager.
@@ -155,42 +156,17 @@ async def session_agent_name(store: Store, session_id: str, cwd: str, now: float
     known = await store.get_state(SESSIONS_NAMESPACE, session_id)
     if known is not None:
         return known  # the common case: a plain read, no write lock
-    async with store.write() as db:
-        row = await store._fetchone(
-            "SELECT value FROM adapter_state WHERE adapter = ? AND key = ?",
-            (SESSIONS_NAMESPACE, session_id),
-        )
-        if row is not None:
-            return str(row[0])
-        base = base_name(cwd)
-        holders = await store._fetchall(
-            "SELECT key FROM adapter_state WHERE adapter = ? AND value = ? AND key != ?",
-            (SESSIONS_NAMESPACE, base, session_id),
-        )
-        name = base
-        if holders:
-            agent = await store._fetchone(
-                "SELECT state, last_seen FROM agents WHERE name = ?", (base,)
-            )
-            live = agent is not None and (
-                str(agent[0]) not in ("done", "offline")
-                and float(agent[1]) > now - SESSION_LIVE_SECONDS
-            )
-            if live:
-                name = f"{base}#{_short(session_id)}"
-            else:
-                # The old session is over: this one takes the plain name; if the old one
-                # comes back it is named afresh (and gets a suffix while this one lives).
-                await db.executemany(
-                    "DELETE FROM adapter_state WHERE adapter = ? AND key = ?",
-                    [(SESSIONS_NAMESPACE, str(h[0])) for h in holders],
-                )
-        await db.execute(
-            "INSERT INTO adapter_state(adapter, key, value) VALUES (?, ?, ?) "
-            "ON CONFLICT(adapter, key) DO UPDATE SET value = excluded.value",
-            (SESSIONS_NAMESPACE, session_id, name),
-        )
-        return name
+    # The old session holding the plain name may be over: then this one takes it; if
+    # the old one comes back it is named afresh (with a suffix while this one lives).
+    base = base_name(cwd)
+    return await claim_session_agent(
+        store,
+        SESSIONS_NAMESPACE,
+        session_id,
+        base=base,
+        alternative=f"{base}#{_short(session_id)}",
+        live_since=now - SESSION_LIVE_SECONDS,
+    )
 
 
 # ----------------------------------------------------------------------------- translation

@@ -17,6 +17,7 @@ from swarmdeck.cli._common import (
 from swarmdeck.config import Settings
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
+from swarmdeck.store.events import as_action
 
 
 @click.command()
@@ -43,7 +44,7 @@ async def decide(
     try:
         decision = await store.decide(
             escalation,
-            action,
+            as_action(action),
             actor=current_actor(settings),
             reason=reason,
             target=target,

@@ -36,6 +36,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
 from swarmdeck.store.events import make_event
 from swarmdeck.store.models import StoredEvent
+from swarmdeck.store.queries.usage import usage_totals
 
 log = logging.getLogger("swarmdeck.policy.budgets")
 
@@ -103,16 +104,11 @@ class BudgetWatcher:
     async def _seed(
         self, budget: BudgetConfig, scope: str, start: float, period: float, before_seq: int
     ) -> list[float]:
-        column = "agent" if budget.per == "agent" else "workflow"
-        row = await self.store._fetchone(
-            "SELECT COALESCE(SUM(COALESCE(json_extract(data, '$.tokens_in'), 0) + "
-            "COALESCE(json_extract(data, '$.tokens_out'), 0)), 0), "
-            "COALESCE(SUM(COALESCE(json_extract(data, '$.cost_usd'), 0)), 0) "
-            f"FROM events WHERE kind = 'usage' AND {column} = ? AND ts >= ? AND ts < ? "
-            "AND seq < ?",
-            (scope, start, start + period, before_seq),
-        )
-        return [float(row[0]), float(row[1])] if row else [0.0, 0.0]
+        used = await usage_totals(
+            self.store, per=budget.per, scope=scope, since=start, until=start + period,
+            before_seq=before_seq,
+        )  # fmt: skip
+        return [used.tokens, used.cost_usd]
 
     async def _cross(
         self,

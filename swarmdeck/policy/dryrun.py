@@ -14,7 +14,6 @@ the rule would have, and 3 otherwise.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,11 @@ from typing import Any
 from swarmdeck.policy.engine import POLICY_SOURCE
 from swarmdeck.policy.rules import PolicyConfig, Subject
 from swarmdeck.store.db import Store
+from swarmdeck.store.queries.dryrun import agent_roles, escalation_outcome
+from swarmdeck.store.queries.tasks import task_ids_in_state
+
+#: The kinds the replay reads: roles as they were, requests, failures.
+_HISTORY_KINDS = ("agent.seen", "escalation.raised", "task.failed")
 
 _PAST = {
     "approve": "approved",
@@ -164,32 +168,26 @@ async def dry_run(
         rr = RuleReport(rule.name, about, rule.steps()[0].name)
         by_rule[rule.name] = rr
         report.rules.append(rr)
-    roles: dict[str, str] = {
-        str(n): str(r) for n, r in await store._fetchall("SELECT name, role FROM agents")
-    }
+    roles = await agent_roles(store)
     # Per-task progress along each rule's path, as the live engine would have kept it.
     progress: dict[str, tuple[str, int, int]] = {}
     task_rules: dict[str, set[str]] = {}
     position = 0
     while True:
-        rows = await store._fetchall(
-            "SELECT seq, source, kind, agent, task, workflow, data FROM events "
-            "WHERE seq > ? AND ts >= ? AND kind IN ('agent.seen', 'escalation.raised', "
-            "'task.failed') ORDER BY seq LIMIT ?",
-            (position, since if since is not None else float("-inf"), page),
-        )
-        if not rows:
+        history = await store.events_since(position, page, kinds=_HISTORY_KINDS, since_ts=since)
+        if not history:
             break
-        for seq, source, kind, agent, task, workflow, raw in rows:
-            position = seq
+        for event in history:
+            position = event.seq
             report.events += 1
-            data: dict[str, Any] = json.loads(raw) if raw else {}
+            kind, agent, task, workflow = event.kind, event.agent, event.task, event.workflow
+            data: dict[str, Any] = event.data
             if kind == "agent.seen":
                 if agent and data.get("role"):
                     roles[agent] = str(data["role"])
                 continue
             if kind == "escalation.raised":
-                if source == POLICY_SOURCE:
+                if event.source == POLICY_SOURCE:
                     continue
                 report.requests += 1
                 subject = Subject(
@@ -241,9 +239,7 @@ async def dry_run(
                 if len(rr.examples) < 5 and task not in rr.examples:
                     rr.examples.append(task)
     if task_rules:
-        done = {
-            str(r[0]) for r in await store._fetchall("SELECT id FROM tasks WHERE state = 'done'")
-        }
+        done = await task_ids_in_state(store, "done")
         for task, names in task_rules.items():
             if task in done:
                 for name in names:
@@ -252,12 +248,10 @@ async def dry_run(
 
 
 async def _compare(store: Store, rr: RuleReport, escalation_id: str) -> None:
-    row = await store._fetchone(
-        "SELECT state, decided_by, action FROM escalations WHERE id = ?", (escalation_id,)
-    )
-    if row is None:
+    outcome = await escalation_outcome(store, escalation_id)
+    if outcome is None:
         return
-    state, decided_by, action = row
+    state, decided_by, action = outcome
     if len(rr.examples) < 5:
         rr.examples.append(escalation_id)
     if state == "open":

@@ -33,10 +33,11 @@ from swarmdeck.policy.budgets import BudgetWatcher
 from swarmdeck.policy.rules import PolicyConfig, Rule, Step, Subject, load_policy
 from swarmdeck.store import governance
 from swarmdeck.store.actions import act_on_task
-from swarmdeck.store.db import Store, stored_event
+from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
 from swarmdeck.store.events import make_event
 from swarmdeck.store.models import Escalation, StoredEvent
+from swarmdeck.store.queries.tasks import last_human_decision_on_task, open_escalation_of_task
 
 log = logging.getLogger("swarmdeck.policy")
 
@@ -127,7 +128,6 @@ class PolicyService:
         """Load the position and per-task progress; audit a changed rule set."""
         if self._started:
             return
-        await governance.ensure_tables(self.store)
         states = await self.store.get_states(STATE)
         if "seq" in states:
             self.position = int(states["seq"])
@@ -264,15 +264,8 @@ class PolicyService:
         kinds = list(FEED_KINDS)
         if self.budgets.budgets:
             kinds.append("usage")
-        row = await self.store._fetchone("SELECT COALESCE(MAX(seq), 0) FROM events")
-        newest = int(row[0]) if row else 0
-        rows = await self.store._fetchall(
-            "SELECT seq, source, eid, ts, kind, agent, task, workflow, data FROM events "
-            f"WHERE seq > ? AND seq <= ? AND kind IN ({','.join('?' * len(kinds))}) "
-            "ORDER BY seq LIMIT ?",
-            (self.position, newest, *kinds, limit),
-        )
-        events = [stored_event(r) for r in rows]
+        newest = await self.store.last_seq()
+        events = await self.store.events_since(self.position, limit, kinds=kinds, upto=newest)
         upto = events[-1].seq if len(events) == limit else newest
         return events, upto
 
@@ -298,7 +291,7 @@ class PolicyService:
             return False
         if event.kind == "task.completed" and event.task in self.progress:
             del self.progress[event.task]
-            await governance.delete_state(self.store, STATE, f"task:{event.task}")
+            await self.store.delete_state(STATE, f"task:{event.task}")
             return True
         if not self.config.rules:
             return False
@@ -382,15 +375,10 @@ class PolicyService:
         assert event.task is not None
         now = self.clock()
         deadline = now + step.deadline if step.deadline is not None else None
-        severity = step.args.get("severity")
-        row = await self.store._fetchone(
-            "SELECT id FROM escalations WHERE task = ? AND state = 'open' "
-            "ORDER BY raised_seq DESC LIMIT 1",
-            (event.task,),
-        )
+        severity = step.severity
+        escalation_id = await open_escalation_of_task(self.store, event.task, newest=True)
         actor = actor_for(rule.name)
-        if row is not None:
-            escalation_id = str(row[0])
+        if escalation_id is not None:
             await governance.set_escalation(
                 self.store, escalation_id, actor=actor, action="policy.escalate",
                 severity=severity, deadline=deadline, rule=rule.name,
@@ -460,7 +448,7 @@ class PolicyService:
             deadline = self.clock() + step.deadline if step.deadline is not None else None
             await governance.set_escalation(
                 self.store, esc.id, actor=actor, action="policy.escalate",
-                severity=step.args.get("severity"), deadline=deadline, rule=rule.name,
+                severity=step.severity, deadline=deadline, rule=rule.name,
                 detail={"rule": rule.name, "step": step.describe()},
             )  # fmt: skip
             self.outcomes.append(Outcome(rule.name, "escalate", esc.id))
@@ -491,17 +479,14 @@ class PolicyService:
                 continue
             if task.state != "failed":
                 continue  # someone else retried or it recovered meanwhile
-            human = await self.store._fetchone(
-                "SELECT d.actor, d.action FROM decisions d JOIN escalations e "
-                "ON e.id = d.escalation WHERE e.task = ? AND d.ts >= ? "
-                "AND d.actor NOT LIKE 'policy:%' ORDER BY d.id DESC LIMIT 1",
-                (task_id, progress.scheduled or 0.0),
+            human = await last_human_decision_on_task(
+                self.store, task_id, since=progress.scheduled or 0.0
             )
             if human is not None:
                 log.info("policy %s: retry of %s dropped: %s decided %s meanwhile",
-                         progress.rule, task_id, human[0], human[1])  # fmt: skip
+                         progress.rule, task_id, human.actor, human.action)  # fmt: skip
                 self.outcomes.append(
-                    Outcome(progress.rule, "retry.dropped", task_id, {"by": human[0]})
+                    Outcome(progress.rule, "retry.dropped", task_id, {"by": human.actor})
                 )
                 continue
             try:

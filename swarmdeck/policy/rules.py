@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from swarmdeck.config import ConfigError
 from swarmdeck.guardrails.config import describe_errors
-from swarmdeck.store.events import KINDS, SEVERITIES, parse_duration
+from swarmdeck.store.events import KINDS, SEVERITIES, Action, Severity, as_action, parse_duration
 
 STEP_NAMES = ("retry", "reroute", "escalate", "approve", "reject")
 _STEP = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*$", re.S)
@@ -82,9 +82,19 @@ class Step:
         return self.args.get("role") or self.args.get("agent")
 
     @property
-    def action(self) -> str:
-        """The decision action this step writes (``escalate`` writes none)."""
-        return self.name
+    def action(self) -> Action:
+        """The decision action this step writes.
+
+        Raises:
+            InvalidDecision: for ``escalate``, which writes none.
+        """
+        return as_action(self.name)
+
+    @property
+    def severity(self) -> Severity | None:
+        """``escalate(severity=...)``, checked against the severities when parsed."""
+        raw = self.args.get("severity")
+        return next((s for s in SEVERITIES if s == raw), None)
 
     def describe(self) -> str:
         return self.text or self.name

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.events import Event, make_event
+from swarmdeck.store.events import Action, Event, make_event
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp()
 
@@ -101,7 +101,7 @@ async def record_history(store: Store, now: float) -> None:
         if i in (40, 41):
             continue  # still open
         store.clock = Clock(decided_at + i * 30)
-        action = "reject" if i in (3, 17, 29) else "approve"
+        action: Action = "reject" if i in (3, 17, 29) else "approve"
         await store.decide(
             f"R-{i}", action, actor="ann@box", reason="no" if action == "reject" else None
         )

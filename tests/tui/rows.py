@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from swarmdeck.store.events import Severity
 from swarmdeck.store.models import Agent, Escalation
 
 
@@ -11,7 +12,7 @@ def agent_row(name: str, state: str = "idle", role: str = "coder", rev: int = 1)
 
 def escalation_row(
     key: str,
-    severity: str = "normal",
+    severity: Severity = "normal",
     *,
     raised: float = 0.0,
     title: str = "t",

@@ -42,6 +42,7 @@ from swarmdeck.policy.dryrun import dry_run
 from swarmdeck.policy.rules import PolicyConfig, load_policy
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
+from swarmdeck.store.events import Action
 from swarmdeck.store.models import Escalation
 from swarmdeck.tui.safe_text import clean, safe
 
@@ -274,7 +275,7 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
     async def save(self) -> dict[str, Any] | None:
         """Decide, append the rule, audit; returns what was done (or None on an error)."""
         rule = self.candidate()
-        action = "reject" if rule["path"][0].startswith("reject") else "approve"
+        action: Action = "reject" if rule["path"][0].startswith("reject") else "approve"
         reason = self.query_one("#rule-reason", Input).value.strip() or None
         try:
             load_policy({"rules": [rule]})

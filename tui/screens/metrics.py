@@ -10,9 +10,9 @@ hits were masked at ingest, so titles show placeholders, never the secret.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -26,6 +26,12 @@ from textual.widgets import Footer, Static
 
 from swarmdeck.metrics import Velocity, fmt_duration, fmt_ratio, sparkline, velocity
 from swarmdeck.store.db import Store
+from swarmdeck.store.queries.metrics import (
+    GuardrailHit,
+    PolicyDecision,
+    open_guardrail_escalations,
+    recent_policy_decisions,
+)
 from swarmdeck.tui.safe_text import safe
 
 WINDOWS: dict[str, float] = {"1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
@@ -99,15 +105,8 @@ class MetricsScreen(Screen[None]):
         v = await velocity(
             self.store, since=now - WINDOWS[self.window], until=now, buckets=self.buckets
         )
-        recent = await self.store._fetchall(
-            "SELECT d.ts, d.actor, d.action, e.title FROM decisions d "
-            "JOIN escalations e ON e.id = d.escalation WHERE d.actor LIKE 'policy:%' "
-            "ORDER BY d.id DESC LIMIT 8"
-        )
-        guard = await self.store._fetchall(
-            "SELECT e.agent, e.title, e.raised_ts FROM escalations e "
-            "WHERE e.kind = 'guardrail' AND e.state = 'open' ORDER BY e.raised_ts DESC LIMIT 8"
-        )
+        recent = await recent_policy_decisions(self.store, limit=8)
+        guard = await open_guardrail_escalations(self.store, limit=8)
         self.last = v
         self.query_one("#metrics-title", Static).update(self._title())
         self.query_one("#metrics-body", Static).update(render(v, recent, guard, now))
@@ -128,7 +127,7 @@ def _age(ts: float, now: float) -> str:
 
 
 def render(
-    v: Velocity, recent: list[tuple[Any, ...]], guard: list[tuple[Any, ...]], now: float
+    v: Velocity, recent: Sequence[PolicyDecision], guard: Sequence[GuardrailHit], now: float
 ) -> RenderableType:
     """The metrics body: the figures with sparklines, then policy actions and guardrail hits."""
     figures = Table.grid(padding=(0, 2))
