@@ -12,7 +12,7 @@ that a service failed, and our message names the route.
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import apprise
 
@@ -80,7 +80,8 @@ def url_for_message(url: str, message: Message) -> str:
         query.setdefault("click", message.click)
     if message.buttons:
         query.setdefault("actions", ntfy_actions(message.buttons))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    # apprise unquotes with unquote (not unquote_plus): spaces must be %20, not "+".
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 async def send(url: str, message: Message, *, limit: float = 15.0) -> None:

@@ -95,13 +95,15 @@ def test_bad_route_config_is_named() -> None:
     with pytest.raises(ConfigError, match=r"notify\[r\]\.timezone"):
         route(timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="two notify routes"):
-        Settings(notify=[{"name": "a", "url": "json://x"}, {"name": "a", "url": "json://y"}])
+        Settings.model_validate(
+            {"notify": [{"name": "a", "url": "json://x"}, {"name": "a", "url": "json://y"}]}
+        )
     with pytest.raises(ValueError, match="after"):
         NotifyRoute.model_validate({"name": "a", "url": "json://x", "after": "soon"})
 
 
 def test_url_is_secret_in_dumps() -> None:
-    s = Settings(notify=[{"name": "a", "url": "ntfys://tk_secret@ntfy.example/t"}])
+    s = Settings.model_validate({"notify": [{"name": "a", "url": "ntfys://tk_secret@x/t"}]})
     assert "tk_secret" not in repr(s)
     assert "tk_secret" not in s.model_dump_json()
 
