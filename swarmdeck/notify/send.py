@@ -110,3 +110,48 @@ async def send(url: str, message: Message, *, limit: float = 15.0) -> None:
 def check_url(url: str) -> bool:
     """Does apprise understand this URL? (``swarmdeck notify ls`` says so per route.)"""
     return bool(apprise.Apprise().add(url))
+
+
+#: Schemes whose host part names a server, not a credential (shown by ``notify ls``).
+_HOST_SCHEMES = frozenset(
+    {
+        "ntfy",
+        "ntfys",
+        "json",
+        "jsons",
+        "xml",
+        "xmls",
+        "form",
+        "forms",
+        "mailto",
+        "mailtos",
+        "http",
+        "https",
+        "matrix",
+        "matrixs",
+        "gotify",
+        "gotifys",
+    }
+)
+
+
+def masked_url(url: str) -> str:
+    """What ``notify ls`` may print of a route URL: the scheme and, where it names a
+    server, the host; everything that may be a token, a password or a topic is ``…``.
+
+    apprise's own ``privacy=True`` form keeps first and last characters of tokens;
+    this keeps none.
+    """
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        return "…"
+    scheme = scheme.lower()
+    if scheme in _HOST_SCHEMES:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        # ntfy://topic (no path) sends to the cloud: the "host" is the topic there.
+        if host and not (scheme.startswith("ntfy") and parts.path in ("", "/")):
+            return f"{scheme}://{host}/…"
+    return f"{scheme}://…"

@@ -323,3 +323,28 @@ async def test_real_clock_arrives_soon_after_passing_after(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await store.close()
+
+
+async def test_collector_runs_the_notifier(db_path: Any, receiver: HttpReceiver) -> None:
+    from swarmdeck.collector import Collector
+
+    s = Settings.model_validate(
+        {
+            "db": db_path,
+            "demo": {"enabled": False},
+            "notify": [{"name": "hook", "url": f"json://{receiver.base}/in"}],
+        }
+    )
+    collector = Collector(s)
+    task = asyncio.create_task(collector.run())
+    try:
+        await asyncio.wait_for(collector.started.wait(), 10)
+        async with await Store.open(db_path) as other:
+            await other.append([raise_escalation("C1", severity="high")], origin="test")
+            (got,) = await receiver.await_requests(1, timeout=10)
+            assert got.json()["title"] == "swarmdeck: title of C1"
+            health = {h.name: h.state for h in await other.adapter_health()}
+            assert health["notify:hook"] == "running"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
