@@ -216,8 +216,7 @@ class Notifier:
                 continue
             vendor = await self._vendor_of(esc) if route.config.vendor else None
             if not route.wants(esc, vendor):
-                claimed.add(subject)  # never wanted: stop asking
-                continue
+                continue  # asked again next time: a policy may raise its severity meanwhile
             claims.append(pushes.Claim(subject, due[1], esc.severity))
         if "adapter" in route.config.on:
             rearm = []

@@ -348,3 +348,27 @@ async def test_collector_runs_the_notifier(db_path: Any, receiver: HttpReceiver)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_severity_raised_later_reaches_the_route(
+    store: Store, receiver: HttpReceiver, clock: Clock
+) -> None:
+    s = settings_for(
+        store.path, {"name": "a", "url": f"json://{receiver.base}/a", "min_severity": "high"}
+    )
+    n = notifier_of(s, store, clock)
+    await store.append([raise_escalation("E1", severity="normal")], origin="test")
+    await settle(n, rounds=2)
+    assert receiver.requests == []
+    # The source raises it again, more urgent (as a policy's deadline step does).
+    await store.append([raise_escalation("E1", severity="high")], origin="test")
+    await settle(n)
+    (got,) = await receiver.await_requests(1)
+    assert got.json()["title"] == "swarmdeck: title of E1"
+
+
+async def test_migration_creates_the_notify_tables(store: Store) -> None:
+    rows = await store._fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'notify_%'"
+    )
+    assert sorted(r[0] for r in rows) == ["notify_links", "notify_pushes"]
