@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Every dependency, pinned with hashes (uv pip compile): runs and tests install the same tree.
 LOCK := requirements/dev.lock
 
-.PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-tui lock clean
+.PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-tui bench-notify lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -50,13 +50,16 @@ real-clients: $(STAMP)
 	bash tests/real_clients/install.sh
 	$(BIN)/python -m pytest tests/real_clients $(PYTEST_ARGS)
 
-bench: bench-ingest bench-tui
+bench: bench-ingest bench-tui bench-notify
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 bench-tui: $(STAMP)
 	$(BIN)/python benchmarks/tui_latency.py
+
+bench-notify: $(STAMP)
+	$(BIN)/python benchmarks/notify_latency.py
 
 ## Re-resolve every dependency from pyproject.toml into the hashed lock.
 lock: | $(BIN)/python

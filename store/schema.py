@@ -232,6 +232,34 @@ MIGRATIONS: tuple[str, ...] = (
         rule       TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 4: pushes to the manager away from the terminal (store/notify.py).
+    #    * notify_pushes: one row per (route, subject) ever pushed or waiting to be, so an
+    #      escalation reaches a route at most once, also across a collector restart.
+    #    * notify_links: the nonces of action links already used (single use).
+    """
+    CREATE TABLE notify_pushes (
+        route        TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        severity     TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'pending',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        created_ts   REAL NOT NULL,
+        sent_ts      REAL,
+        last_error   TEXT,
+        PRIMARY KEY (route, subject)
+    ) WITHOUT ROWID;
+    CREATE INDEX notify_pushes_due ON notify_pushes(route, state, next_attempt);
+
+    CREATE TABLE notify_links (
+        nonce      TEXT PRIMARY KEY,
+        escalation TEXT NOT NULL,
+        route      TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        used_ts    REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 #: The schema version this code writes.

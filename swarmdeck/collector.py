@@ -26,6 +26,7 @@ from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.guardrails import build_ingest_filter
+from swarmdeck.notify import build_notify_services
 from swarmdeck.policy import build_policy_service
 from swarmdeck.store.db import Store
 
@@ -122,12 +123,14 @@ def build_services(
     clock: Callable[[], float],
     config_path: Path | None = None,
 ) -> list[Service]:
-    """Background services: the policy engine (escalation paths, deadlines, budgets).
+    """Background services: the policy engine (escalation paths, deadlines, budgets), and
+    the notifier with its action page (pushes to the manager away from the terminal).
 
     With ``config_path``, rules are reloaded when the file changes.
     """
     service = build_policy_service(settings, store, clock, config_path=config_path)
-    return [service] if service is not None else []
+    services: list[Service] = [service] if service is not None else []
+    return services + build_notify_services(settings, store, clock)
 
 
 class Collector:

@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     ValidationError,
     field_validator,
 )
@@ -146,6 +147,84 @@ class HookSettings(_Section):
     keeps it working with the manager's reason as its next instruction."""
 
 
+_SEVERITY = Literal["low", "normal", "high", "critical"]
+_TRIGGER = Literal["escalation", "deadline", "budget", "adapter"]
+_TRIGGERS: tuple[_TRIGGER, ...] = ("escalation", "deadline", "budget", "adapter")
+#: ``0`` (at once) or a number with a unit; converted where it is used.
+_DURATION = r"^\s*(0|\d+(\.\d+)?\s*(ms|s|m|h|d|w))\s*$"
+_CLOCK_SPAN = r"^\s*([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d\s*$"
+
+
+class NotifyRoute(_Section):
+    """One ``[[notify]]`` entry: a channel that pushes reach, and which pushes go there."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    """Route name: in ``swarmdeck notify test NAME``, the health view and the audit."""
+    url: SecretStr
+    """Any apprise URL (``ntfys://host/topic``, ``slack://...``, ``mailto://...``,
+    ``json://host/path``): it holds credentials, so it is never printed."""
+    enabled: bool = True
+    min_severity: _SEVERITY = "normal"
+    """Only escalations at least this severe."""
+    kind: list[str] = Field(default_factory=list)
+    """Escalation kinds (globs: ``approval``, ``guard*``); empty means any."""
+    agent: list[str] = Field(default_factory=list)
+    """Agent names (globs); empty means any."""
+    workflow: list[str] = Field(default_factory=list)
+    """Workflow names (globs); empty means any."""
+    vendor: list[str] = Field(default_factory=list)
+    """Agent vendors (globs, e.g. ``claude-code``); empty means any."""
+    on: list[_TRIGGER] = Field(default_factory=lambda: list(_TRIGGERS))
+    """What pushes: an escalation waiting past ``after``, a deadline approaching, a budget
+    crossed, an adapter down."""
+    after: str = Field(default="0", pattern=_DURATION)
+    """Push only once an escalation has waited this long (``0`` = at once)."""
+    deadline_warning: str = Field(default="5m", pattern=_DURATION)
+    """With ``deadline`` in ``on``: push this long before an escalation's deadline."""
+    digest_window: str = Field(default="30s", pattern=_DURATION)
+    """After a push, what else comes within this window is folded into one digest."""
+    quiet_hours: str | None = Field(default=None, pattern=_CLOCK_SPAN)
+    """Hold pushes in this local-time span (``22:00-07:00``); they go out as one digest at
+    its end."""
+    quiet_severity: _SEVERITY = "critical"
+    """Escalations at least this severe still push during quiet hours."""
+    timezone: str | None = None
+    """Time zone of ``quiet_hours`` (``Europe/Paris``); unset: the machine's."""
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    """Who decides through this route's action links (``alice@example.com``): recorded as
+    the decision's actor, ``<owner> via notify:<name>``. Unset: links only open."""
+    actions: bool = True
+    """Carry action links (approve, reject with a reason, open) when ``[action_links]`` is on."""
+
+    @field_validator("kind", "agent", "workflow", "vendor", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ActionLinkSettings(_Section):
+    """The page that action links in pushes open: approve, reject with a reason, open."""
+
+    enabled: bool = False
+    """Serve the page from the collector and put signed links in pushes."""
+    host: str = "127.0.0.1"
+    """Address to listen on; anything but loopback needs ``allow_remote``."""
+    port: int = Field(default=7345, ge=0, le=65535)
+    """Port to listen on (0 picks a free one)."""
+    allow_remote: bool = False
+    """Allow a non-loopback ``host`` (a phone on the network reaches it directly)."""
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+(/\S*)?$")
+    """Where links point (a tunnel or reverse proxy in front of the page, e.g.
+    ``https://deck.example.ts.net``); unset: ``http://host:port``."""
+    ttl: str = Field(default="1h", pattern=_DURATION)
+    """How long a link stays valid."""
+    key_file: Path | None = None
+    """The HMAC key that signs links (created 0600); unset: ``action-links.key`` beside the
+    database. Kept outside the database so a copy of the database cannot mint links."""
+    read_only: bool = False
+    """Links open escalations but never decide (``[tui] read_only`` does the same)."""
+
+
 class Settings(BaseSettings):
     """Every setting of swarmdeck."""
 
@@ -170,6 +249,9 @@ class Settings(BaseSettings):
     """Escalation paths: ``[[policy.rules]]`` (see the README)."""
     guardrails: dict[str, Any] = Field(default_factory=dict)
     """Secret and personal-data detectors, patterns, allowlists, budgets."""
+    notify: list[NotifyRoute] = Field(default_factory=list)
+    """Push routes (``[[notify]]``): escalations, deadlines, budgets, adapters down."""
+    action_links: ActionLinkSettings = Field(default_factory=ActionLinkSettings)
 
     _config_path: Path | None = PrivateAttr(default=None)
 
@@ -195,6 +277,15 @@ class Settings(BaseSettings):
             if adapter.name in seen:
                 raise ValueError(f"two adapters are named {adapter.name!r}")
             seen.add(adapter.name)
+        return value
+
+    @field_validator("notify", mode="after")
+    @classmethod
+    def _unique_routes(cls, value: list[NotifyRoute]) -> list[NotifyRoute]:
+        names = [route.name for route in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two notify routes are named {name!r}")
         return value
 
     def demo_enabled(self) -> bool:

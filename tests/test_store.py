@@ -82,7 +82,7 @@ async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None
         )
         assert "outbox_escalation" in str(plan)
         assert await governance.vault_find(s) == []  # migration 3 made the vault
-    assert _user_version(path) == SCHEMA_VERSION == 3
+    assert _user_version(path) == SCHEMA_VERSION == len(MIGRATIONS)
 
 
 async def test_a_version_2_database_with_governance_tables_upgrades_in_place(

@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "policy": "swarmdeck.cli.policy:policy",
     "report": "swarmdeck.cli.report:report",
     "reveal": "swarmdeck.cli.reveal:reveal",
+    "notify": "swarmdeck.cli.notify:notify",
+    "web": "swarmdeck.cli.web:web",
 }
 
 

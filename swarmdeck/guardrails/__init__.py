@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from swarmdeck.guardrails.config import GuardrailConfig, load_guardrails
 from swarmdeck.guardrails.detectors import Hit, Scanner
 from swarmdeck.guardrails.ingest import IngestFilter
+from swarmdeck.guardrails.outgoing import OutgoingMasker
 
 if TYPE_CHECKING:
     from swarmdeck.config import Settings
@@ -21,8 +22,10 @@ __all__ = [
     "GuardrailConfig",
     "Hit",
     "IngestFilter",
+    "OutgoingMasker",
     "Scanner",
     "build_ingest_filter",
+    "build_outgoing_masker",
     "load_guardrails",
 ]
 
@@ -44,3 +47,15 @@ def build_ingest_filter(settings: Settings, store: Store | None = None) -> Inges
     if not config.enabled:
         return None
     return IngestFilter(config, store=store, db_path=settings.db)
+
+
+def build_outgoing_masker(settings: Settings) -> OutgoingMasker:
+    """The masker for text that leaves the machine (pushes, the action page).
+
+    It masks even when ``[guardrails] enabled = false`` turns the ingest filter off:
+    that switch is about what is stored, not about what may be sent away.
+
+    Raises:
+        swarmdeck.config.ConfigError: an invalid ``[guardrails]`` section (field named).
+    """
+    return OutgoingMasker(load_guardrails(settings.guardrails))
