@@ -142,6 +142,10 @@ class EscalationRaisedData(_Strict):
     deadline: datetime | None = None
     """Absolute time, or a duration such as ``"15m"`` counted from the event's ``ts``."""
     reroute_targets: list[_Name] | None = None
+    tool: _Name | None = None
+    """The tool the agent asks to run (a hook's ``tool_name``: ``Bash``, ``Read``,
+    ``mcp__github__create_issue``), so rules match a structured name, not the free-text
+    title. Absent on free-text requests (MCP ``request_approval``, questions, failures)."""
 
     @field_validator("deadline")
     @classmethod

@@ -365,3 +365,17 @@ async def delete_state(store: Store, adapter: str, key: str) -> None:
     """Forget one ``adapter_state`` entry (the store has set/get but no delete)."""
     async with store.write() as db:
         await db.execute("DELETE FROM adapter_state WHERE adapter = ? AND key = ?", (adapter, key))
+
+
+async def open_escalation_of_task(store: Store, task: str) -> tuple[str, str] | None:
+    """The ``(id, severity)`` of the open escalation a task action would decide, if any.
+
+    The same choice as :func:`swarmdeck.store.actions.act_on_task` (oldest open first),
+    so a policy can check the severity before it approves on the task's behalf.
+    """
+    row = await store._fetchone(
+        "SELECT id, severity FROM escalations WHERE task = ? AND state = 'open' "
+        "ORDER BY raised_seq LIMIT 1",
+        (task,),
+    )
+    return None if row is None else (str(row[0]), str(row[1]))
