@@ -27,6 +27,7 @@ from typing import Any
 import aiosqlite
 
 from swarmdeck.store import audit as audit_chain
+from swarmdeck.store import audit_check
 from swarmdeck.store import events as ev
 from swarmdeck.store.errors import (
     AlreadyDecided,
@@ -763,6 +764,8 @@ class Store:
                 f"{expected_count - count} record(s) deleted from the end of the chain "
                 f"(expected {expected_count}, found {count})"
             )
+        # The rows beside the chain (decisions, outbox, escalations) must agree with it.
+        problems.extend(await audit_check.crosscheck(self))
         return AuditVerdict(ok=not problems, records=count, problems=problems)
 
     # ------------------------------------------------------------------ adapter state and health
