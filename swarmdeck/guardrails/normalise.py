@@ -22,6 +22,7 @@ import bisect
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: Anything outside printable ASCII (plus tab, newline, carriage return) may need work.
@@ -55,19 +56,21 @@ _INVISIBLE_EXTRA = (
 _CF_PLANES = ((0x80, 0x1FFFF), (0xE0000, 0xE0FFF))
 
 
-def _invisible_class() -> str:
-    """Every control (Cc) and format (Cf) character above ASCII, as character ranges."""
-    ranges: list[list[int]] = []
-    for lo, hi in _CF_PLANES:
-        for code in range(lo, hi + 1):
-            if unicodedata.category(chr(code)) in ("Cf", "Cc"):
-                if ranges and ranges[-1][1] == code - 1:
-                    ranges[-1][1] = code
-                else:
-                    ranges.append([code, code])
+def _ranges(codes: Iterable[int], gap: int = 1) -> str:
+    """Code points (ascending) as the body of a character class, runs as ranges.
+
+    ``re`` tests a character against a BMP class in constant time but walks a list of
+    ranges for characters beyond it, so a class that must be fast keeps few astral
+    ranges: ``gap`` > 1 merges runs closer than that (a superset, for a quick test).
+    """
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code - runs[-1][1] <= gap:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
     return "".join(
-        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-        for a, b in ranges
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in runs
     )
 
 
@@ -83,16 +86,27 @@ def _fold_table() -> dict[str, str]:
 
 
 @functools.cache
-def _tables() -> tuple[re.Pattern[str], dict[str, str]]:
-    """The pattern of every character or sequence to change, and the fold table.
+def _tables() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
+    """A quick test (may there be anything to change?), the pattern of every character or
+    sequence to change, and the fold table.
 
     Built on first use (a few milliseconds), not at import: the hook process that never
     sees a non-ASCII character never pays for it.
     """
     fold = _fold_table()
-    drop = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _invisible_class() + _INVISIBLE_EXTRA + "]"
-    folds = "[" + "".join(re.escape(c) for c in fold) + "]"
-    return re.compile(f"{_ESCAPE.pattern}|{drop}+|{folds}"), fold
+    invisible = {
+        code
+        for lo, hi in _CF_PLANES
+        for code in range(lo, hi + 1)
+        if unicodedata.category(chr(code)) in ("Cf", "Cc")
+    }
+    changed = sorted(invisible | {ord(c) for c in fold})
+    bmp = _ranges(c for c in changed if c <= 0xFFFF)
+    astral = _ranges((c for c in changed if c > 0xFFFF), gap=4096)
+    quick = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{bmp}{_INVISIBLE_EXTRA}]|[{astral}]")
+    drop = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _ranges(sorted(invisible)) + _INVISIBLE_EXTRA
+    folds = _ranges(sorted(ord(c) for c in fold))
+    return quick, re.compile(f"{_ESCAPE.pattern}|[{drop}]+|[{folds}]"), fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +141,9 @@ def normalise(text: str) -> tuple[str, Spans | None]:
     """The text a detector should read, and the map back (None when nothing changed)."""
     if _SUSPECT.search(text) is None:
         return text, None
-    pattern, fold = _tables()
+    anything, pattern, fold = _tables()
+    if anything.search(text) is None:
+        return text, None  # non-ASCII text with nothing to change (most non-English prose)
     out: list[str] = []
     starts: list[int] = []
     origins: list[int] = []
@@ -148,8 +164,6 @@ def normalise(text: str) -> tuple[str, Spans | None]:
             out.append(replacement)
             length += len(replacement)
         pos = m.end()
-    if not starts and pos == 0:
-        return text, None  # only non-ASCII text that needs nothing (most non-English prose)
     if pos < len(text):
         starts.append(length)
         origins.append(pos)
