@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 # Every dependency, pinned with hashes (uv pip compile): runs and tests install the same tree.
 LOCK := requirements/dev.lock
 
-.PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-tui bench-notify lock clean
+.PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-filter \
+	bench-tui bench-notify lock gitleaks-rules clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -50,10 +51,13 @@ real-clients: $(STAMP)
 	bash tests/real_clients/install.sh
 	$(BIN)/python -m pytest tests/real_clients $(PYTEST_ARGS)
 
-bench: bench-ingest bench-tui bench-notify
+bench: bench-ingest bench-filter bench-tui bench-notify
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+bench-filter: $(STAMP)
+	$(BIN)/python benchmarks/ingest_filter.py
 
 bench-tui: $(STAMP)
 	$(BIN)/python benchmarks/tui_latency.py
@@ -66,6 +70,17 @@ lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --quiet -o $(LOCK)
+
+## Refresh the vendored gitleaks rules from a gitleaks checkout (nothing is fetched):
+## make gitleaks-rules GITLEAKS=/path/to/gitleaks
+RULES := swarmdeck/guardrails/rules
+gitleaks-rules: $(STAMP)
+	@test -f "$(GITLEAKS)/config/gitleaks.toml" || { echo "set GITLEAKS=/path/to/a/gitleaks/checkout"; exit 2; }
+	cp "$(GITLEAKS)/config/gitleaks.toml" $(RULES)/gitleaks.toml
+	cp "$(GITLEAKS)/LICENSE" $(RULES)/LICENSE.gitleaks
+	commit=$$(git -C "$(GITLEAKS)" log -1 --format='%H (%cs)') && \
+		sed -i "s|^- upstream commit: .*|- upstream commit: $$commit|" $(RULES)/SOURCE.md
+	$(BIN)/python -m pytest -q tests/governance/test_rulesets.py tests/governance/test_split_keys.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from swarmdeck.store import audit as audit_chain
+from swarmdeck.store import audit_check
 from swarmdeck.store.connection import StoreBase
 from swarmdeck.store.models import AuditRecord, AuditVerdict
 
@@ -66,4 +67,6 @@ class AuditMixin(StoreBase):
                 f"{expected_count - count} record(s) deleted from the end of the chain "
                 f"(expected {expected_count}, found {count})"
             )
+        # The rows beside the chain (decisions, outbox, escalations) must agree with it.
+        problems.extend(await audit_check.crosscheck(self))
         return AuditVerdict(ok=not problems, records=count, problems=problems)

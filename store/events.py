@@ -44,6 +44,18 @@ SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
 
+def as_severity(text: str) -> Severity:
+    """Narrow a stored severity to the literal (the schema only ever stores these four).
+
+    Raises:
+        ValueError: not one of :data:`SEVERITIES`.
+    """
+    for severity in SEVERITIES:
+        if text == severity:
+            return severity
+    raise ValueError(f"unknown severity {text!r}")
+
+
 def as_action(text: str) -> Action:
     """Narrow untrusted text (a CLI argument, a key's binding, a rule step) to an action.
 
@@ -161,6 +173,10 @@ class EscalationRaisedData(_Strict):
     deadline: datetime | None = None
     """Absolute time, or a duration such as ``"15m"`` counted from the event's ``ts``."""
     reroute_targets: list[_Name] | None = None
+    tool: _Name | None = None
+    """The tool the agent asks to run (a hook's ``tool_name``: ``Bash``, ``Read``,
+    ``mcp__github__create_issue``), so rules match a structured name, not the free-text
+    title. Absent on free-text requests (MCP ``request_approval``, questions, failures)."""
 
     @field_validator("deadline")
     @classmethod

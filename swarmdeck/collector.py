@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
+from swarmdeck.anchor import build_anchor_service
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.notify import build_notify_services
@@ -123,13 +124,19 @@ def build_services(
     clock: Callable[[], float],
     config_path: Path | None = None,
 ) -> list[Service]:
-    """Background services: the policy engine (escalation paths, deadlines, budgets), and
-    the notifier with its action page (pushes to the manager away from the terminal).
+    """Background services: the policy engine (escalation paths, deadlines, budgets), the
+    notifier with its action page (pushes to the manager away from the terminal) and, with
+    ``audit.anchor_file`` set, the periodic signed checkpoint of the audit chain.
 
     With ``config_path``, rules are reloaded when the file changes.
     """
-    service = build_policy_service(settings, store, clock, config_path=config_path)
-    services: list[Service] = [service] if service is not None else []
+    services: list[Service] = []
+    policy = build_policy_service(settings, store, clock, config_path=config_path)
+    if policy is not None:
+        services.append(policy)
+    anchor = build_anchor_service(settings, store)
+    if anchor is not None:
+        services.append(anchor)
     return services + build_notify_services(settings, store, clock)
 
 

@@ -225,6 +225,25 @@ class ActionLinkSettings(_Section):
     """Links open escalations but never decide (``[tui] read_only`` does the same)."""
 
 
+class AuditSettings(_Section):
+    """The audit chain's anchor: signed checkpoints of its head, kept outside the database."""
+
+    anchor_file: Path | None = None
+    """Append-only file that ``swarmdeck audit anchor`` and the collector append signed
+    checkpoints to (put it where the database's writers cannot rewrite it); unset: the
+    collector writes none."""
+    anchor_interval: float = Field(default=3600.0, ge=1)
+    """Seconds between the collector's checkpoints (written only when the chain grew)."""
+    signing_key: Path | None = None
+    """The Ed25519 signing key (PEM, 0600, created on first use); default
+    ``audit-signing.key`` in the data directory, beside the database but not in it."""
+
+    @field_validator("anchor_file", "signing_key", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+
 class Settings(BaseSettings):
     """Every setting of swarmdeck."""
 
@@ -245,6 +264,7 @@ class Settings(BaseSettings):
     tui: TuiSettings = Field(default_factory=TuiSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     policy: dict[str, Any] = Field(default_factory=dict)
     """Escalation paths: ``[[policy.rules]]`` (see the README)."""
     guardrails: dict[str, Any] = Field(default_factory=dict)

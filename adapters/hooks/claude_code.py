@@ -347,6 +347,7 @@ class Translator:
                 "title": describe_tool(tool, p.tool_input),
                 "body": _body(p, self.agent),
                 "severity": severity_of(tool, p.tool_input, p.cwd),
+                "tool": clean(tool, 200) or "?",
             },
         )
 

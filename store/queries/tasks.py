@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.events import Action
+from swarmdeck.store.events import Action, Severity, as_severity
 
 
 class HumanDecision(NamedTuple):
@@ -26,6 +26,22 @@ async def open_escalation_of_task(
         (task_id,),
     )
     return None if row is None else str(row[0])
+
+
+async def open_escalation_severity_of_task(
+    store: Store, task_id: str
+) -> tuple[str, Severity] | None:
+    """The ``(id, severity)`` of the open escalation a task action would decide, if any.
+
+    The same choice as :func:`swarmdeck.store.actions.act_on_task` (oldest open first),
+    so a policy can check the severity before it approves on the task's behalf.
+    """
+    row = await store._fetchone(
+        "SELECT id, severity FROM escalations WHERE task = ? AND state = 'open' "
+        "ORDER BY raised_seq LIMIT 1",
+        (task_id,),
+    )
+    return None if row is None else (str(row[0]), as_severity(str(row[1])))
 
 
 async def last_human_decision_on_task(

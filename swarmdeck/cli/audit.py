@@ -1,4 +1,10 @@
-"""``swarmdeck audit verify|export``: the tamper-evident record of who decided what, and why."""
+"""``swarmdeck audit verify|export|anchor|public-key``: the record of who decided what, and why.
+
+``verify`` walks the hash chain, cross-checks decisions, the outbox and escalations
+against it, and with ``--anchor FILE`` checks the signed checkpoints kept outside the
+database. ``anchor`` appends one checkpoint; ``public-key`` exports what an auditor
+verifies with. What each proves, and what nothing here can: docs/audit.md.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import io
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -24,22 +31,109 @@ def audit() -> None:
 @audit.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also check every signed checkpoint in this file against the database.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Verify checkpoints with this exported public key (default: the local signing key).",
+)
 @with_store
-async def verify(store: Store, settings: Settings, as_json: bool) -> None:
-    """Walk the hash chain; exit 1 naming each edited, deleted or reordered record."""
+async def verify(
+    store: Store,
+    settings: Settings,
+    as_json: bool,
+    anchor_file: Path | None,
+    public_key: Path | None,
+) -> None:
+    """Walk the chain and cross-check decisions and outbox; exit 1 naming each problem."""
     verdict = await store.audit_verify()
+    problems = list(verdict.problems)
+    checkpoints = None
+    if anchor_file is not None:
+        from swarmdeck.anchor import key_path, load_public
+        from swarmdeck.anchor import verify as verify_anchor
+
+        if public_key is None and not key_path(settings).exists():
+            raise CliError(
+                f"no signing key at {key_path(settings)}: pass --public-key FILE "
+                "(the key the checkpoints were signed with)"
+            )
+        public = load_public(public_key or key_path(settings))
+        try:
+            anchored = await verify_anchor(store, anchor_file, public)
+        except OSError as exc:
+            raise CliError(f"{anchor_file}: cannot read ({exc.strerror})") from None
+        checkpoints = anchored.checkpoints
+        problems += anchored.problems
     if as_json:
-        emit_json(verdict.to_dict())
-    elif verdict.ok:
-        click.echo(f"audit chain intact: {verdict.records} records")
-    else:
-        for problem in verdict.problems:
-            click.echo(f"TAMPERED: {problem}")
+        out = {**verdict.to_dict(), "ok": not problems, "problems": problems}
+        if checkpoints is not None:
+            out["checkpoints"] = checkpoints
+        emit_json(out)
+    elif not problems:
+        anchored_text = f"; {checkpoints} checkpoint(s) match" if checkpoints is not None else ""
         click.echo(
-            f"audit chain broken: {len(verdict.problems)} problem(s) in {verdict.records} records"
+            f"audit chain intact: {verdict.records} records; decisions and outbox agree with "
+            f"it{anchored_text}"
         )
-    if not verdict.ok:
+    else:
+        for problem in problems:
+            click.echo(f"TAMPERED: {problem}")
+        click.echo(f"audit record broken: {len(problems)} problem(s) in {verdict.records} records")
+    if problems:
         sys.exit(EXIT_FAILURE)
+
+
+@audit.command()
+@common_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append the checkpoint to this file (default: audit.anchor_file).",
+)
+@with_store
+async def anchor(store: Store, settings: Settings, out: Path | None) -> None:
+    """Append a signed checkpoint of the chain head (length, head hash, time) to a file."""
+    from swarmdeck.anchor import append, key_path, load_or_create, make_checkpoint
+
+    path = out or settings.audit.anchor_file
+    if path is None:
+        raise CliError("no anchor file: pass --out FILE or set audit.anchor_file")
+    key = load_or_create(key_path(settings))
+    checkpoint = await make_checkpoint(store, key)
+    try:
+        append(path, checkpoint)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot append ({exc.strerror})") from None
+    click.echo(
+        f"checkpoint: {checkpoint.length} records, head {checkpoint.head[:16]}…, "
+        f"key {checkpoint.key}, appended to {path}"
+    )
+
+
+@audit.command("public-key")
+@common_options
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write it here, not stdout."
+)
+def public_key_(out: Path | None) -> None:
+    """Print the public key checkpoints are verified with (the signing key is made if new)."""
+    from swarmdeck.anchor import key_path, load_or_create
+    from swarmdeck.anchor.keys import public_pem
+    from swarmdeck.cli._common import get_obj
+
+    key = load_or_create(key_path(get_obj().settings()))
+    pem = public_pem(key.public)
+    if out is None:
+        click.echo(pem, nl=False)
+    else:
+        out.write_text(pem, encoding="ascii")
+        click.echo(f"public key {key.id} written to {out}")
 
 
 def parse_since(text: str | None, now: float) -> float | None:

@@ -73,6 +73,10 @@ def check(rules: Path | None) -> None:
         kinds = "/".join(rule.match.kinds())
         expiry = f"; on expiry {rule.on_expiry}" if rule.on_expiry else ""
         click.echo(f"  {rule.name} ({kinds}): {' -> '.join(rule.path)}{expiry}")
+    # Warnings, not errors: the rules are valid and stay in force; exit status stays 0.
+    for rule in config.rules:
+        for warning in rule.warnings():
+            click.echo(f"warning: {warning}", err=True)
 
 
 @policy.command("test")

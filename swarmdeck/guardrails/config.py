@@ -109,7 +109,11 @@ class GuardrailConfig(_Model):
     personal_data: bool = True
     """Built-in personal-data detectors (emails, phone numbers, card numbers, IBANs)."""
     disable: list[str] = Field(default_factory=list)
-    """Built-in detectors to turn off by name, e.g. ``["phone", "high-entropy"]``."""
+    """Detectors to turn off by name: built-in (``["phone", "high-entropy"]``) or a rule of
+    the rule set (``"twilio-api-key"``)."""
+    rule_set: Literal["gitleaks", "none"] = "gitleaks"
+    """The maintained provider rules run after the built-in secret detectors: ``gitleaks``
+    (its ~200 provider rules, vendored as data) or ``none``."""
     entropy_min_length: int = Field(default=32, ge=16, le=1024)
     """High-entropy strings shorter than this are never flagged."""
     entropy_threshold: float = Field(default=4.5, gt=0, le=8)
@@ -136,11 +140,17 @@ class GuardrailConfig(_Model):
     def _known(cls, value: list[str]) -> list[str]:
         from swarmdeck.guardrails.detectors import BUILTIN_NAMES
 
-        for name in value:
-            if name not in BUILTIN_NAMES:
-                raise ValueError(
-                    f"unknown detector {name!r} (known: {', '.join(sorted(BUILTIN_NAMES))})"
-                )
+        unknown = [name for name in value if name not in BUILTIN_NAMES]
+        if unknown:
+            from swarmdeck.guardrails.rulesets import default_rule_set
+
+            rule_ids = set(default_rule_set().ids)
+            for name in unknown:
+                if name not in rule_ids:
+                    raise ValueError(
+                        f"unknown detector {name!r} (built-in: {', '.join(sorted(BUILTIN_NAMES))};"
+                        " or a rule id of the gitleaks rule set)"
+                    )
         return value
 
     @model_validator(mode="after")

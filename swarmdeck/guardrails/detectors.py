@@ -13,6 +13,13 @@ A hit is replaced by a placeholder ``[secret:aws-access-key …7QX2]`` that keep
 short hint which does not give the secret away (the last four characters of a long
 key, the domain of an email, the last four digits of a card). Placeholders are
 never detected again, so masking is idempotent.
+
+Detectors read the *normalised* text (:mod:`swarmdeck.guardrails.normalise`: zero-width
+and format characters, controls and terminal escapes out, fullwidth look-alikes folded),
+and hits are mapped back to the original, so a key split by U+200B or ``ESC[0m`` is
+found and its whole original span masked. After the built-in detectors, a maintained
+provider rule set runs (:mod:`swarmdeck.guardrails.rulesets`, gitleaks' rules); on the
+same span a built-in wins, so placeholders keep their familiar names.
 """
 
 from __future__ import annotations
@@ -23,7 +30,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from swarmdeck.guardrails.normalise import normalise
+
+if TYPE_CHECKING:
+    from swarmdeck.guardrails.rulesets import RuleSet
 
 #: The shape of every placeholder this module writes.
 PLACEHOLDER = re.compile(r"\[(?:secret|pii):[A-Za-z0-9_.-]{1,64}(?: [^\]\n]{0,48})?\]")
@@ -398,8 +411,10 @@ class Scanner:
         entropy_threshold: float = 4.5,
         extra: Iterable[Detector] = (),
         allowlist: Iterable[str] = (),
+        rule_set: RuleSet | None = None,
     ) -> None:
         off = set(disable)
+        self.rule_set = rule_set.without(off) if rule_set is not None and secrets else None
         builtins: list[Detector] = []
         if secrets:
             builtins += [d for d in SECRET_DETECTORS if d.name not in off]
@@ -452,14 +467,14 @@ class Scanner:
                 continue
             yield Hit(m.start(), m.start() + len(token), HIGH_ENTROPY, "secret", _tail(token))
 
-    def _candidates(self, text: str) -> list[Detector]:
+    def _candidates(self, text: str, low: str | None) -> list[Detector]:
         """The detectors whose gate this text passes (usually none)."""
         run: list[Detector] = []
         if self._needles is not None:
             for needle in set(self._needles.findall(text)):
                 run.extend(self._by_needle[needle])
         if self._lower and ("=" in text or ":" in text):
-            low = text.lower()
+            low = text.lower() if low is None else low
             run.extend(det for needles, det in self._lower if any(n in low for n in needles))
         if self._at and "@" in text:
             run.extend(self._at)
@@ -469,11 +484,27 @@ class Scanner:
         return list(dict.fromkeys(run)) if len(run) > 1 else run
 
     def scan(self, text: str) -> list[Hit]:
-        """Findings in ``text``, non-overlapping, in order of position."""
+        """Findings in ``text``, non-overlapping, in order of position.
+
+        Spans are in ``text`` itself; detection ran on its normalised form, so a hit's
+        span covers any invisible characters or escapes that were inside the secret.
+        """
         if not text:
             return []
+        normal, spans = normalise(text)
+        hits = self._scan(normal)
+        if spans is None or not hits:
+            return hits
+        mapped = []
+        for hit in hits:
+            start, end = spans.original(hit.start, hit.end)
+            mapped.append(replace(hit, start=start, end=end))
+        return mapped
+
+    def _scan(self, text: str) -> list[Hit]:
+        low = text.lower() if self.rule_set is not None else None
         found: list[Hit] = []
-        for det in self._candidates(text):
+        for det in self._candidates(text, low):
             for m in det.regex.finditer(text):
                 group = det.group if det.group <= (det.regex.groups or 0) else 0
                 value = m.group(group)
@@ -481,6 +512,8 @@ class Scanner:
                     continue
                 start, end = m.span(group)
                 found.append(Hit(start, end, det.name, det.category, det.hint(value), det.severity))
+        if self.rule_set is not None:
+            found.extend(self.rule_set.hits(text, low))
         if self.entropy:
             # Generic last: a specific detector's finding wins over an overlapping long token.
             for hit in self._entropy_hits(text):

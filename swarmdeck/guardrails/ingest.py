@@ -30,6 +30,7 @@ from typing import Any
 
 from swarmdeck.guardrails.config import GuardrailConfig
 from swarmdeck.guardrails.detectors import Hit, Scanner, custom_detector
+from swarmdeck.guardrails.rulesets import default_rule_set
 from swarmdeck.store import events as ev
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event, make_event
@@ -66,7 +67,9 @@ def location_of(event: Event, field_label: str) -> str:
 
 def scanner_for(config: GuardrailConfig) -> Scanner:
     extra = [custom_detector(p.name, p.regex, p.category, p.severity) for p in config.patterns]
+    rule_set = default_rule_set() if config.rule_set == "gitleaks" else None
     return Scanner(
+        rule_set=rule_set,
         secrets=config.secrets,
         personal_data=config.personal_data,
         disable=config.disable,

@@ -21,6 +21,7 @@ from typing import Any
 from swarmdeck.policy.engine import POLICY_SOURCE
 from swarmdeck.policy.rules import PolicyConfig, Subject
 from swarmdeck.store.db import Store
+from swarmdeck.store.errors import NotFound
 from swarmdeck.store.queries.dryrun import agent_roles, escalation_outcome
 from swarmdeck.store.queries.tasks import task_ids_in_state
 
@@ -56,6 +57,8 @@ class RuleReport:
     human_differed: Counter[str] = field(default_factory=Counter)
     """Requests a human decided differently, by the human's action."""
     by_policy: int = 0
+    withheld: int = 0
+    """High/critical requests an ``approve`` would have left to a human (severity unnamed)."""
     still_open: int = 0
     withdrawn: int = 0
     tasks: set[str] = field(default_factory=set)
@@ -85,8 +88,12 @@ class RuleReport:
                 if differed:
                     text += f"; {differed}"
             else:
-                text = f"rule {self.rule} would have auto-{past(action)} {self.matched} requests"
+                text = (
+                    f"rule {self.rule} would have auto-{past(action)} {self.would[action]} requests"
+                )
             extra = []
+            if self.withheld:
+                extra.append(f"{self.withheld} high/critical left to a human")
             if self.still_open:
                 extra.append(f"{self.still_open} still open")
             if self.withdrawn:
@@ -117,6 +124,7 @@ class RuleReport:
             "human_agreed": self.human_agreed,
             "human_differed": dict(self.human_differed),
             "by_policy": self.by_policy,
+            "withheld": self.withheld,
             "still_open": self.still_open,
             "withdrawn": self.withdrawn,
             "tasks": len(self.tasks),
@@ -190,16 +198,23 @@ async def dry_run(
                 if event.source == POLICY_SOURCE:
                     continue
                 report.requests += 1
+                severity = str(data.get("severity", "normal"))
+                tool = data.get("tool")
                 subject = Subject(
                     kind, agent=agent, role=roles.get(agent or ""), workflow=workflow,
-                    escalation_kind=data.get("kind"), severity=data.get("severity", "normal"),
-                    title=str(data.get("title", "")),
+                    escalation_kind=data.get("kind"), severity=severity,
+                    title=str(data.get("title", "")), source=event.source,
+                    origin=await _origin(store, str(data.get("id", ""))),
+                    tool=str(tool) if tool is not None else None,
                 )  # fmt: skip
                 esc_rule = config.first_match(subject)
                 if esc_rule is None:
                     continue
                 rr = by_rule[esc_rule.name]
                 rr.matched += 1
+                if rr.first_step == "approve" and not esc_rule.may_approve(severity):
+                    rr.withheld += 1
+                    continue
                 rr.would[rr.first_step] += 1
                 await _compare(store, rr, str(data.get("id", "")))
             elif kind == "task.failed" and task:
@@ -245,6 +260,14 @@ async def dry_run(
                 for name in names:
                     by_rule[name].tasks_completed += 1
     return report
+
+
+async def _origin(store: Store, escalation_id: str) -> str | None:
+    """The adapter instance that ingested an escalation (events do not keep it)."""
+    try:
+        return (await store.escalation(escalation_id)).origin
+    except NotFound:
+        return None
 
 
 async def _compare(store: Store, rr: RuleReport, escalation_id: str) -> None:

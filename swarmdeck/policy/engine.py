@@ -37,7 +37,11 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
 from swarmdeck.store.events import make_event
 from swarmdeck.store.models import Escalation, StoredEvent
-from swarmdeck.store.queries.tasks import last_human_decision_on_task, open_escalation_of_task
+from swarmdeck.store.queries.tasks import (
+    last_human_decision_on_task,
+    open_escalation_of_task,
+    open_escalation_severity_of_task,
+)
 
 log = logging.getLogger("swarmdeck.policy")
 
@@ -298,17 +302,23 @@ class PolicyService:
         if event.kind == "task.failed" and event.task:
             return await self._on_task_failed(event)
         if event.kind == "escalation.raised" and event.source != POLICY_SOURCE:
-            return await self._on_escalation(str(event.data.get("id", event.id)))
+            return await self._on_escalation(str(event.data.get("id", event.id)), event)
         return False
 
     async def _on_task_failed(self, event: StoredEvent) -> bool:
         assert event.task is not None
+        try:
+            origin: str | None = (await self.store.task(event.task)).origin
+        except NotFound:
+            origin = None
         subject = Subject(
             "task.failed",
             agent=event.agent,
             role=await self._role(event.agent),
             workflow=event.workflow,
             error=str(event.data.get("error", "")),
+            origin=origin,
+            source=event.source,
         )
         rule = self.config.first_match(subject)
         if rule is None:
@@ -356,6 +366,11 @@ class PolicyService:
         if step.name == "escalate":
             await self._escalate_task(rule, step, event)
             return
+        if step.name == "approve":
+            held = await open_escalation_severity_of_task(self.store, event.task)
+            if held is not None and not rule.may_approve(held[1]):
+                self._withhold(rule, held[0], held[1])
+                return
         reason = step.args.get("reason") or f"rule {rule.name}: {step.describe()}"
         if step.name == "reroute":
             reason = step.args.get("reason") or (
@@ -417,21 +432,30 @@ class PolicyService:
                     {"escalation": escalation_id, "severity": severity, "deadline": deadline})
         )  # fmt: skip
 
-    async def _on_escalation(self, escalation_id: str) -> bool:
+    async def _on_escalation(self, escalation_id: str, raised: StoredEvent | None = None) -> bool:
         try:
             esc = await self.store.escalation(escalation_id)
         except NotFound:
             return False
         if esc.state != "open":
             return False
-        rule = self.config.first_match(await self._subject(esc))
+        tool = raised.data.get("tool") if raised is not None else await self._tool_of(esc)
+        rule = self.config.first_match(await self._subject(esc, tool))
         if rule is None:
             return False
         step = rule.steps()[0]
         await self._apply_to_escalation(rule, step, esc, why="matched")
         return True
 
-    async def _subject(self, esc: Escalation) -> Subject:
+    async def _tool_of(self, esc: Escalation) -> str | None:
+        """The structured tool name of the event that raised ``esc`` (None when pruned)."""
+        for event in await self.store.events_since(esc.raised_seq - 1, 1):
+            if event.kind == "escalation.raised" and event.data.get("id") == esc.id:
+                tool = event.data.get("tool")
+                return str(tool) if tool is not None else None
+        return None
+
+    async def _subject(self, esc: Escalation, tool: Any = None) -> Subject:
         return Subject(
             "escalation.raised",
             agent=esc.agent,
@@ -440,6 +464,18 @@ class PolicyService:
             escalation_kind=esc.kind,
             severity=esc.severity,
             title=esc.title,
+            origin=esc.origin,
+            source=esc.source,
+            tool=str(tool) if tool is not None else None,
+        )
+
+    def _withhold(self, rule: Rule, escalation_id: str, severity: str) -> None:
+        """An approve the severity guard refused: the escalation stays for a human."""
+        log.info("policy %s: not approving %s escalation %s (the rule does not name "
+                 "severity %s); left for a human", rule.name, severity, escalation_id,
+                 severity)  # fmt: skip
+        self.outcomes.append(
+            Outcome(rule.name, "approve.withheld", escalation_id, {"severity": severity})
         )
 
     async def _apply_to_escalation(self, rule: Rule, step: Step, esc: Escalation, why: str) -> None:
@@ -452,6 +488,9 @@ class PolicyService:
                 detail={"rule": rule.name, "step": step.describe()},
             )  # fmt: skip
             self.outcomes.append(Outcome(rule.name, "escalate", esc.id))
+            return
+        if step.name == "approve" and not rule.may_approve(esc.severity):
+            self._withhold(rule, esc.id, esc.severity)
             return
         reason = step.args.get("reason") or f"rule {rule.name} ({why}): {step.describe()}"
         try:
@@ -519,7 +558,7 @@ class PolicyService:
                     esc = await self.store.escalation(escalation_id)
                 except NotFound:
                     continue
-                rule = self.config.first_match(await self._subject(esc))
+                rule = self.config.first_match(await self._subject(esc, await self._tool_of(esc)))
             actor = actor_for(rule.name) if rule else "policy:deadline"
             new = await governance.expire(
                 self.store, escalation_id, deadline, actor=actor,

@@ -25,6 +25,13 @@ Two subjects:
 ``on_expiry`` is one step run when a deadline of an escalation this rule owns passes
 (after the severity has been raised): ``reject(reason=...)``, ``reroute(...)``,
 ``approve`` or ``retry``.
+
+A title is free text the agent writes ("Read the prod credentials, then DROP DATABASE
+customers" starts with "Read"), so a rule that approves should say *who* asks and *what*
+runs: ``origin`` (the adapter instance that ingested the escalation, which the sender
+cannot choose), ``source`` and ``tool`` (the structured tool name a hook escalation
+carries). And an ``approve`` step never decides a ``high`` or ``critical`` escalation
+unless the rule's ``match.severity`` names that severity: the escalation stays for a human.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ from swarmdeck.guardrails.config import describe_errors
 from swarmdeck.store.events import KINDS, SEVERITIES, Action, Severity, as_action, parse_duration
 
 STEP_NAMES = ("retry", "reroute", "escalate", "approve", "reject")
+
+#: Severities an ``approve`` step decides only when the rule's match names them.
+GUARDED_SEVERITIES = ("high", "critical")
 _STEP = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*$", re.S)
 _ARG = re.compile(r"""\s*([A-Za-z_]\w*)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^,]*)\s*(?:,|$)""")
 
@@ -170,6 +180,14 @@ class Match(BaseModel):
     agent: str | None = None
     role: str | None = None
     workflow: str | None = None
+    origin: str | list[str] | None = None
+    """Glob(s) on the adapter instance that ingested it (``claude-code-hook``, ``mcp-stdio``,
+    a configured adapter's name): set by swarmdeck, not by the sender."""
+    source: str | list[str] | None = None
+    """Glob(s) on the event's ``source`` (what the sender says it is)."""
+    tool: str | list[str] | None = None
+    """Glob(s) on the tool a hook escalation asks to run (``Read``, ``mcp__github__get_*``);
+    an escalation without a tool (a free-text request) never matches a tool."""
     escalation_kind: str | list[str] | None = None
     severity: str | list[str] | None = None
     error: str | None = None
@@ -202,9 +220,20 @@ class Match(BaseModel):
     def kinds(self) -> tuple[str, ...]:
         if self.kind is not None:
             return (self.kind,) if isinstance(self.kind, str) else tuple(self.kind)
-        if self.escalation_kind is not None or self.title is not None or self.severity is not None:
+        if any(f is not None for f in (self.escalation_kind, self.title, self.severity, self.tool)):
             return ("escalation.raised",)
         return ("task.failed",)
+
+    def names_severity(self, severity: str) -> bool:
+        """Whether ``severity`` is named explicitly (what lets ``approve`` decide it)."""
+        return self.severity is not None and _one_of(severity, self.severity)
+
+    def identifies(self) -> bool:
+        """Whether the match says who asks or what runs (more than the free-text title)."""
+        return any(
+            f is not None
+            for f in (self.origin, self.source, self.tool, self.agent, self.role, self.workflow)
+        )
 
 
 def _one_of(value: str, wanted: str | list[str] | None) -> bool:
@@ -213,10 +242,11 @@ def _one_of(value: str, wanted: str | list[str] | None) -> bool:
     return value in ([wanted] if isinstance(wanted, str) else wanted)
 
 
-def _glob(value: str | None, pattern: str | None) -> bool:
+def _glob(value: str | None, pattern: str | list[str] | None) -> bool:
     if pattern is None:
         return True
-    return value is not None and fnmatch.fnmatchcase(value, pattern)
+    patterns = [pattern] if isinstance(pattern, str) else pattern
+    return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +261,9 @@ class Subject:
     severity: str | None = None
     error: str = ""
     title: str = ""
+    origin: str | None = None
+    source: str | None = None
+    tool: str | None = None
 
 
 class Rule(BaseModel):
@@ -272,9 +305,30 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _coherent(self) -> Rule:
         kinds = self.match.kinds()
-        if "task.failed" in kinds and (self.match.escalation_kind or self.match.title):
-            raise ValueError("match: escalation_kind/title only apply to escalation.raised")
+        if "task.failed" in kinds and (
+            self.match.escalation_kind or self.match.title or self.match.tool
+        ):
+            raise ValueError("match: escalation_kind/title/tool only apply to escalation.raised")
         return self
+
+    def may_approve(self, severity: str | None) -> bool:
+        """An ``approve`` step decides a high/critical escalation only if the match names it."""
+        return severity not in GUARDED_SEVERITIES or self.match.names_severity(severity or "")
+
+    def approves(self) -> bool:
+        """Whether any step of this rule (its path or ``on_expiry``) is an ``approve``."""
+        steps = [*self.path, *([self.on_expiry] if self.on_expiry else [])]
+        return any(parse_step(s).name == "approve" for s in steps)
+
+    def warnings(self) -> list[str]:
+        """What ``policy check`` warns about (valid, but likely to approve the wrong thing)."""
+        out = []
+        if self.approves() and self.match.title is not None and not self.match.identifies():
+            out.append(
+                f"rule {self.name} approves on a title match alone: the title is free text "
+                "the agent writes; add origin, tool or source (or agent/role) to the match"
+            )
+        return out
 
     def steps(self) -> list[Step]:
         return [parse_step(s) for s in self.path]
@@ -290,6 +344,9 @@ class Rule(BaseModel):
             _glob(subject.agent, m.agent)
             and _glob(subject.role, m.role)
             and _glob(subject.workflow, m.workflow)
+            and _glob(subject.origin, m.origin)
+            and _glob(subject.source, m.source)
+            and _glob(subject.tool, m.tool)
         ):
             return False
         if m.escalation_kind is not None and not _one_of(

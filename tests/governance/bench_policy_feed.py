@@ -14,10 +14,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.ingest_filter import make_events
 from swarmdeck.policy import PolicyService, load_policy
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import make_event
-from tests.governance.bench_ingest_filter import make_events
 
 RULES = {
     "rules": [
