@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
 .PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-filter \
-	bench-tui bench-notify lock gitleaks-rules clean
+	bench-tui bench-notify bench-policy lock gitleaks-rules clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -51,13 +51,16 @@ real-clients: $(STAMP)
 	bash tests/real_clients/install.sh
 	$(BIN)/python -m pytest tests/real_clients $(PYTEST_ARGS)
 
-bench: bench-ingest bench-filter bench-tui bench-notify
+bench: bench-ingest bench-filter bench-policy bench-tui bench-notify
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 bench-filter: $(STAMP)
 	$(BIN)/python benchmarks/ingest_filter.py
+
+bench-policy: $(STAMP)
+	$(BIN)/python -m benchmarks.policy_feed
 
 bench-tui: $(STAMP)
 	$(BIN)/python benchmarks/tui_latency.py

@@ -12,7 +12,7 @@ from swarmdeck.guardrails import GuardrailConfig, IngestFilter, load_guardrails
 from swarmdeck.policy import PolicyService, load_policy
 from swarmdeck.store.db import Store
 from swarmdeck.store.governance import vault_find
-from tests.governance.conftest import Clock, Script
+from tests.helpers.clock import Clock, Script
 
 
 async def _chain(store: Store, ev: Script) -> None:
@@ -65,55 +65,65 @@ async def test_audit_tampering_is_detected(
 
 
 async def test_budget_raises_once_per_period_and_pauses(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
     guard = load_guardrails(
         {"budgets": [{"name": "daily", "per": "agent", "period": "1d", "max_cost_usd": 1.0,
                       "pause": True}]}
     )  # fmt: skip
-    service = PolicyService(load_policy({}), store, clock, budgets=list(guard.budgets))
-    await store.append(
+    service = PolicyService(load_policy({}), clocked_store, clock, budgets=list(guard.budgets))
+    await clocked_store.append(
         [
-            ev("agent.seen", agent="coder-1", data={"name": "coder-1", "role": "coder"}),
-            ev("task.created", task="T-1", data={"title": "write code"}),
-            ev("task.started", task="T-1", agent="coder-1"),
-            ev("usage", agent="coder-1", task="T-1", data={"cost_usd": 0.6}),
+            clocked_ev("agent.seen", agent="coder-1", data={"name": "coder-1", "role": "coder"}),
+            clocked_ev("task.created", task="T-1", data={"title": "write code"}),
+            clocked_ev("task.started", task="T-1", agent="coder-1"),
+            clocked_ev("usage", agent="coder-1", task="T-1", data={"cost_usd": 0.6}),
         ],
         origin="demo",
     )
     # Spending before the service first started still counts (seeded from the store).
     await service.start()
-    await store.append([ev("usage", agent="coder-1", data={"cost_usd": 0.3})], origin="demo")
+    await clocked_store.append(
+        [clocked_ev("usage", agent="coder-1", data={"cost_usd": 0.3})], origin="demo"
+    )
     await service.step()
-    assert await store.escalations() == []
-    await store.append([ev("usage", agent="coder-1", data={"cost_usd": 0.2})], origin="demo")
+    assert await clocked_store.escalations() == []
+    await clocked_store.append(
+        [clocked_ev("usage", agent="coder-1", data={"cost_usd": 0.2})], origin="demo"
+    )
     await service.step()
-    budget = [e for e in await store.escalations() if e.kind == "budget"]
+    budget = [e for e in await clocked_store.escalations() if e.kind == "budget"]
     assert len(budget) == 1
     assert "budget daily exceeded by agent coder-1" in budget[0].title
     assert budget[0].severity == "high"
     # Paused: a reject on the agent's open task, by the budget policy.
-    [pause] = [d for d in await store.decisions() if d.action == "reject"]
+    [pause] = [d for d in await clocked_store.decisions() if d.action == "reject"]
     assert pause.actor == "policy:budget:daily"
     assert "paused" in (pause.reason or "")
     # More spending in the same period, and a restarted service: no second escalation.
-    await store.append([ev("usage", agent="coder-1", data={"cost_usd": 5})], origin="demo")
-    again = PolicyService(load_policy({}), store, clock, budgets=list(guard.budgets))
+    await clocked_store.append(
+        [clocked_ev("usage", agent="coder-1", data={"cost_usd": 5})], origin="demo"
+    )
+    again = PolicyService(load_policy({}), clocked_store, clock, budgets=list(guard.budgets))
     await again.step()
-    assert len([e for e in await store.escalations() if e.kind == "budget"]) == 1
+    assert len([e for e in await clocked_store.escalations() if e.kind == "budget"]) == 1
     # The next day is a new period.
     clock.advance(86400)
-    await store.append([ev("usage", agent="coder-1", data={"cost_usd": 1.5})], origin="demo")
+    await clocked_store.append(
+        [clocked_ev("usage", agent="coder-1", data={"cost_usd": 1.5})], origin="demo"
+    )
     await again.step()
-    assert len([e for e in await store.escalations() if e.kind == "budget"]) == 2
+    assert len([e for e in await clocked_store.escalations() if e.kind == "budget"]) == 2
 
 
 async def test_vault_without_a_store_uses_the_database_file(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    flt = IngestFilter(GuardrailConfig(), db_path=store.path, clock=clock)
-    out = await flt([ev("log", agent="a", data={"text": "card 4111 1111 1111 1111"})], "demo")
-    await store.append(out, origin="demo")
-    [kept] = await vault_find(store)
+    flt = IngestFilter(GuardrailConfig(), db_path=clocked_store.path, clock=clock)
+    out = await flt(
+        [clocked_ev("log", agent="a", data={"text": "card 4111 1111 1111 1111"})], "demo"
+    )
+    await clocked_store.append(out, origin="demo")
+    [kept] = await vault_find(clocked_store)
     assert kept.original == "4111 1111 1111 1111"
     assert kept.placeholder == "[pii:card-number …1111]"

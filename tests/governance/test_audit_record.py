@@ -27,7 +27,7 @@ from swarmdeck.collector import build_services
 from swarmdeck.config import load_settings
 from swarmdeck.store.audit import GENESIS, record_hash
 from swarmdeck.store.db import Store
-from tests.governance.conftest import Clock, Script
+from tests.helpers.clock import Clock, Script
 
 Tamper = Callable[[sqlite3.Connection], None]
 

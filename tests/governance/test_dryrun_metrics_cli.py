@@ -16,7 +16,8 @@ from swarmdeck.metrics import percentile, sparkline, velocity
 from swarmdeck.policy import load_policy
 from swarmdeck.policy.dryrun import dry_run
 from swarmdeck.store.db import Store
-from tests.governance.conftest import _ev, record_history
+from tests.helpers.history import history_event as _ev
+from tests.helpers.history import record_history
 
 RULES = {
     "rules": [

@@ -15,7 +15,7 @@ from swarmdeck.guardrails import GuardrailConfig, IngestFilter, Scanner, load_gu
 from swarmdeck.guardrails.detectors import PLACEHOLDER, card_ok, iban_ok
 from swarmdeck.store.db import Store
 from swarmdeck.store.governance import reveal, vault_find
-from tests.governance.conftest import Clock, Script
+from tests.helpers.clock import Clock, Script
 
 SCANNER = Scanner()
 
@@ -226,14 +226,16 @@ def test_secret_always_removed(before: str, secret: str, after: str) -> None:
 
 
 async def test_ingest_masks_keeps_original_and_raises_escalation(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    flt = IngestFilter(GuardrailConfig(), store=store, clock=clock)
+    flt = IngestFilter(GuardrailConfig(), store=clocked_store, clock=clock)
     secret = "AKIAIOSFODNN7EXAMPLE"
     events = [
-        ev("agent.status", agent="coder-2", data={"state": "working", "activity": "editing"}),
-        ev("log", agent="coder-2", task="T-17", data={"text": f"export AWS_KEY={secret}"}),
-        ev("log", agent="coder-2", task="T-17", data={"text": "all good"}),
+        clocked_ev(
+            "agent.status", agent="coder-2", data={"state": "working", "activity": "editing"}
+        ),
+        clocked_ev("log", agent="coder-2", task="T-17", data={"text": f"export AWS_KEY={secret}"}),
+        clocked_ev("log", agent="coder-2", task="T-17", data={"text": "all good"}),
     ]
     out = await flt(events, "demo")
     assert out[0] is events[0]
@@ -244,41 +246,47 @@ async def test_ingest_masks_keeps_original_and_raises_escalation(
     assert esc.data.kind == "guardrail"  # type: ignore[union-attr]
     assert "task T-17 / log text" in esc.data.title  # type: ignore[union-attr]
     assert secret not in esc.model_dump_json()
-    await store.append(out, origin="demo")
+    await clocked_store.append(out, origin="demo")
     # The database holds no copy of the secret outside the vault.
-    rows = await store._fetchall("SELECT data FROM events")
+    rows = await clocked_store._fetchall("SELECT data FROM events")
     assert not any(secret in (r[0] or "") for r in rows)
-    [raised] = await store.escalations(state="open")
+    [raised] = await clocked_store.escalations(state="open")
     assert raised.agent == "coder-2"
     assert raised.task == "T-17"
     # Revealing is audited with who and what, never the secret itself.
-    [kept] = await reveal(store, actor="ann@box", reason="rotate it", escalation=raised.id)
+    [kept] = await reveal(clocked_store, actor="ann@box", reason="rotate it", escalation=raised.id)
     assert kept.original == secret
     assert kept.location == "task T-17 / log text"
-    [record] = [r for r in await store.audit_records() if r.action == "guardrail.reveal"]
+    [record] = [r for r in await clocked_store.audit_records() if r.action == "guardrail.reveal"]
     assert record.actor == "ann@box"
     assert record.subject == raised.id
     assert secret not in str(record.detail)
-    assert (await store.audit_verify()).ok
+    assert (await clocked_store.audit_verify()).ok
 
     # The same secret again from the same agent: masked and kept, no second escalation.
-    again = await flt([ev("log", agent="coder-2", data={"text": f"still {secret}"})], "demo")
+    again = await flt(
+        [clocked_ev("log", agent="coder-2", data={"text": f"still {secret}"})], "demo"
+    )
     assert [e.kind for e in again] == ["log"]
-    assert len(await vault_find(store, agent="coder-2")) == 2
+    assert len(await vault_find(clocked_store, agent="coder-2")) == 2
 
 
-async def test_ingest_redelivery_is_idempotent(store: Store, ev: Script, clock: Clock) -> None:
-    event = ev("log", agent="a", data={"text": "mail bob@corp.example"})
+async def test_ingest_redelivery_is_idempotent(
+    clocked_store: Store, clocked_ev: Script, clock: Clock
+) -> None:
+    event = clocked_ev("log", agent="a", data={"text": "mail bob@corp.example"})
     for _ in range(2):
-        flt = IngestFilter(GuardrailConfig(), store=store, clock=clock)  # a restarted collector
-        await store.append(await flt([event], "demo"), origin="demo")
-    assert len(await store.escalations()) == 1
-    assert len(await vault_find(store)) == 1
+        flt = IngestFilter(
+            GuardrailConfig(), store=clocked_store, clock=clock
+        )  # a restarted collector
+        await clocked_store.append(await flt([event], "demo"), origin="demo")
+    assert len(await clocked_store.escalations()) == 1
+    assert len(await vault_find(clocked_store)) == 1
 
 
-async def test_disabled_filter_passes_through(ev: Script) -> None:
+async def test_disabled_filter_passes_through(clocked_ev: Script) -> None:
     flt = IngestFilter(GuardrailConfig(enabled=False))
-    events = [ev("log", data={"text": "AKIAIOSFODNN7EXAMPLE"})]
+    events = [clocked_ev("log", data={"text": "AKIAIOSFODNN7EXAMPLE"})]
     assert await flt(events, "demo") is events
 
 

@@ -10,7 +10,7 @@ import pytest
 from swarmdeck.config import ConfigError
 from swarmdeck.policy import PolicyService, load_policy
 from swarmdeck.store.db import Store
-from tests.governance.conftest import Clock, Script
+from tests.helpers.clock import Clock, Script
 
 FLAKY = {
     "rules": [
@@ -58,39 +58,39 @@ async def _restart(store: Store, ev: Script) -> None:
 
 
 async def test_failing_task_walks_retry_reroute_escalate(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    await _setup(store, ev)
-    service = PolicyService(load_policy(FLAKY), store, clock)
+    await _setup(clocked_store, clocked_ev)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
 
     # Failure 1: a retry is scheduled after the 30 s backoff, not sent at once.
-    await _fail(store, ev)
+    await _fail(clocked_store, clocked_ev)
     await service.step()
-    assert await store.decisions() == []
+    assert await clocked_store.decisions() == []
     clock.advance(31)
     await service.step()
-    decisions = await store.decisions()
+    decisions = await clocked_store.decisions()
     assert [(d.action, d.actor) for d in decisions] == [("retry", "policy:flaky-tests")]
     assert "retry 1 of 2" in (decisions[0].reason or "")
 
     # Failure 2: the second retry.
-    await _restart(store, ev)
-    await _fail(store, ev)
+    await _restart(clocked_store, clocked_ev)
+    await _fail(clocked_store, clocked_ev)
     await service.step()
     clock.advance(31)
     await service.step()
-    assert [d.action for d in await store.decisions()] == ["retry", "retry"]
+    assert [d.action for d in await clocked_store.decisions()] == ["retry", "retry"]
 
     # A restart of the service in between keeps the count (persisted per task).
-    service = PolicyService(load_policy(FLAKY), store, clock)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
 
     # Failure 3: retries used up -> reroute to the senior coder.
-    await _restart(store, ev)
-    await _fail(store, ev)
+    await _restart(clocked_store, clocked_ev)
+    await _fail(clocked_store, clocked_ev)
     await service.step()
-    latest = (await store.decisions())[0]
+    latest = (await clocked_store.decisions())[0]
     assert (latest.action, latest.target, latest.actor) == (
         "reroute",
         "senior-coder",
@@ -98,56 +98,58 @@ async def test_failing_task_walks_retry_reroute_escalate(
     )
 
     # Failure 4: escalate to a human, high severity, 15 minute deadline.
-    await _restart(store, ev)
-    await _fail(store, ev)
+    await _restart(clocked_store, clocked_ev)
+    await _fail(clocked_store, clocked_ev)
     await service.step()
-    open_ = await store.escalations(state="open")
+    open_ = await clocked_store.escalations(state="open")
     assert len(open_) == 1
     esc = open_[0]
     assert esc.severity == "high"
     assert esc.task == "T-1"
     assert esc.deadline == pytest.approx(clock() + 15 * 60)
-    assert len(await store.decisions()) == 3  # escalating decides nothing
+    assert len(await clocked_store.decisions()) == 3  # escalating decides nothing
 
     # Failure 5 (path exhausted): nothing more happens automatically.
-    await _fail(store, ev, "timeout again")
+    await _fail(clocked_store, clocked_ev, "timeout again")
     await service.step()
-    assert len(await store.decisions()) == 3
+    assert len(await clocked_store.decisions()) == 3
 
     # The deadline passes: severity rises one step, audited, then on_expiry rejects.
     clock.advance(15 * 60 + 1)
     await service.step()
-    esc = await store.escalation(esc.id)
+    esc = await clocked_store.escalation(esc.id)
     assert esc.state == "decided"
     assert esc.action == "reject"
     assert esc.decided_by == "policy:flaky-tests"
     assert esc.severity == "critical"
-    actions = [r.action for r in await store.audit_records()]
+    actions = [r.action for r in await clocked_store.audit_records()]
     assert "escalation.deadline_expired" in actions
     assert "policy.escalate" in actions
-    assert (await store.audit_verify()).ok
+    assert (await clocked_store.audit_verify()).ok
 
 
-async def test_no_match_changes_nothing(store: Store, ev: Script, clock: Clock) -> None:
-    await _setup(store, ev)
-    service = PolicyService(load_policy(FLAKY), store, clock)
+async def test_no_match_changes_nothing(
+    clocked_store: Store, clocked_ev: Script, clock: Clock
+) -> None:
+    await _setup(clocked_store, clocked_ev)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
-    await _fail(store, ev, "assertion error: expected 3, got 4")
+    await _fail(clocked_store, clocked_ev, "assertion error: expected 3, got 4")
     clock.advance(3600)
     await service.step()
-    assert await store.decisions() == []
+    assert await clocked_store.decisions() == []
 
 
 async def test_routine_requests_approved_and_others_left(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    await _setup(store, ev)
-    service = PolicyService(load_policy(FLAKY), store, clock)
+    await _setup(clocked_store, clocked_ev)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
     for i, title in enumerate(["Read src/app.py", "Bash rm -rf build", "Grep TODO"]):
-        await store.append(
+        await clocked_store.append(
             [
-                ev(
+                clocked_ev(
                     "escalation.raised",
                     agent="coder-1",
                     data={"id": f"A-{i}", "kind": "approval", "title": title},
@@ -156,7 +158,7 @@ async def test_routine_requests_approved_and_others_left(
             origin="demo",
         )
     await service.step()
-    by_id = {e.id: e for e in await store.escalations()}
+    by_id = {e.id: e for e in await clocked_store.escalations()}
     assert by_id["A-0"].decided_by == "policy:routine-reads"
     assert by_id["A-0"].action == "approve"
     assert by_id["A-2"].decided_by == "policy:routine-reads"
@@ -164,33 +166,41 @@ async def test_routine_requests_approved_and_others_left(
 
 
 async def test_restart_neither_reprocesses_nor_skips(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    await _setup(store, ev)
-    service = PolicyService(load_policy(FLAKY), store, clock)
+    await _setup(clocked_store, clocked_ev)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
-    await store.append(
-        [ev("escalation.raised", data={"id": "A-1", "kind": "approval", "title": "Read x"})],
+    await clocked_store.append(
+        [
+            clocked_ev(
+                "escalation.raised", data={"id": "A-1", "kind": "approval", "title": "Read x"}
+            )
+        ],
         origin="demo",
     )
     await service.step()
     # Stopped; meanwhile a new request arrives; a new instance picks up exactly that one.
-    await store.append(
-        [ev("escalation.raised", data={"id": "A-2", "kind": "approval", "title": "Glob *.py"})],
+    await clocked_store.append(
+        [
+            clocked_ev(
+                "escalation.raised", data={"id": "A-2", "kind": "approval", "title": "Glob *.py"}
+            )
+        ],
         origin="demo",
     )
-    again = PolicyService(load_policy(FLAKY), store, clock)
+    again = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await again.step()
     assert [(o.action, o.subject) for o in again.outcomes] == [("approve", "A-2")]
-    assert len(await store.decisions()) == 2
+    assert len(await clocked_store.decisions()) == 2
 
 
-async def test_rule_change_is_audited_once(store: Store, clock: Clock) -> None:
-    await PolicyService(load_policy(FLAKY), store, clock, admin="ann@box").start()
-    await PolicyService(load_policy(FLAKY), store, clock, admin="ann@box").start()
+async def test_rule_change_is_audited_once(clocked_store: Store, clock: Clock) -> None:
+    await PolicyService(load_policy(FLAKY), clocked_store, clock, admin="ann@box").start()
+    await PolicyService(load_policy(FLAKY), clocked_store, clock, admin="ann@box").start()
     changed = {"rules": [*FLAKY["rules"][:1]]}
-    await PolicyService(load_policy(changed), store, clock, admin="bob@box").start()
-    records = [r for r in await store.audit_records() if r.action == "policy.rules_changed"]
+    await PolicyService(load_policy(changed), clocked_store, clock, admin="bob@box").start()
+    records = [r for r in await clocked_store.audit_records() if r.action == "policy.rules_changed"]
     assert len(records) == 2
     assert records[0].actor == "ann@box"
     assert records[0].detail["added"] == ["flaky-tests", "routine-reads"]
@@ -199,13 +209,13 @@ async def test_rule_change_is_audited_once(store: Store, clock: Clock) -> None:
 
 
 async def test_deadline_without_rule_raises_severity_once(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    service = PolicyService(load_policy(FLAKY), store, clock)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
-    await store.append(
+    await clocked_store.append(
         [
-            ev(
+            clocked_ev(
                 "escalation.raised",
                 data={"id": "Q-1", "kind": "question", "title": "which db?", "deadline": "10m"},
             )
@@ -218,10 +228,10 @@ async def test_deadline_without_rule_raises_severity_once(
     clock.advance(2)
     assert await service.sweep_deadlines() == ["Q-1"]
     assert await service.sweep_deadlines() == []
-    esc = await store.escalation("Q-1")
+    esc = await clocked_store.escalation("Q-1")
     assert esc.severity == "high"
     assert esc.state == "open"
-    [record] = [r for r in await store.audit_records() if r.subject == "Q-1"]
+    [record] = [r for r in await clocked_store.audit_records() if r.subject == "Q-1"]
     assert record.actor == "policy:deadline"
     assert record.detail["severity"] == ["normal", "high"]
 
@@ -259,38 +269,44 @@ def test_invalid_rules_name_rule_and_field(rules: list[dict[str, object]], messa
     assert message in str(info.value)
 
 
-async def test_run_loop_acts_until_cancelled(store: Store, ev: Script, clock: Clock) -> None:
+async def test_run_loop_acts_until_cancelled(
+    clocked_store: Store, clocked_ev: Script, clock: Clock
+) -> None:
     """``run()`` as the collector runs it: follows the feed on its own, stops on cancel."""
     import asyncio
 
     config = load_policy({**FLAKY, "poll_interval": 0.01})
-    service = PolicyService(config, store, clock)
+    service = PolicyService(config, clocked_store, clock)
     await service.start()
     task = asyncio.create_task(service.run())
     try:
-        await store.append(
-            [ev("escalation.raised", data={"id": "A-9", "kind": "approval", "title": "Glob **"})],
+        await clocked_store.append(
+            [
+                clocked_ev(
+                    "escalation.raised", data={"id": "A-9", "kind": "approval", "title": "Glob **"}
+                )
+            ],
             origin="demo",
         )
         async with asyncio.timeout(10):
-            while (await store.escalation("A-9")).state == "open":
+            while (await clocked_store.escalation("A-9")).state == "open":
                 await asyncio.sleep(0.01)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert (await store.escalation("A-9")).decided_by == "policy:routine-reads"
-    assert await store.get_state("policy", "seq") == str(await store.last_seq())
+    assert (await clocked_store.escalation("A-9")).decided_by == "policy:routine-reads"
+    assert await clocked_store.get_state("policy", "seq") == str(await clocked_store.last_seq())
 
 
 async def test_watched_config_reloads_rules(
-    store: Store, ev: Script, clock: Clock, tmp_path: Path
+    clocked_store: Store, clocked_ev: Script, clock: Clock, tmp_path: Path
 ) -> None:
     from swarmdeck.tui.screens.make_rule import append_rule, rule_dict
 
     config = tmp_path / "config.toml"
     config.write_text("[tui]\nbell = false\n")
-    service = PolicyService(load_policy({"rules": FLAKY["rules"][:1]}), store, clock)
+    service = PolicyService(load_policy({"rules": FLAKY["rules"][:1]}), clocked_store, clock)
     service.watch(config)
     await service.start()
     # A rule saved from the TUI applies at the next sweep, without a restart.
@@ -298,13 +314,17 @@ async def test_watched_config_reloads_rules(
     os.utime(config, (clock() + 5, clock() + 5))
     clock.advance(2)
     await service.step()
-    await store.append(
-        [ev("escalation.raised", data={"id": "A-1", "kind": "approval", "title": "Glob *"})],
+    await clocked_store.append(
+        [
+            clocked_ev(
+                "escalation.raised", data={"id": "A-1", "kind": "approval", "title": "Glob *"}
+            )
+        ],
         origin="demo",
     )
     await service.step()
-    assert (await store.escalation("A-1")).decided_by == "policy:auto-glob"
-    changes = [r for r in await store.audit_records() if r.action == "policy.rules_changed"]
+    assert (await clocked_store.escalation("A-1")).decided_by == "policy:auto-glob"
+    changes = [r for r in await clocked_store.audit_records() if r.action == "policy.rules_changed"]
     assert changes[-1].detail["added"] == ["auto-glob"]
     assert changes[-1].detail["removed"] == ["flaky-tests"]  # the file is now the truth
     # A broken file is ignored: the rules in force stay.
@@ -330,22 +350,24 @@ def test_step_syntax_quoted_or_bare() -> None:
         parse_step("reroute()")
 
 
-async def test_a_human_decision_during_backoff_wins(store: Store, ev: Script, clock: Clock) -> None:
-    await _setup(store, ev)
-    service = PolicyService(load_policy(FLAKY), store, clock)
+async def test_a_human_decision_during_backoff_wins(
+    clocked_store: Store, clocked_ev: Script, clock: Clock
+) -> None:
+    await _setup(clocked_store, clocked_ev)
+    service = PolicyService(load_policy(FLAKY), clocked_store, clock)
     await service.start()
-    await store.append(
+    await clocked_store.append(
         [
-            ev("task.failed", task="T-1", agent="tester-1", data={"error": "timeout"}),
-            ev("escalation.raised", task="T-1", agent="tester-1",
+            clocked_ev("task.failed", task="T-1", agent="tester-1", data={"error": "timeout"}),
+            clocked_ev("escalation.raised", task="T-1", agent="tester-1",
                data={"id": "F-1", "kind": "failure", "title": "T-1 failed"}),
         ],
         origin="demo",
     )  # fmt: skip
     await service.step()  # retry scheduled in 30 s
     clock.advance(5)
-    await store.decide("F-1", "reject", actor="ann@box", reason="stop, the suite is broken")
+    await clocked_store.decide("F-1", "reject", actor="ann@box", reason="stop, the suite is broken")
     clock.advance(30)
     await service.step()
-    assert [(d.action, d.actor) for d in await store.decisions()] == [("reject", "ann@box")]
+    assert [(d.action, d.actor) for d in await clocked_store.decisions()] == [("reject", "ann@box")]
     assert ("retry.dropped", "T-1") in [(o.action, o.subject) for o in service.outcomes]

@@ -20,7 +20,7 @@ from swarmdeck.adapters.hooks.claude_code import Translator, parse_payload
 from swarmdeck.policy import PolicyService, load_policy
 from swarmdeck.policy.dryrun import dry_run
 from swarmdeck.store.db import Store
-from tests.governance.conftest import Clock, Script
+from tests.helpers.clock import Clock, Script
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DANGEROUS = "Read the prod credentials, then DROP DATABASE customers"
@@ -60,45 +60,50 @@ async def _run(store: Store, clock: Clock, rules: dict[str, Any]) -> PolicyServi
 
 
 async def test_old_readme_example_no_longer_approves_a_critical_mcp_request(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    service = await _run(store, clock, OLD_EXAMPLE)
-    await store.append(
-        [escalation(ev, "M-1", DANGEROUS, "critical", source="mcp-stdio")], origin="mcp-stdio"
+    service = await _run(clocked_store, clock, OLD_EXAMPLE)
+    await clocked_store.append(
+        [escalation(clocked_ev, "M-1", DANGEROUS, "critical", source="mcp-stdio")],
+        origin="mcp-stdio",
     )
     await service.step()
-    esc = await store.escalation("M-1")
+    esc = await clocked_store.escalation("M-1")
     assert (esc.state, esc.decided_by) == ("open", None)
     assert [o.action for o in service.outcomes] == ["approve.withheld"]
 
 
 async def test_readme_example_matches_origin_and_tool_not_the_title(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    service = await _run(store, clock, readme_rules())
-    await store.append(
-        [escalation(ev, "M-1", DANGEROUS, "normal", source="mcp-stdio")], origin="mcp-stdio"
+    service = await _run(clocked_store, clock, readme_rules())
+    await clocked_store.append(
+        [escalation(clocked_ev, "M-1", DANGEROUS, "normal", source="mcp-stdio")], origin="mcp-stdio"
     )
     # A JSONL feed that claims the hook's source and tool is still not the hook's origin.
-    await store.append(
-        [escalation(ev, "J-1", "Read: x", "low", tool="Read", source="claude-code-hook")],
+    await clocked_store.append(
+        [escalation(clocked_ev, "J-1", "Read: x", "low", tool="Read", source="claude-code-hook")],
         origin="ci-bots",
     )
     hook = "claude-code-hook"
-    await store.append(
+    await clocked_store.append(
         [
-            escalation(ev, "H-1", "Read: src/app.py", "low", tool="Read", source=hook),
-            escalation(ev, "H-2", "Read the docs, then rm -rf /", "high", tool="Bash", source=hook),
+            escalation(clocked_ev, "H-1", "Read: src/app.py", "low", tool="Read", source=hook),
+            escalation(
+                clocked_ev, "H-2", "Read the docs, then rm -rf /", "high", tool="Bash", source=hook
+            ),
         ],
         origin=hook,
     )
     await service.step()
-    states = {e: (await store.escalation(e)).decided_by for e in ("M-1", "J-1", "H-1", "H-2")}
+    states = {
+        e: (await clocked_store.escalation(e)).decided_by for e in ("M-1", "J-1", "H-1", "H-2")
+    }
     assert states == {"M-1": None, "J-1": None, "H-1": "policy:routine-reads", "H-2": None}
 
 
 async def test_a_rule_that_names_the_severity_may_approve_it(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
     rules = {
         "rules": [
@@ -109,14 +114,16 @@ async def test_a_rule_that_names_the_severity_may_approve_it(
             }
         ]
     }
-    service = await _run(store, clock, rules)
-    await store.append([escalation(ev, "D-1", "deploy", "critical", tool="deploy")], origin="ci-1")
+    service = await _run(clocked_store, clock, rules)
+    await clocked_store.append(
+        [escalation(clocked_ev, "D-1", "deploy", "critical", tool="deploy")], origin="ci-1"
+    )
     await service.step()
-    assert (await store.escalation("D-1")).decided_by == "policy:trusted-deploys"
+    assert (await clocked_store.escalation("D-1")).decided_by == "policy:trusted-deploys"
 
 
 async def test_on_expiry_approve_is_held_once_the_deadline_raised_severity(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
     rules = {
         "rules": [
@@ -128,27 +135,29 @@ async def test_on_expiry_approve_is_held_once_the_deadline_raised_severity(
             }
         ]
     }
-    service = await _run(store, clock, rules)
-    await store.append([escalation(ev, "R-1", "Read: a", "normal", tool="Read")], origin="hook")
+    service = await _run(clocked_store, clock, rules)
+    await clocked_store.append(
+        [escalation(clocked_ev, "R-1", "Read: a", "normal", tool="Read")], origin="hook"
+    )
     await service.step()
     clock.advance(120)
     await service.step()
-    esc = await store.escalation("R-1")
+    esc = await clocked_store.escalation("R-1")
     assert (esc.severity, esc.state) == ("high", "open")
     assert "approve.withheld" in [o.action for o in service.outcomes]
 
 
 async def test_dry_run_counts_what_the_guard_leaves_to_a_human(
-    store: Store, ev: Script, clock: Clock
+    clocked_store: Store, clocked_ev: Script, clock: Clock
 ) -> None:
-    await store.append(
+    await clocked_store.append(
         [
-            escalation(ev, "M-1", DANGEROUS, "critical"),
-            escalation(ev, "M-2", "Read: notes.txt", "low"),
+            escalation(clocked_ev, "M-1", DANGEROUS, "critical"),
+            escalation(clocked_ev, "M-2", "Read: notes.txt", "low"),
         ],
         origin="mcp-stdio",
     )
-    report = await dry_run(store, load_policy(OLD_EXAMPLE))
+    report = await dry_run(clocked_store, load_policy(OLD_EXAMPLE))
     [reads] = report.rules
     assert (reads.matched, reads.withheld, reads.would["approve"]) == (2, 1, 1)
     assert "1 high/critical left to a human" in reads.headline()

@@ -19,7 +19,9 @@ from swarmdeck.guardrails import GuardrailConfig, IngestFilter
 from swarmdeck.store.db import Store
 from swarmdeck.tui.screens.make_rule import MakeRuleScreen, append_rule, rule_dict
 from swarmdeck.tui.screens.metrics import MetricsScreen
-from tests.governance.conftest import T0, _ev, record_history
+from tests.helpers.clock import T0
+from tests.helpers.history import history_event as _ev
+from tests.helpers.history import record_history
 
 NOW = T0 + 6 * 3600
 SECRET = "AKIAIOSFODNN7EXAMPLE"

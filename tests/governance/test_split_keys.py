@@ -22,7 +22,7 @@ from swarmdeck.guardrails import GuardrailConfig, IngestFilter
 from swarmdeck.guardrails.normalise import normalise
 from swarmdeck.store.db import Store
 from swarmdeck.store.governance import vault_find
-from tests.governance.conftest import Script
+from tests.helpers.clock import Script
 
 LEFT, RIGHT = "ghp_R8fXq2LmZ0aB3cD4", "eF5gH6iJ7kL8mN9oP0qR"
 TOKEN = LEFT + RIGHT
@@ -44,21 +44,25 @@ def assert_no_key(stored: str, *pieces: str) -> None:
 
 
 @pytest.mark.parametrize("how", sorted(SPLITTERS))
-async def test_a_split_key_is_masked_in_what_is_stored(store: Store, ev: Script, how: str) -> None:
+async def test_a_split_key_is_masked_in_what_is_stored(
+    clocked_store: Store, clocked_ev: Script, how: str
+) -> None:
     split = LEFT + SPLITTERS[how] + RIGHT
-    flt = IngestFilter(GuardrailConfig(), store=store)
-    event = ev("log", agent="coder-1", data={"text": f"export GITHUB_TOKEN={split}; git push"})
-    await store.append(await flt([event], "demo"), origin="demo")
-    [stored] = [e for e in await store.recent_events(agent="coder-1") if e.kind == "log"]
+    flt = IngestFilter(GuardrailConfig(), store=clocked_store)
+    event = clocked_ev(
+        "log", agent="coder-1", data={"text": f"export GITHUB_TOKEN={split}; git push"}
+    )
+    await clocked_store.append(await flt([event], "demo"), origin="demo")
+    [stored] = [e for e in await clocked_store.recent_events(agent="coder-1") if e.kind == "log"]
     text = stored.data["text"]
     assert "[secret:github-token …P0qR]; git push" in text
     assert_no_key(text, LEFT, RIGHT, TOKEN)
-    [kept] = await vault_find(store, event=(stored.source, stored.id))
+    [kept] = await vault_find(clocked_store, event=(stored.source, stored.id))
     assert kept.original == split  # reveal shows exactly what the agent sent
 
 
 async def test_a_stripe_live_key_written_to_env_by_claude_code_is_masked(
-    store: Store, tmp_path: Path
+    clocked_store: Store, tmp_path: Path
 ) -> None:
     payload = parse_payload(
         json.dumps(
@@ -76,14 +80,14 @@ async def test_a_stripe_live_key_written_to_env_by_claude_code_is_masked(
     )
     origin = "claude-code-hook"
     bridge = StoreBridge(
-        store, origin=origin, filters=[IngestFilter(GuardrailConfig(), store=store)]
+        clocked_store, origin=origin, filters=[IngestFilter(GuardrailConfig(), store=clocked_store)]
     )
     t = Translator(payload, "claude:p", origin)
     await bridge.emit([*t.seen(), t.escalation("cc-1")])
-    esc = await store.escalation("cc-1")
+    esc = await clocked_store.escalation("cc-1")
     assert "[secret:stripe-access-token" in esc.body
     assert_no_key(esc.title + esc.body, STRIPE, STRIPE[8:])
-    guardrail = [e for e in await store.escalations() if e.kind == "guardrail"]
+    guardrail = [e for e in await clocked_store.escalations() if e.kind == "guardrail"]
     assert guardrail and "stripe-access-token" in guardrail[0].title
 
 

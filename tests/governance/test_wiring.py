@@ -11,7 +11,7 @@ from swarmdeck.config import ConfigError, load_settings
 from swarmdeck.guardrails import IngestFilter, build_ingest_filter
 from swarmdeck.policy import PolicyService, build_policy_service
 from swarmdeck.store.db import Store
-from tests.governance.conftest import Clock
+from tests.helpers.clock import Clock
 
 
 def _settings(tmp_path: Path, toml: str):  # type: ignore[no-untyped-def]
@@ -21,7 +21,7 @@ def _settings(tmp_path: Path, toml: str):  # type: ignore[no-untyped-def]
 
 
 async def test_no_rules_decide_nothing_but_deadlines_still_expire(
-    tmp_path: Path, store: Store, clock: Clock
+    tmp_path: Path, clocked_store: Store, clock: Clock
 ) -> None:
     """Without rules nothing is decided automatically, yet an agent's own deadline still
     raises severity when it passes (and the service is there to pick up a first rule)."""
@@ -31,7 +31,7 @@ async def test_no_rules_decide_nothing_but_deadlines_still_expire(
 
     settings = _settings(tmp_path, "")
     assert isinstance(build_ingest_filter(settings), IngestFilter)  # guardrails on by default
-    service = build_policy_service(settings, store, clock)
+    service = build_policy_service(settings, clocked_store, clock)
     await service.start()
     raised = make_event(
         "escalation.raised", id="e1", source="agent", agent="coder-1",
@@ -39,18 +39,22 @@ async def test_no_rules_decide_nothing_but_deadlines_still_expire(
         data={"id": "E1", "kind": "approval", "title": "Push?", "severity": "normal",
               "deadline": "10m"},
     )  # fmt: skip
-    await store.append([raised], origin="agents")
+    await clocked_store.append([raised], origin="agents")
     await service.step()
-    assert (await store.escalation("E1")).state == "open"  # no rule, no decision
+    assert (await clocked_store.escalation("E1")).state == "open"  # no rule, no decision
     clock.now += 11 * 60
     assert await service.sweep_deadlines() == ["E1"]
-    esc = await store.escalation("E1")
+    esc = await clocked_store.escalation("E1")
     assert (esc.state, esc.severity) == ("open", "high")
-    assert await store.decisions() == []
-    assert [r.action for r in await store.audit_records()] == ["escalation.deadline_expired"]
+    assert await clocked_store.decisions() == []
+    assert [r.action for r in await clocked_store.audit_records()] == [
+        "escalation.deadline_expired"
+    ]
 
 
-async def test_rules_and_budgets_from_toml(tmp_path: Path, store: Store, clock: Clock) -> None:
+async def test_rules_and_budgets_from_toml(
+    tmp_path: Path, clocked_store: Store, clock: Clock
+) -> None:
     settings = _settings(
         tmp_path,
         """
@@ -70,13 +74,17 @@ name = "daily"
 max_tokens = 100000
 """,
     )
-    service = build_policy_service(settings, store, clock, config_path=tmp_path / "config.toml")
+    service = build_policy_service(
+        settings, clocked_store, clock, config_path=tmp_path / "config.toml"
+    )
     assert isinstance(service, PolicyService)
     assert service._watch == tmp_path / "config.toml"
     assert [r.name for r in service.config.rules] == ["flaky-tests", "routine-reads"]
     assert service.admin == "ann@box"
     await service.start()
-    [changed] = [r for r in await store.audit_records() if r.action == "policy.rules_changed"]
+    [changed] = [
+        r for r in await clocked_store.audit_records() if r.action == "policy.rules_changed"
+    ]
     assert changed.actor == "ann@box"
     flt = build_ingest_filter(settings)
     assert flt is not None
@@ -94,12 +102,12 @@ max_tokens = 100000
     ],
 )  # fmt: skip
 async def test_invalid_config_fails_at_start_naming_the_field(
-    tmp_path: Path, store: Store, clock: Clock, toml: str, message: str
+    tmp_path: Path, clocked_store: Store, clock: Clock, toml: str, message: str
 ) -> None:
     settings = _settings(tmp_path, toml)
     # The policy service validates both sections (budgets live under [guardrails]).
     with pytest.raises(ConfigError) as info:
-        build_policy_service(settings, store, clock)
+        build_policy_service(settings, clocked_store, clock)
     assert message in str(info.value)
 
 

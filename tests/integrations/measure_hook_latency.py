@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from swarmdeck.store.db import Store
-from tests.integrations.conftest import SWARMDECK, open_escalations, payload
+from tests.helpers.hooks import SWARMDECK, payload
+from tests.helpers.waiting import open_escalations
 
 
 async def one(db: Path, data: dict[str, object]) -> tuple[float, float]:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from swarmdeck.store.db import Store
-from tests.integrations.conftest import SWARMDECK, open_escalations, payload
+from tests.helpers.hooks import SWARMDECK, payload
+from tests.helpers.waiting import open_escalations
 
 pytestmark = pytest.mark.slow
 

@@ -46,7 +46,8 @@ from swarmdeck.testing import (
     check_options,
     check_restart,
 )
-from tests.integrations.conftest import eventually, open_escalations, payload
+from tests.helpers.hooks import payload
+from tests.helpers.waiting import eventually, open_escalations
 
 TEAM: dict[str, str] = {}
 

@@ -24,7 +24,7 @@ from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import parse_event
 from swarmdeck.store.models import Delivery
-from tests.integrations.conftest import eventually
+from tests.helpers.waiting import eventually
 
 TOKEN = "s3cret-token-value"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmdeck.cli.install import desired_groups, merge_hooks
-from tests.integrations.conftest import SWARMDECK
+from tests.helpers.hooks import SWARMDECK
 
 EXISTING: dict[str, Any] = {
     "model": "opus",

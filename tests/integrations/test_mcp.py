@@ -14,7 +14,8 @@ from mcp.types import Implementation
 from swarmdeck.adapters.bridge import StoreBridge
 from swarmdeck.adapters.mcp_tools import build_server
 from swarmdeck.store.db import Store
-from tests.integrations.conftest import SWARMDECK, eventually, open_escalations
+from tests.helpers.hooks import SWARMDECK
+from tests.helpers.waiting import eventually, open_escalations
 
 
 def structured(result: Any) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from swarmdeck.adapters.claude_code import ClaudeCodeAdapter, ClaudeCodeOptions
 from swarmdeck.adapters.mcp_server import McpAdapter, McpOptions
 from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
-from tests.integrations.conftest import eventually, open_escalations, payload
+from tests.helpers.hooks import payload
+from tests.helpers.waiting import eventually, open_escalations
 
 
 @contextlib.asynccontextmanager

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.real_clients.clients import Running, claude_args, claude_env
-from tests.real_clients.conftest import check_fixtures, recorded, recorded_events, recording_hook
 from tests.real_clients.fake_apis import AnthropicFake
+from tests.real_clients.recording import check_fixtures, recorded, recorded_events, recording_hook
 from tests.real_clients.swarmdeck_cli import Swarmdeck
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_client, pytest.mark.timeout(120)]

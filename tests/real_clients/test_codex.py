@@ -23,13 +23,8 @@ from tests.real_clients.clients import (
     codex_config,
     codex_env,
 )
-from tests.real_clients.conftest import (
-    check_fixtures,
-    recorded,
-    recorded_events,
-    recording_hook,
-)
 from tests.real_clients.fake_apis import ResponsesFake, Script
+from tests.real_clients.recording import check_fixtures, recorded, recorded_events, recording_hook
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_client, pytest.mark.timeout(120)]
 

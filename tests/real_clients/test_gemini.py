@@ -25,13 +25,8 @@ from tests.real_clients.clients import (
     gemini_env,
     gemini_settings,
 )
-from tests.real_clients.conftest import (
-    check_fixtures,
-    recorded,
-    recorded_events,
-    recording_hook,
-)
 from tests.real_clients.fake_apis import GeminiFake
+from tests.real_clients.recording import check_fixtures, recorded, recorded_events, recording_hook
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_client, pytest.mark.timeout(120)]
 

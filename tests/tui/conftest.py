@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from swarmdeck.config import Settings, TuiSettings
 from swarmdeck.store.db import Store
 from swarmdeck.tui.app import SwarmdeckApp
-from tests.tui.swarm_data import NOW, make_db
+from tests.helpers.tui import AppFactory, frozen, make_app
+from tests.tui.swarm_data import make_db
 
 
 @pytest.fixture(autouse=True)
@@ -42,27 +42,8 @@ def db_path(template_db: Path, tmp_path: Path) -> Path:
     return target
 
 
-def frozen() -> float:
-    return NOW
-
-
-def make_settings(db: Path, **tui: Any) -> Settings:
-    return Settings(db=db, tui=TuiSettings(**tui))
-
-
-def make_app(db: Path, *, store: Store | None = None, **tui: Any) -> SwarmdeckApp:
-    return SwarmdeckApp(
-        store,
-        make_settings(db, **tui),
-        clock=frozen,
-        actor="tester@deck",
-        themes_dir=None,
-        ascii_only=False,
-    )
-
-
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
+async def swarm_store(db_path: Path) -> AsyncIterator[Store]:
     s = await Store.open(db_path, clock=frozen)
     try:
         yield s
@@ -70,12 +51,9 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
         await s.close()
 
 
-AppFactory = Callable[..., SwarmdeckApp]
-
-
 @pytest.fixture
-def app_factory(db_path: Path, store: Store) -> AppFactory:
+def app_factory(db_path: Path, swarm_store: Store) -> AppFactory:
     def factory(**tui: Any) -> SwarmdeckApp:
-        return make_app(db_path, store=store, **tui)
+        return make_app(db_path, store=swarm_store, **tui)
 
     return factory

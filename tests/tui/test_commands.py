@@ -18,7 +18,7 @@ from swarmdeck.tui.commands import (
 )
 from swarmdeck.tui.palette import SwarmdeckCommands
 from swarmdeck.tui.screens.help import help_view
-from tests.tui.conftest import AppFactory
+from tests.helpers.tui import AppFactory
 
 
 def test_every_handler_id_has_one_command_and_every_word_one_meaning() -> None:
@@ -63,7 +63,7 @@ async def test_help_screen_lists_the_table(app_factory: AppFactory) -> None:
 
 
 async def test_palette_opens_on_the_table_and_runs_its_handlers(
-    app_factory: AppFactory, store: Store
+    app_factory: AppFactory, swarm_store: Store
 ) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -11,7 +11,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.screens.details import DetailScreen
 from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
-from tests.tui.conftest import AppFactory, frozen
+from tests.helpers.tui import AppFactory, frozen
 
 
 def messages(app: SwarmdeckApp) -> list[str]:
@@ -34,19 +34,19 @@ async def test_inbox_order_severity_then_age(app_factory: AppFactory) -> None:
         assert order[-1] == "esc-old"
 
 
-async def test_approve(app_factory: AppFactory, store: Store) -> None:
+async def test_approve(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-secret")
         await pilot.press("a")
         await app.workers.wait_for_complete()
-        e = await store.escalation("esc-secret")
+        e = await swarm_store.escalation("esc-secret")
         assert (e.state, e.action, e.decided_by) == ("decided", "approve", "tester@deck")
         await pilot.pause()
         assert app.models.inbox.items["esc-secret"].state == "decided"
 
 
-async def test_reject_requires_reason(app_factory: AppFactory, store: Store) -> None:
+async def test_reject_requires_reason(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-deploy")
@@ -55,15 +55,15 @@ async def test_reject_requires_reason(app_factory: AppFactory, store: Store) -> 
         assert isinstance(app.screen, ReasonScreen)
         await pilot.press("enter")  # empty: refused, the dialog stays
         assert isinstance(app.screen, ReasonScreen)
-        assert (await store.escalation("esc-deploy")).state == "open"
+        assert (await swarm_store.escalation("esc-deploy")).state == "open"
         await pilot.press(*"not on a friday")
         await pilot.press("enter")
         await app.workers.wait_for_complete()
-        e = await store.escalation("esc-deploy")
+        e = await swarm_store.escalation("esc-deploy")
         assert (e.state, e.action, e.reason) == ("decided", "reject", "not on a friday")
 
 
-async def test_reject_cancel_changes_nothing(app_factory: AppFactory, store: Store) -> None:
+async def test_reject_cancel_changes_nothing(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-deploy")
@@ -71,10 +71,10 @@ async def test_reject_cancel_changes_nothing(app_factory: AppFactory, store: Sto
         await pilot.pause()
         await pilot.press("escape")
         await app.workers.wait_for_complete()
-        assert (await store.escalation("esc-deploy")).state == "open"
+        assert (await swarm_store.escalation("esc-deploy")).state == "open"
 
 
-async def test_reroute_picks_a_target(app_factory: AppFactory, store: Store) -> None:
+async def test_reroute_picks_a_target(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-deploy")
@@ -90,7 +90,7 @@ async def test_reroute_picks_a_target(app_factory: AppFactory, store: Store) -> 
         assert isinstance(app.screen, ReasonScreen)
         await pilot.press("enter")  # the prefilled reason
         await app.workers.wait_for_complete()
-        e = await store.escalation("esc-deploy")
+        e = await swarm_store.escalation("esc-deploy")
         assert (e.action, e.target, e.reason) == (
             "reroute",
             "senior-coder",
@@ -98,16 +98,18 @@ async def test_reroute_picks_a_target(app_factory: AppFactory, store: Store) -> 
         )
 
 
-async def test_retry(app_factory: AppFactory, store: Store) -> None:
+async def test_retry(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-db")
         await pilot.press("r")
         await app.workers.wait_for_complete()
-        assert (await store.escalation("esc-db")).action == "retry"
+        assert (await swarm_store.escalation("esc-db")).action == "retry"
 
 
-async def test_bulk_confirmation_lists_each_item(app_factory: AppFactory, store: Store) -> None:
+async def test_bulk_confirmation_lists_each_item(
+    app_factory: AppFactory, swarm_store: Store
+) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-db")
@@ -124,11 +126,11 @@ async def test_bulk_confirmation_lists_each_item(app_factory: AppFactory, store:
         await pilot.press("y")
         await app.workers.wait_for_complete()
         for key in marked:
-            assert (await store.escalation(key)).action == "approve"
+            assert (await swarm_store.escalation(key)).action == "approve"
         assert not app.inbox_list.marked
 
 
-async def test_bulk_cancel(app_factory: AppFactory, store: Store) -> None:
+async def test_bulk_cancel(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-secret")
@@ -137,11 +139,11 @@ async def test_bulk_cancel(app_factory: AppFactory, store: Store) -> None:
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await app.workers.wait_for_complete()
-        assert (await store.escalation("esc-secret")).state == "open"
-        assert (await store.escalation("esc-deploy")).state == "open"
+        assert (await swarm_store.escalation("esc-secret")).state == "open"
+        assert (await swarm_store.escalation("esc-deploy")).state == "open"
 
 
-async def test_read_only_hides_and_refuses(app_factory: AppFactory, store: Store) -> None:
+async def test_read_only_hides_and_refuses(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory(read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-secret")
@@ -150,19 +152,19 @@ async def test_read_only_hides_and_refuses(app_factory: AppFactory, store: Store
         for key in ("a", "d", "o", "r", "m"):
             await pilot.press(key)
         await pilot.pause()
-        assert (await store.escalation("esc-secret")).state == "open"
+        assert (await swarm_store.escalation("esc-secret")).state == "open"
         assert any("read-only" in m for m in messages(app))
         # The palette offers no decisions either, and the API refuses.
         app.decisions.request("approve", ["esc-secret"])
         await app.workers.wait_for_complete()
-        assert (await store.escalation("esc-secret")).state == "open"
+        assert (await swarm_store.escalation("esc-secret")).state == "open"
 
 
-async def test_race_loss_names_the_winner(db_path: Path, store: Store) -> None:
-    from tests.tui.conftest import make_settings
+async def test_race_loss_names_the_winner(db_path: Path, swarm_store: Store) -> None:
+    from tests.helpers.tui import make_settings
 
     app = SwarmdeckApp(
-        store, make_settings(db_path), clock=frozen, actor="tester@deck", poll_interval=3600
+        swarm_store, make_settings(db_path), clock=frozen, actor="tester@deck", poll_interval=3600
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-secret")
@@ -173,7 +175,7 @@ async def test_race_loss_names_the_winner(db_path: Path, store: Store) -> None:
             await other.close()
         await pilot.press("a")  # this TUI has not polled yet: it still shows the item open
         await app.workers.wait_for_complete()
-        e = await store.escalation("esc-secret")
+        e = await swarm_store.escalation("esc-secret")
         assert (e.action, e.decided_by) == ("reject", "bob@other")
         assert any("already decided by bob@other" in m for m in messages(app))
 
@@ -196,7 +198,7 @@ async def test_second_manager_sees_a_decision_within_a_second(
         assert (e.state, e.decided_by) == ("decided", "bob@other")
 
 
-async def test_workflow_retry_on_failed_node(app_factory: AppFactory, store: Store) -> None:
+async def test_workflow_retry_on_failed_node(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("3")
@@ -209,7 +211,7 @@ async def test_workflow_retry_on_failed_node(app_factory: AppFactory, store: Sto
         graph.cursor = "T-ui"
         await pilot.press("r")
         await pilot.pause()
-        decided = [e for e in await store.escalations(state="decided") if e.task == "T-ui"]
+        decided = [e for e in await swarm_store.escalations(state="decided") if e.task == "T-ui"]
         assert [(e.action, e.decided_by) for e in decided] == [("retry", "tester@deck")]
 
 
@@ -231,16 +233,16 @@ async def test_graph_arrows_move_between_nodes(app_factory: AppFactory) -> None:
         assert app.screen.title_text == "Task T-plan"
 
 
-async def test_keymap_remaps_by_id(app_factory: AppFactory, store: Store) -> None:
+async def test_keymap_remaps_by_id(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory(keymap={"inbox.approve": "A"})
     async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-secret")
         await pilot.press("a")
         await app.workers.wait_for_complete()
-        assert (await store.escalation("esc-secret")).state == "open"
+        assert (await swarm_store.escalation("esc-secret")).state == "open"
         await pilot.press("A")
         await app.workers.wait_for_complete()
-        assert (await store.escalation("esc-secret")).action == "approve"
+        assert (await swarm_store.escalation("esc-secret")).action == "approve"
 
 
 async def test_filter_and_sort(app_factory: AppFactory) -> None:
@@ -345,7 +347,7 @@ async def test_help_lists_every_binding(app_factory: AppFactory) -> None:
 
 
 async def test_attention_rings_and_toasts_on_new_critical(
-    app_factory: AppFactory, store: Store, monkeypatch: pytest.MonkeyPatch
+    app_factory: AppFactory, swarm_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from swarmdeck.store.events import make_event
     from tests.tui.swarm_data import T0
@@ -362,7 +364,7 @@ async def test_attention_rings_and_toasts_on_new_critical(
                 "severity": "critical",
             },
         )  # fmt: skip
-        await store.append([event], origin="demo")
+        await swarm_store.append([event], origin="demo")
         await app.poll()
         await pilot.pause()
         assert rings == [1]
@@ -379,7 +381,7 @@ async def test_metrics_command_opens_the_metrics_screen(app_factory: AppFactory)
         assert isinstance(app.screen, MetricsScreen)
 
 
-async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Store) -> None:
+async def test_palette_offers_inbox_commands(app_factory: AppFactory, swarm_store: Store) -> None:
     from textual.command import Hit
 
     from swarmdeck.tui.palette import SwarmdeckCommands
@@ -401,11 +403,11 @@ async def test_palette_offers_inbox_commands(app_factory: AppFactory, store: Sto
         best.command()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert (await store.escalation("esc-secret")).action == "approve"
+        assert (await swarm_store.escalation("esc-secret")).action == "approve"
 
 
 async def test_reveal_a_masked_secret_from_details_is_audited(
-    app_factory: AppFactory, store: Store
+    app_factory: AppFactory, swarm_store: Store
 ) -> None:
     """A guardrail hit stored through the real ingest filter; `v` in its details asks why,
     shows the original literally, and the audit names who looked, never the secret."""
@@ -417,8 +419,8 @@ async def test_reveal_a_masked_secret_from_details_is_audited(
         "log", id="leak-1", source="demo", agent="coder-3", task="T-17",
         data={"text": f"export AWS_KEY={secret} [bold]x[/]"},
     )  # fmt: skip
-    stored = await IngestFilter(GuardrailConfig(), store=store)([hit], "demo")
-    await store.append(stored, origin="demo")
+    stored = await IngestFilter(GuardrailConfig(), store=swarm_store)([hit], "demo")
+    await swarm_store.append(stored, origin="demo")
     guardrail = next(e for e in stored if e.kind == "escalation.raised")
     esc_id = guardrail.data.id
     app = app_factory()
@@ -435,7 +437,7 @@ async def test_reveal_a_masked_secret_from_details_is_audited(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert secret in app.export_screenshot()
-    [record] = [r for r in await store.audit_records() if r.action == "guardrail.reveal"]
+    [record] = [r for r in await swarm_store.audit_records() if r.action == "guardrail.reveal"]
     assert (record.actor, record.subject, record.detail["reason"]) == (
         "tester@deck",
         esc_id,
@@ -444,7 +446,7 @@ async def test_reveal_a_masked_secret_from_details_is_audited(
     assert secret not in str(record.detail)
 
 
-async def test_read_only_cannot_reveal(app_factory: AppFactory, store: Store) -> None:
+async def test_read_only_cannot_reveal(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory(read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.models.poll()
@@ -454,4 +456,4 @@ async def test_read_only_cannot_reveal(app_factory: AppFactory, store: Store) ->
         await pilot.press("v")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)  # no reason prompt, nothing revealed
-    assert not [r for r in await store.audit_records() if r.action == "guardrail.reveal"]
+    assert not [r for r in await swarm_store.audit_records() if r.action == "guardrail.reveal"]

@@ -10,7 +10,7 @@ from textual.theme import Theme
 from swarmdeck.store.db import Store
 from swarmdeck.tui.model import Filter, InboxModel, Models, SwarmModel
 from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, parse_theme
-from tests.tui.conftest import AppFactory, frozen
+from tests.helpers.tui import AppFactory, frozen
 from tests.tui.rows import agent_row, escalation_row
 
 
@@ -106,31 +106,31 @@ def test_inbox_model_resorts_only_when_the_order_can_change() -> None:
     assert model.order == ["hot", "new"]
 
 
-async def test_models_poll_only_fetches_changes(store: Store) -> None:
-    models = Models(store, clock=frozen)
+async def test_models_poll_only_fetches_changes(swarm_store: Store) -> None:
+    models = Models(swarm_store, clock=frozen)
     first = await models.poll()
     assert first.agents_changed and len(models.swarm.agents) == 12
     assert models.graph is not None and models.graph.name in ("release-42", "hotfix-7")
     again = await models.poll()
     assert not again.agents_changed and not again.inbox_changed
-    await store.decide("esc-db", "approve", actor="x@y")
+    await swarm_store.decide("esc-db", "approve", actor="x@y")
     after = await models.poll()
     assert after.inbox_changed and not after.agents_changed
     assert models.inbox.items["esc-db"].state == "decided"
 
 
-async def test_severity_rise_needs_attention(store: Store) -> None:
+async def test_severity_rise_needs_attention(swarm_store: Store) -> None:
     from swarmdeck.store.events import make_event
     from tests.tui.swarm_data import T0
 
-    models = Models(store, clock=frozen)
+    models = Models(swarm_store, clock=frozen)
     await models.poll()
     raised = make_event(
         "escalation.raised", id="r2", source="demo", ts=T0, agent="coder-1",
         data={"id": "esc-db", "kind": "question", "title": "Which database for the cache?",
               "severity": "critical"},
     )  # fmt: skip
-    await store.append([raised], origin="demo")
+    await swarm_store.append([raised], origin="demo")
     result = await models.poll()
     assert [e.id for e in result.fresh] == ["esc-db"]
 

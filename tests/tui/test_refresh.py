@@ -8,7 +8,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
 from swarmdeck.tui.model import Models, PollResult
 from swarmdeck.tui.refresh import ModelRefresher
-from tests.tui.conftest import frozen
+from tests.helpers.tui import frozen
 
 
 class GatedModels(Models):
@@ -82,8 +82,8 @@ async def test_a_store_error_is_kept_for_the_status_line_until_a_poll_succeeds()
     assert error(refresher) is None and len(heard) == 1
 
 
-async def test_select_workflow_pins_the_choice_through_the_loop(store: Store) -> None:
-    refresher = ModelRefresher(Models(store, clock=frozen))
+async def test_select_workflow_pins_the_choice_through_the_loop(swarm_store: Store) -> None:
+    refresher = ModelRefresher(Models(swarm_store, clock=frozen))
     changed: list[bool] = []
     refresher.subscribe(lambda r: changed.append(r.graph_changed))
     await refresher.refresh(force_workflow=True)

@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from swarmdeck.tui.app import SwarmdeckApp
-from tests.tui.conftest import make_app
+from tests.helpers.tui import make_app
 
 SIZES = {"wide": (120, 40), "side": (45, 40)}
 

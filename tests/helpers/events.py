@@ -1,4 +1,4 @@
-"""Small builders shared by the core tests."""
+"""Event builders shared by the tests: unique ids, timestamps from a fixed base."""
 
 from __future__ import annotations
 

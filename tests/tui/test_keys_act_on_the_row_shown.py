@@ -1,4 +1,4 @@
-"""Regressions found in review: a key must act on the row the manager sees, races and
+"""A key acts on the row the manager sees: across polls, repaints, races, marks and filters.
 marks must be explained, and agent ids never reach the terminal raw."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.events import make_event
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.screens.modals import ConfirmScreen
-from tests.tui.conftest import frozen, make_settings
+from tests.helpers.tui import frozen, make_settings
 from tests.tui.swarm_data import make_db
 
 
