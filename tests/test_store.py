@@ -496,5 +496,5 @@ async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None
         )
         assert "outbox_escalation" in str(plan)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
