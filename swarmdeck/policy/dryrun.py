@@ -164,9 +164,12 @@ async def dry_run(
         rr = RuleReport(rule.name, about, rule.steps()[0].name)
         by_rule[rule.name] = rr
         report.rules.append(rr)
-    roles: dict[str, str] = {
-        str(n): str(r) for n, r in await store._fetchall("SELECT name, role FROM agents")
-    }
+    roles: dict[str, str] = {}
+    vendors: dict[str, str] = {}
+    for n, r, v in await store._fetchall("SELECT name, role, vendor FROM agents"):
+        roles[str(n)] = str(r)
+        if v:
+            vendors[str(n)] = str(v)
     # Per-task progress along each rule's path, as the live engine would have kept it.
     progress: dict[str, tuple[str, int, int]] = {}
     task_rules: dict[str, set[str]] = {}
@@ -187,6 +190,8 @@ async def dry_run(
             if kind == "agent.seen":
                 if agent and data.get("role"):
                     roles[agent] = str(data["role"])
+                if agent and data.get("vendor"):
+                    vendors[agent] = str(data["vendor"])
                 continue
             if kind == "escalation.raised":
                 if source == POLICY_SOURCE:
@@ -195,7 +200,7 @@ async def dry_run(
                 subject = Subject(
                     kind, agent=agent, role=roles.get(agent or ""), workflow=workflow,
                     escalation_kind=data.get("kind"), severity=data.get("severity", "normal"),
-                    title=str(data.get("title", "")),
+                    title=str(data.get("title", "")), vendor=vendors.get(agent or ""),
                 )  # fmt: skip
                 esc_rule = config.first_match(subject)
                 if esc_rule is None:
@@ -208,7 +213,7 @@ async def dry_run(
                 report.failures += 1
                 subject = Subject(
                     kind, agent=agent, role=roles.get(agent or ""), workflow=workflow,
-                    error=str(data.get("error", "")),
+                    error=str(data.get("error", "")), vendor=vendors.get(agent or ""),
                 )  # fmt: skip
                 task_rule = config.first_match(subject)
                 if task_rule is None:

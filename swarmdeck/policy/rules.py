@@ -160,6 +160,9 @@ class Match(BaseModel):
     agent: str | None = None
     role: str | None = None
     workflow: str | None = None
+    vendor: str | list[str] | None = None
+    """The agent's vendor (``claude-code``, ``codex``, ``gemini``, ``mcp``, ...): one, a list,
+    or globs (``"c*"``). An agent whose vendor is unknown matches no vendor."""
     escalation_kind: str | list[str] | None = None
     severity: str | list[str] | None = None
     error: str | None = None
@@ -209,6 +212,13 @@ def _glob(value: str | None, pattern: str | None) -> bool:
     return value is not None and fnmatch.fnmatchcase(value, pattern)
 
 
+def _globs(value: str | None, patterns: str | list[str] | None) -> bool:
+    if patterns is None:
+        return True
+    wanted = [patterns] if isinstance(patterns, str) else patterns
+    return value is not None and any(fnmatch.fnmatchcase(value, p) for p in wanted)
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """What a rule is matched against: a failed task or a raised escalation."""
@@ -221,6 +231,7 @@ class Subject:
     severity: str | None = None
     error: str = ""
     title: str = ""
+    vendor: str | None = None
 
 
 class Rule(BaseModel):
@@ -280,6 +291,7 @@ class Rule(BaseModel):
             _glob(subject.agent, m.agent)
             and _glob(subject.role, m.role)
             and _glob(subject.workflow, m.workflow)
+            and _globs(subject.vendor, m.vendor)
         ):
             return False
         if m.escalation_kind is not None and not _one_of(
