@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Every dependency, pinned with hashes (uv pip compile): runs and tests install the same tree.
 LOCK := requirements/dev.lock
 
-.PHONY: run test check lint typecheck layers unit bench bench-ingest bench-tui lock clean
+.PHONY: run test check lint typecheck layers unit bench bench-ingest bench-tui bench-hook lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -42,13 +42,17 @@ unit: $(STAMP)
 
 check: test
 
-bench: bench-ingest bench-tui
+bench: bench-ingest bench-tui bench-hook
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 bench-tui: $(STAMP)
 	$(BIN)/python benchmarks/tui_latency.py
+
+## What a hook call costs an agent: start-up above the interpreter's, decision -> answer.
+bench-hook: $(STAMP)
+	$(BIN)/python benchmarks/hook_latency.py $(RUNS)
 
 ## Re-resolve every dependency from pyproject.toml into the hashed lock.
 lock: | $(BIN)/python

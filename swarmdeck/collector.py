@@ -22,8 +22,10 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from swarmdeck.adapters.hooks.server import HookServer
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
+from swarmdeck.adapters.vendor_stamp import stamp_vendor
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.policy import build_policy_service
@@ -121,13 +123,19 @@ def build_services(
     store: Store,
     clock: Callable[[], float],
     config_path: Path | None = None,
+    filters: list[IngestFilter] | None = None,
 ) -> list[Service]:
-    """Background services: the policy engine (escalation paths, deadlines, budgets).
+    """Background services: the policy engine (escalation paths, deadlines, budgets) and
+    the hook socket (``swarmdeck hook <vendor>`` hands its calls to the collector).
 
-    With ``config_path``, rules are reloaded when the file changes.
+    With ``config_path``, rules are reloaded when the file changes; the hook socket asks
+    the live rules first about each escalation it is about to wait on.
     """
     service = build_policy_service(settings, store, clock, config_path=config_path)
-    return [service] if service is not None else []
+    hooks = HookServer(
+        store, settings, filters=filters or [], policy=service.check_escalation, clock=clock
+    )
+    return [service, hooks]
 
 
 class Collector:
@@ -196,7 +204,8 @@ class Collector:
             if store is None:
                 store = await Store.open(self.settings.db, clock=self.clock)
             filters = build_filters(self.settings, store)
-            services = build_services(self.settings, store, self.clock, self.config_path)
+            services = build_services(self.settings, store, self.clock, self.config_path, filters)
+            filters.append(stamp_vendor({i.name: i.cls.type_name for i in instances}))
             c = self.settings.collector
             self.supervisor = Supervisor(
                 store,
