@@ -135,7 +135,7 @@ class HookServer:
         work = asyncio.ensure_future(self._run(protocol, request, config))
         self._waiting.add(work)
         work.add_done_callback(self._waiting.discard)
-        gone = asyncio.ensure_future(reader.read(1))  # EOF: the CLI killed the hook
+        gone = asyncio.ensure_future(_closed(reader))  # EOF: the CLI killed the hook
         try:
             await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -190,6 +190,13 @@ class HookServer:
                 return None
             self._mtime = mtime
         return HookConfig.from_settings(self._hooks, timeout)
+
+
+async def _closed(reader: asyncio.StreamReader) -> None:
+    """Return when the client's end is closed (stray bytes from it are ignored)."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(4096):
+            pass
 
 
 def _mtime(path: Path) -> float | None:
