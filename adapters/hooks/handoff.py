@@ -42,18 +42,24 @@ MAX_SOCKET_PATH = 100
 ANSWER_ENV = ("SWARMDECK_HOOKS", "SWARMDECK_GUARDRAILS", "SWARMDECK_POLICY", "SWARMDECK_ACTOR")
 
 
+#: Where sockets of databases with long paths go: a fixed place, not ``$XDG_RUNTIME_DIR``
+#: or ``$TMPDIR``, because the agent CLI that runs the hook may have another environment
+#: than the collector, and both ends must find the same file. The directory is 0700 and
+#: checked to be ours before the collector listens in it.
+RUNTIME_ROOT = "/tmp"  # noqa: S108
+
+
 def socket_path(db: str | os.PathLike[str]) -> str:
     """Where the collector of ``db`` listens: beside the database when the path is short
-    enough, else in a private runtime directory, named by a hash of the database path."""
+    enough, else in a private directory of this user, named by a hash of the path."""
     full = os.path.abspath(db)
     beside = full + ".hook.sock"
     if len(os.fsencode(beside)) <= MAX_SOCKET_PATH:
         return beside
     import hashlib
 
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"  # noqa: S108 - a 0700 dir of ours
     digest = hashlib.sha256(os.fsencode(full)).hexdigest()[:20]
-    return os.path.join(runtime, f"swarmdeck-{os.getuid()}", f"{digest}.sock")
+    return os.path.join(RUNTIME_ROOT, f"swarmdeck-{os.getuid()}", f"{digest}.sock")
 
 
 def settings_env(environ: dict[str, str] | os._Environ[str] | None = None) -> dict[str, str]:

@@ -73,18 +73,21 @@ class Deck:
         return Hook(proc)
 
 
-def start_collector(deck: Deck) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(SWARMDECK), "--db", str(deck.db), "--config", str(deck.config), "serve"],
-        env=deck.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    sock = deck.db.with_name(deck.db.name + ".hook.sock")
+def start_collector(deck: Deck, socket: Path | None = None) -> subprocess.Popen[bytes]:
+    """``swarmdeck serve`` on the deck's database, once its hook socket listens."""
+    log = deck.db.with_name("serve.log")
+    with log.open("wb") as out:  # a file, not a pipe nobody reads while it runs
+        proc = subprocess.Popen(
+            [str(SWARMDECK), "--db", str(deck.db), "--config", str(deck.config), "serve"],
+            env=deck.env, stdout=subprocess.DEVNULL, stderr=out,
+        )  # fmt: skip
+    sock = socket or deck.db.with_name(deck.db.name + ".hook.sock")
     deadline = time.monotonic() + 60
     while not sock.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            _, err = proc.communicate()
-            raise AssertionError(f"the collector did not open its socket: {err.decode()[-800:]}")
+            proc.wait()
+            raise AssertionError(f"the collector did not open its socket: {log.read_text()[-800:]}")
         time.sleep(0.05)
     return proc
 

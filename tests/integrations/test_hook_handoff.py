@@ -169,17 +169,39 @@ def test_fast_path_finds_the_same_files_as_the_settings(
         db_path(None, str(config))
 
 
-def test_long_database_paths_get_a_private_runtime_socket(
+def test_long_database_paths_get_a_private_socket_elsewhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     short = tmp_path / "s.db"
     assert handoff.socket_path(short) == f"{short}.hook.sock"
     deep = tmp_path / ("d" * 120) / "swarm.db"
     path = handoff.socket_path(deep)
-    assert path.startswith(f"{tmp_path}/swarmdeck-{os.getuid()}/")
+    assert path.startswith(f"/tmp/swarmdeck-{os.getuid()}/")
     assert len(os.fsencode(path)) <= handoff.MAX_SOCKET_PATH
-    assert handoff.socket_path(deep) == path  # both ends compute the same
+    # Both ends compute the same, whatever their environments say.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert handoff.socket_path(deep) == path
+
+
+def test_a_collector_with_a_long_database_path_still_serves(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    deck = Deck(deep, env)
+    collector = start_collector(deck, socket=Path(handoff.socket_path(deck.db)))
+    try:
+        sock = Path(handoff.socket_path(deck.db))
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+        code, _, modules = run_traced(
+            deck, "codex", json.dumps(payload("codex/SessionStart")).encode()
+        )
+        assert code == 0
+        assert "swarmdeck.store.db" not in modules  # the collector answered
+    finally:
+        collector.send_signal(signal.SIGTERM)
+        collector.wait(30)
 
 
 def test_requests_survive_any_payload_bytes() -> None:
