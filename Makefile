@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
 .PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-filter \
-	bench-tui bench-notify bench-policy lock gitleaks-rules clean
+	bench-tui bench-notify bench-policy bench-hook lock gitleaks-rules clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -51,7 +51,7 @@ real-clients: $(STAMP)
 	bash tests/real_clients/install.sh
 	$(BIN)/python -m pytest tests/real_clients $(PYTEST_ARGS)
 
-bench: bench-ingest bench-filter bench-policy bench-tui bench-notify
+bench: bench-ingest bench-filter bench-policy bench-tui bench-notify bench-hook
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
@@ -67,6 +67,10 @@ bench-tui: $(STAMP)
 
 bench-notify: $(STAMP)
 	$(BIN)/python benchmarks/notify_latency.py
+
+## What a hook call costs an agent: start-up above the interpreter's, decision -> answer.
+bench-hook: $(STAMP)
+	$(BIN)/python benchmarks/hook_latency.py $(RUNS)
 
 ## Re-resolve every dependency from pyproject.toml into the hashed lock.
 lock: | $(BIN)/python

@@ -15,6 +15,7 @@ default with the reason.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -26,18 +27,17 @@ from starlette.routing import Route
 from swarmdeck.adapters._http_common import ServingAdapter
 from swarmdeck.adapters.base import AdapterContext, AdapterOptions, Batch, Rejected
 from swarmdeck.adapters.bridge import STORE_ERRORS
-from swarmdeck.adapters.hooks.claude_code import (
-    DEFAULT_MATCHER,
-    PERMISSION,
-    PRETOOL,
+from swarmdeck.adapters.hooks.claude_code import DEFAULT_MATCHER, PERMISSION, PRETOOL, PROTOCOL
+from swarmdeck.adapters.hooks.core import (
     HookAnswer,
     HookConfig,
+    HookContext,
     PayloadError,
-    fallback,
     handle,
-    parse_payload,
-    session_agent_name,
+    one_line,
+    read_call,
 )
+from swarmdeck.adapters.hooks.naming import session_agent_name
 
 MAX_BODY = 4 * 1024 * 1024
 
@@ -104,29 +104,32 @@ class ClaudeCodeAdapter(ServingAdapter):
 
     async def answer(self, raw: bytes) -> HookAnswer:
         """Translate one hook call and wait for its decision, whatever goes wrong."""
-        from swarmdeck.adapters.hooks.claude_code import default_answer
-
+        context = HookContext(call_id=uuid.uuid4().hex)
         try:
             if len(raw) > MAX_BODY:
                 raise PayloadError(f"hook payload larger than {MAX_BODY} bytes")
-            payload = parse_payload(raw)
+            call = read_call(PROTOCOL, raw, self.config, context)
         except PayloadError as exc:
             await self.bridge.queue.put(
                 Batch(rejected=[Rejected(f"POST {self.opts.path}", raw[:16384], str(exc))])
             )
-            return default_answer(self.config.default, str(exc))
+            return PROTOCOL.failure(None, raw, str(exc), self.config)
         try:
             name = await session_agent_name(
-                self.context.store, payload.session_id, payload.cwd, self.context.clock()
-            )
-            return await handle(payload, bridge=self.bridge, session_agent=name, config=self.config)
+                self.context.store, PROTOCOL.sessions_namespace, PROTOCOL.agent_prefix,
+                call.session_id, call.cwd, self.context.clock(),
+            )  # fmt: skip
+            return await handle(
+                call, protocol=PROTOCOL, bridge=self.bridge, session_agent=name,
+                config=self.config, context=context,
+            )  # fmt: skip
         except STORE_ERRORS as exc:
-            return fallback(payload, f"store unavailable ({exc})", self.config)
+            return PROTOCOL.failure(call, raw, f"store unavailable ({exc})", self.config)
         except Exception as exc:
             # A non-2xx answer lets Claude Code's tool call through: any failure must
             # still answer 200 with the configured default, never a silent allow.
-            self.context.log.exception("hook endpoint failed on a %s", payload.hook_event_name)
-            return fallback(payload, f"internal error ({type(exc).__name__}: {exc})", self.config)
+            self.context.log.exception("hook endpoint failed on a %s", call.event)
+            return PROTOCOL.failure(call, raw, f"internal error ({one_line(exc)})", self.config)
 
 
 def _blocking_body(raw: bytes, reason: str) -> dict[str, Any]:

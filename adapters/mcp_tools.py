@@ -23,7 +23,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from swarmdeck.adapters.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome
-from swarmdeck.adapters.hooks.claude_code import clean, visible
+from swarmdeck.adapters.hooks.translate import clean, visible
 from swarmdeck.store.events import AgentState, Event, Severity, make_event
 
 Verdict = Literal[
@@ -124,7 +124,7 @@ def build_server(
         if agent in seen:
             return []
         seen.add(agent)
-        data: dict[str, Any] = {"name": agent, "role": ROLE}
+        data: dict[str, Any] = {"name": agent, "role": ROLE, "vendor": "mcp"}
         if host:
             data["host"] = host
         return [make_event("agent.seen", id=f"seen:{agent}", source=source, agent=agent, data=data)]

@@ -27,11 +27,12 @@ _INSERT_EVENT = (
 
 _UPSERT_AGENT = """
 INSERT INTO agents(name, role, model, host, state, activity, task, workflow, first_seen,
-                   last_seen, events, tokens_in, tokens_out, cost_usd, origin, rev)
+                   last_seen, events, tokens_in, tokens_out, cost_usd, origin, rev, vendor)
 VALUES (?1, COALESCE(?2, ''), ?3, ?4, COALESCE(?5, 'idle'), COALESCE(?6, ''), ?7, ?8, ?9,
-        ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+        ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
 ON CONFLICT(name) DO UPDATE SET
     role = COALESCE(?2, role), model = COALESCE(?3, model), host = COALESCE(?4, host),
+    vendor = COALESCE(?17, vendor),
     state = COALESCE(?5, state), activity = COALESCE(?6, activity),
     task = COALESCE(?7, task), workflow = COALESCE(?8, workflow),
     first_seen = MIN(first_seen, ?9), last_seen = MAX(last_seen, ?10),

@@ -107,6 +107,10 @@ class AgentSeenData(_Strict):
     role: _Name
     model: _Name | None = None
     host: _Name | None = None
+    vendor: _Name | None = None
+    """What kind of agent or client this is: ``claude-code``, ``codex``, ``gemini``, ``mcp``,
+    ``http``, ... (optional, added in wire version 1: events without it stay valid; the
+    collector fills it from the adapter's type when the sender does not say)."""
 
 
 class AgentStatusData(_Strict):

@@ -68,6 +68,9 @@ class Agent(Row):
     cost_usd: float
     origin: str
     rev: int
+    vendor: str | None = None
+    """``claude-code``, ``codex``, ``gemini``, ``mcp``, ``http``, ``jsonl``, ``demo``, ... or
+    None when nothing said (an agent known only from statuses, rows older than the field)."""
 
 
 @dataclass(frozen=True, slots=True)

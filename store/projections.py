@@ -32,6 +32,7 @@ class AgentPatch:
     activity: str | None = None
     task: str | None = None
     workflow: str | None = None
+    vendor: str | None = None
     events: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -55,6 +56,7 @@ class AgentPatch:
             self.cost_usd,
             origin,
             rev,
+            self.vendor,
         )
 
 
@@ -164,6 +166,8 @@ def _agent_seen(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch |
         agent.model = seen.model
     if seen.host is not None:
         agent.host = seen.host
+    if seen.vendor is not None:
+        agent.vendor = seen.vendor
 
 
 def _agent_status(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:

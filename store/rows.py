@@ -14,7 +14,7 @@ from swarmdeck.store.models import Agent, Escalation, StoredEvent, Task, loads_l
 
 AGENT_COLUMNS = (
     "name, role, model, host, state, activity, task, workflow, first_seen, last_seen, events, "
-    "tokens_in, tokens_out, cost_usd, origin, rev"
+    "tokens_in, tokens_out, cost_usd, origin, rev, vendor"
 )
 TASK_COLUMNS = (
     "id, title, workflow, parent, depends_on, assignee, state, note, pct, result, error, "

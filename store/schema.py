@@ -260,6 +260,17 @@ MIGRATIONS: tuple[str, ...] = (
         used_ts    REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 5: each agent's vendor (claude-code, codex, gemini, mcp, ...), so one swarm of many
+    #    kinds of agents can be told apart, filtered and matched by rules. Rows written
+    #    before it learn theirs from the adapter that ingested them, where that is known.
+    """
+    ALTER TABLE agents ADD COLUMN vendor TEXT;
+    UPDATE agents SET vendor = CASE
+        WHEN origin = 'claude-code-hook' THEN 'claude-code'
+        WHEN origin = 'mcp-stdio' THEN 'mcp'
+        ELSE (SELECT type FROM adapter_health h WHERE h.name = agents.origin)
+    END;
+    """,
 )
 
 #: The schema version this code writes.

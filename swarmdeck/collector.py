@@ -22,8 +22,10 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from swarmdeck.adapters.hooks.server import HookServer
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
+from swarmdeck.adapters.vendor_stamp import stamp_vendor
 from swarmdeck.anchor import build_anchor_service
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.guardrails import build_ingest_filter
@@ -123,17 +125,29 @@ def build_services(
     store: Store,
     clock: Callable[[], float],
     config_path: Path | None = None,
+    filters: list[IngestFilter] | None = None,
 ) -> list[Service]:
     """Background services: the policy engine (escalation paths, deadlines, budgets), the
-    notifier with its action page (pushes to the manager away from the terminal) and, with
+    hook socket (``swarmdeck hook <vendor>`` hands its calls to the collector), the notifier
+    with its action page (pushes to the manager away from the terminal) and, with
     ``audit.anchor_file`` set, the periodic signed checkpoint of the audit chain.
 
-    With ``config_path``, rules are reloaded when the file changes.
+    With ``config_path``, rules are reloaded when the file changes; the hook socket asks
+    the live rules first about each escalation it is about to wait on.
     """
     services: list[Service] = []
     policy = build_policy_service(settings, store, clock, config_path=config_path)
     if policy is not None:
         services.append(policy)
+    services.append(
+        HookServer(
+            store,
+            settings,
+            filters=filters or [],
+            policy=policy.check_escalation if policy is not None else None,
+            clock=clock,
+        )
+    )
     anchor = build_anchor_service(settings, store)
     if anchor is not None:
         services.append(anchor)
@@ -206,7 +220,8 @@ class Collector:
             if store is None:
                 store = await Store.open(self.settings.db, clock=self.clock)
             filters = build_filters(self.settings, store)
-            services = build_services(self.settings, store, self.clock, self.config_path)
+            services = build_services(self.settings, store, self.clock, self.config_path, filters)
+            filters.append(stamp_vendor({i.name: i.cls.type_name for i in instances}))
             c = self.settings.collector
             self.supervisor = Supervisor(
                 store,

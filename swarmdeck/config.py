@@ -133,7 +133,7 @@ class CollectorSettings(_Section):
 
 
 class HookSettings(_Section):
-    """Hook commands (``swarmdeck hook claude-code``)."""
+    """Hook commands (``swarmdeck hook claude-code|codex|gemini``)."""
 
     timeout: float = Field(default=600.0, gt=0)
     """Seconds to wait for a manager's decision before answering with the default."""
@@ -141,10 +141,13 @@ class HookSettings(_Section):
     """The answer when no decision comes in time or the store cannot be reached."""
     pretool_matcher: str = "Bash|Edit|Write|mcp__.*"
     """Tools whose PreToolUse waits for a manager (a regular expression on the tool name);
-    other tools only update the agent's activity."""
+    other tools only update the agent's activity. Claude Code and Codex (whose
+    ``apply_patch`` also matches ``Edit``/``Write``)."""
+    gemini_matcher: str = "run_shell_command|write_file|replace|mcp_.*"
+    """Gemini CLI tools whose BeforeTool waits for a manager (a regular expression)."""
     review_stop: bool = False
-    """Also hold Claude Code's Stop/SubagentStop for a manager: approve lets it stop, retry
-    keeps it working with the manager's reason as its next instruction."""
+    """Also hold Claude Code's and Codex's Stop/SubagentStop for a manager: approve lets it
+    stop, retry keeps it working with the manager's reason as its next instruction."""
 
 
 _SEVERITY = Literal["low", "normal", "high", "critical"]

@@ -69,6 +69,7 @@ def agent_fields(agent: Agent) -> dict[str, str]:
     return {
         "state": agent.state,
         "role": agent.role,
+        "vendor": agent.vendor or "",
         "name": agent.name,
         "task": agent.task or "",
         "workflow": agent.workflow or "",
@@ -78,7 +79,9 @@ def agent_fields(agent: Agent) -> dict[str, str]:
 
 
 def agent_haystack(agent: Agent) -> str:
-    return " ".join((agent.name, agent.role, agent.state, agent.activity, agent.task or "")).lower()
+    return " ".join(
+        (agent.name, agent.role, agent.vendor or "", agent.state, agent.activity, agent.task or "")
+    ).lower()
 
 
 class SwarmModel:

@@ -20,6 +20,12 @@ async def agent_roles(store: Store) -> dict[str, str]:
     return {str(n): str(r) for n, r in await store._fetchall("SELECT name, role FROM agents")}
 
 
+async def agent_vendors(store: Store) -> dict[str, str]:
+    """Every agent whose vendor is known, with it (``claude-code``, ``codex``, ...)."""
+    found = await store._fetchall("SELECT name, vendor FROM agents WHERE vendor IS NOT NULL")
+    return {str(n): str(v) for n, v in found}
+
+
 async def escalation_outcome(store: Store, escalation_id: str) -> EscalationOutcome | None:
     """What became of one escalation (None: never stored, e.g. clashed on its id)."""
     row = await store._fetchone(

@@ -1,49 +1,19 @@
-"""``swarmdeck hook claude-code``: Claude Code's hook command.
+"""``swarmdeck hook claude-code|codex|gemini``: the hook command coding agents' CLIs run.
 
-Claude Code runs it once per hook call with the event's JSON on stdin. It writes
-the session's events into the store and, for a permission, blocks until a manager
-decides (or the configured timeout passes), then prints Claude Code's JSON.
-
-It never crashes with a traceback and never exits 1 when it means to deny (exit
-codes other than 0 and 2 let the tool call through): every failure becomes the
-configured default (deny unless configured otherwise), with the reason on stderr.
+The CLI runs it once per hook call with the event's JSON on stdin; it answers on stdout,
+stderr and its exit code in that CLI's protocol. Usually the entry point takes the fast
+path (:mod:`.hook_fast`) without ever reaching click; these click commands are what
+``--help`` shows and what unusual argument orders reach. Both run the same code.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
-import sqlite3
-import sys
-import time
-from pathlib import Path
-
 import click
 
-from swarmdeck.adapters.bridge import STORE_ERRORS, StoreBridge
-from swarmdeck.adapters.hooks.claude_code import (
-    HookConfig,
-    PayloadError,
-    default_answer,
-    fallback,
-    handle,
-    parse_payload,
-    session_agent_name,
-)
-from swarmdeck.cli._common import common_options
-from swarmdeck.cli._settings import settings_from
-from swarmdeck.config import Settings
-from swarmdeck.store.db import Store
-from swarmdeck.store.errors import StoreError
+from swarmdeck.cli._common import Obj, common_options
+from swarmdeck.cli.hook_fast import HookArgs, run
 
-#: Origin of what the hook command writes (no collector adapter has this name, so
-#: the hook acknowledges its decisions' outbox rows itself).
-ORIGIN = "claude-code-hook"
-#: Claude Code payloads are small; anything bigger is not one.
-MAX_PAYLOAD = 4 * 1024 * 1024
-#: Opening the store and writing the escalation must not hang the agent forever.
-STORE_OPEN_TIMEOUT = 15.0
+_TIMEOUT_HELP = "Seconds to wait for a decision (default: hooks.timeout, 600)."
 
 
 @click.group("hook")
@@ -51,137 +21,46 @@ def hook() -> None:
     """Hook commands that agent tools call (they read JSON on stdin)."""
 
 
+def _run(ctx: click.Context, vendor: str, timeout: float | None) -> None:
+    obj = ctx.find_object(Obj)
+    db = str(obj.db) if obj is not None and obj.db is not None else None
+    config = str(obj.config) if obj is not None and obj.config is not None else None
+    run(HookArgs(vendor, db=db, config=config, timeout=timeout))
+
+
 @hook.command("claude-code")
 @common_options
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    help="Seconds to wait for a decision (default: hooks.timeout, 600).",
-)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
 @click.pass_context
 def claude_code(ctx: click.Context, timeout: float | None) -> None:
     """Claude Code hook: reads the hook JSON on stdin, answers on stdout.
 
     Configure it with `swarmdeck install claude-code`.
     """
-    raw = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
-    code, out, err = run_hook(ctx, raw, timeout)
-    if out:
-        sys.stdout.write(out + "\n")
-        sys.stdout.flush()
-    if err:
-        sys.stderr.write(err + "\n")
-        sys.stderr.flush()
-    # sys.exit, not ctx.exit: the group runs click with standalone_mode=False, where
-    # ctx.exit's code would be returned instead of becoming the process's exit status.
-    sys.exit(code)
+    _run(ctx, "claude-code", timeout)
 
 
-def run_hook(ctx: click.Context | None, raw: bytes, timeout: float | None) -> tuple[int, str, str]:
-    """The whole hook call: (exit code, stdout, stderr). Never raises."""
-    config = HookConfig()
-    try:
-        settings = settings_from(ctx)
-        config = HookConfig(
-            timeout=timeout if timeout is not None else settings.hooks.timeout,
-            default=settings.hooks.default,
-            pretool_matcher=settings.hooks.pretool_matcher,
-            review_stop=settings.hooks.review_stop,
-        )
-        db = settings.db
-    except Exception as exc:  # invalid config: still answer, with the default
-        answer = default_answer(config.default, f"cannot load settings ({_one_line(exc)})")
-        return answer.exit_code, answer.stdout(), answer.stderr
-    try:
-        return asyncio.run(_guarded(raw, config, db, settings))
-    except Exception as exc:  # a bug must still end in the default, never a traceback
-        answer = default_answer(config.default, f"internal error ({_one_line(exc)})")
-        return answer.exit_code, answer.stdout(), answer.stderr
-    except KeyboardInterrupt:
-        answer = default_answer(config.default, "interrupted")
-        return answer.exit_code, answer.stdout(), answer.stderr
+@hook.command("codex")
+@common_options
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+@click.pass_context
+def codex(ctx: click.Context, timeout: float | None) -> None:
+    """Codex CLI hook: PermissionRequest and PreToolUse wait for a manager; every failure
+    answers an explicit deny (Codex lets a failed hook's call through).
+
+    Configure it with `swarmdeck install codex`.
+    """
+    _run(ctx, "codex", timeout)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+@hook.command("gemini")
+@common_options
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+@click.pass_context
+def gemini(ctx: click.Context, timeout: float | None) -> None:
+    """Gemini CLI hook: BeforeTool waits for a manager; every failure exits 2 with the
+    reason (Gemini lets a tool run when its hook times out or exits 1).
 
-
-async def _guarded(
-    raw: bytes, config: HookConfig, db: Path, settings: Settings
-) -> tuple[int, str, str]:
-    """``_run``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (Claude Code interrupted, or its
-    own timeout): the waiting escalation is withdrawn instead of left open in the inbox."""
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, task.cancel)
-    inner = asyncio.ensure_future(_run(raw, config, db, settings))
-    try:
-        return await asyncio.shield(inner)
-    except asyncio.CancelledError:
-        inner.cancel()
-        with contextlib.suppress(BaseException):
-            await inner
-        answer = default_answer(config.default, "stopped before a decision came")
-        return answer.exit_code, answer.stdout(), answer.stderr
-
-
-async def _run(
-    raw: bytes, config: HookConfig, db: Path, settings: Settings
-) -> tuple[int, str, str]:
-    try:
-        if len(raw) > MAX_PAYLOAD:
-            raise PayloadError(f"hook payload larger than {MAX_PAYLOAD} bytes")
-        payload = parse_payload(raw)
-    except PayloadError as exc:
-        answer = default_answer(config.default, str(exc))
-        await _dead_letter(db, raw, str(exc))
-        return answer.exit_code, answer.stdout(), answer.stderr
-
-    try:
-        store = await asyncio.wait_for(Store.open(db), STORE_OPEN_TIMEOUT)
-    except (StoreError, sqlite3.Error, OSError, TimeoutError) as exc:
-        answer = fallback(payload, f"store unavailable ({_store_error(exc, db)})", config)
-        return answer.exit_code, answer.stdout(), answer.stderr
-    try:
-        from swarmdeck.collector import build_filters
-
-        # The same guardrails as the collector: a secret in a tool's input is masked
-        # before it is stored, shown, or copied into the audit by a decision.
-        bridge = StoreBridge(store, origin=ORIGIN, filters=build_filters(settings, store))
-        name = await session_agent_name(store, payload.session_id, payload.cwd, time.time())
-        answer = await handle(payload, bridge=bridge, session_agent=name, config=config)
-    except STORE_ERRORS as exc:
-        answer = fallback(payload, f"store unavailable ({_store_error(exc, db)})", config)
-    finally:
-        with contextlib.suppress(Exception):  # the answer is what matters now
-            await store.close()
-    return answer.exit_code, answer.stdout(), answer.stderr
-
-
-def _store_error(exc: BaseException, db: Path) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"{db} did not open within {STORE_OPEN_TIMEOUT:g}s"
-    return _one_line(exc)
-
-
-async def _dead_letter(db: Path, raw: bytes, error: str) -> None:
-    """Keep a malformed payload for the dead-letter view, if the store is reachable."""
-    try:
-        store = await asyncio.wait_for(Store.open(db), 5.0)
-    except Exception:
-        return
-    try:
-        await store.dead_letter(origin=ORIGIN, location="stdin", raw=raw, error=error)
-    except Exception:  # noqa: S110 - best effort: the answer is already decided
-        pass
-    finally:
-        await store.close()
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m swarmdeck.cli.hook claude-code`
-    hook()
+    Configure it with `swarmdeck install gemini`.
+    """
+    _run(ctx, "gemini", timeout)

@@ -1,20 +1,19 @@
-"""``swarmdeck install claude-code``: merge swarmdeck's hooks into Claude Code's settings.
+"""``swarmdeck install claude-code|codex|gemini``: connect an agent CLI's hooks to swarmdeck.
 
-Idempotent (a second run changes nothing), keeps every unrelated setting and
-hook, writes a timestamped backup before changing an existing file, and refuses
-to touch a file that is not valid JSON.
+Each command merges swarmdeck's hook groups into that CLI's JSON settings
+(:mod:`.install_json`: idempotent, everything else kept, a backup before a change,
+an invalid file left untouched) and says what the user still has to do.
+
+Every hook that can approve gets a timeout longer than swarmdeck's own wait
+(``hooks.timeout`` + 60 s): opening a busy store and withdrawing an escalation on
+timeout take time, and a CLI that kills the hook first lets the call through (Codex,
+Gemini) or treats it as failed.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import shlex
-import shutil
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +21,27 @@ import click
 
 from swarmdeck.cli._common import Obj, common_options
 from swarmdeck.cli._settings import settings_from
+from swarmdeck.cli.install_json import InstallError, install_hooks, swarmdeck_executable
+from swarmdeck.cli.install_json import merge_hooks as _merge
 
-#: Recognises a handler we installed, whatever the path of the executable.
+__all__ = [
+    "InstallError",
+    "desired_groups",
+    "merge_hooks",
+]
+
+#: Recognises a Claude Code handler we installed, whatever the path of the executable.
 MARKER = " hook claude-code"
 #: Events that only update the agent row: a short timeout is plenty.
 STATUS_TIMEOUT = 30
+#: Headroom over our own wait: opening a busy store and withdrawing on timeout take time.
+HEADROOM = 60
 
 
-class InstallError(click.ClickException):
-    """The settings file cannot be merged; it was left untouched."""
-
-
-def swarmdeck_executable() -> str:
-    """The absolute path of the running ``swarmdeck`` (hooks run without our PATH)."""
-    argv0 = Path(sys.argv[0])
-    if argv0.name == "swarmdeck":
-        found = shutil.which(str(argv0)) if not argv0.is_absolute() else str(argv0)
-        if found:
-            return str(Path(found).resolve())
-    sibling = Path(sys.executable).parent / "swarmdeck"
-    if sibling.exists():
-        return str(sibling)
-    return shutil.which("swarmdeck") or "swarmdeck"
-
-
-def hook_command(executable: str, db: Path | None = None, config: Path | None = None) -> str:
-    parts = [shlex.quote(executable), "hook", "claude-code"]
+def hook_command(
+    executable: str, db: Path | None = None, config: Path | None = None, vendor: str = "claude-code"
+) -> str:
+    parts = [shlex.quote(executable), "hook", vendor]
     if db is not None:
         parts += ["--db", shlex.quote(str(db.expanduser().resolve()))]
     if config is not None:
@@ -56,7 +50,7 @@ def hook_command(executable: str, db: Path | None = None, config: Path | None = 
 
 
 def desired_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[str, Any]]:
-    """The one hook group per event that swarmdeck needs."""
+    """The one hook group per event that swarmdeck needs in Claude Code."""
 
     def handler(seconds: int) -> dict[str, Any]:
         return {"type": "command", "command": command, "timeout": seconds}
@@ -75,123 +69,83 @@ def desired_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[s
     }
 
 
-def _ours(handler: Any) -> bool:
-    return (
-        isinstance(handler, dict)
-        and handler.get("type") == "command"
-        and isinstance(handler.get("command"), str)
-        and MARKER in handler["command"]
-    )
-
-
 def merge_hooks(
     settings: dict[str, Any], groups: dict[str, dict[str, Any]], where: str
 ) -> dict[str, Any]:
-    """A copy of ``settings`` with our hook groups in place; everything else kept.
-
-    Our existing group of an event is replaced where it stands (so the order of
-    the user's own hooks never changes); our handlers found inside the user's
-    groups are removed from there; a missing group is appended.
-
-    Raises:
-        InstallError: the file's shape is not what Claude Code reads (named).
-    """
-    merged = copy.deepcopy(settings)
-    hooks = merged.setdefault("hooks", {})
-    if not isinstance(hooks, dict):
-        raise InstallError(f"{where}: 'hooks' is not a JSON object; left untouched")
-    for event, group in groups.items():
-        entries = hooks.setdefault(event, [])
-        if not isinstance(entries, list):
-            raise InstallError(f"{where}: 'hooks.{event}' is not a list; left untouched")
-        placed = False
-        kept: list[Any] = []
-        for entry in entries:
-            handlers = entry.get("hooks") if isinstance(entry, dict) else None
-            if not isinstance(handlers, list) or not any(_ours(h) for h in handlers):
-                kept.append(entry)
-                continue
-            if all(_ours(h) for h in handlers):
-                if not placed:
-                    kept.append(copy.deepcopy(group))
-                    placed = True
-                continue  # a duplicate of ours: dropped
-            kept.append({**entry, "hooks": [h for h in handlers if not _ours(h)]})
-        if not placed:
-            kept.append(copy.deepcopy(group))
-        hooks[event] = kept
-    return merged
+    """Claude Code's settings with our groups merged (see :func:`.install_json.merge_hooks`)."""
+    return _merge(settings, groups, where, MARKER)
 
 
-def settings_path(project: Path | None, user: bool, local: bool) -> Path:
-    if user:
-        return Path.home() / ".claude" / "settings.json"
-    root = (project or Path.cwd()).expanduser().resolve()
-    return root / ".claude" / ("settings.local.json" if local else "settings.json")
+def codex_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[str, Any]]:
+    """Codex's hook groups: two gates, and the events that keep the agent row current."""
+    waiting = "waiting for a swarmdeck manager"
+
+    def handler(seconds: int, message: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "command", "command": command, "timeout": seconds}
+        if message:
+            out["statusMessage"] = message
+        return out
+
+    return {
+        "PermissionRequest": {"matcher": "*", "hooks": [handler(timeout, waiting)]},
+        "PreToolUse": {"matcher": matcher, "hooks": [handler(timeout, waiting)]},
+        "SessionStart": {"hooks": [handler(STATUS_TIMEOUT)]},
+        "UserPromptSubmit": {"hooks": [handler(STATUS_TIMEOUT)]},
+        "Stop": {"hooks": [handler(timeout)]},
+        "SubagentStop": {"hooks": [handler(timeout)]},
+        "SessionEnd": {"hooks": [handler(STATUS_TIMEOUT)]},
+    }
 
 
-def read_settings(path: Path) -> tuple[dict[str, Any], str | None]:
-    """(parsed settings, original text) — ``({}, None)`` when the file does not exist."""
-    if not path.exists():
-        return {}, None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InstallError(f"{path}: cannot read ({exc.strerror})") from None
-    if not text.strip():
-        return {}, text
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InstallError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "left untouched, fix it and run again"
-        ) from None
-    if not isinstance(data, dict):
-        raise InstallError(f"{path}: expected a JSON object at the top level; left untouched")
-    return data, text
+def gemini_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[str, Any]]:
+    """Gemini CLI's hook groups; its timeouts are milliseconds (60 000 unless set)."""
+
+    def handler(seconds: int) -> dict[str, Any]:
+        return {"name": "swarmdeck", "type": "command", "command": command,
+                "timeout": seconds * 1000}  # fmt: skip
+
+    status = {"hooks": [handler(STATUS_TIMEOUT)]}
+    return {
+        "BeforeTool": {"matcher": matcher, "sequential": False, "hooks": [handler(timeout)]},
+        "SessionStart": status,
+        "BeforeAgent": status,
+        "AfterAgent": status,
+        "Notification": status,
+        "SessionEnd": status,
+    }
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _command(ctx: click.Context, vendor: str) -> str:
+    obj = ctx.find_object(Obj)
+    return hook_command(
+        swarmdeck_executable(),
+        db=obj.db if obj is not None else None,
+        config=obj.config if obj is not None else None,
+        vendor=vendor,
+    )
 
 
-def install_claude_code(
-    path: Path, command: str, matcher: str, timeout: int, *, now: float | None = None
-) -> tuple[bool, Path | None]:
-    """Merge our hooks into ``path``; returns (changed, backup path)."""
-    current, original = read_settings(path)
-    merged = merge_hooks(current, desired_groups(command, matcher, timeout), str(path))
-    if original is not None and merged == current:
-        return False, None
-    backup = None
-    if original is not None:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-        backup = path.with_name(f"{path.name}.bak-{stamp}")
-        n = 1
-        while backup.exists():
-            n += 1
-            backup = path.with_name(f"{path.name}.bak-{stamp}-{n}")
-        shutil.copy2(path, backup)
-    write_atomically(path, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
-    return True, backup
+def _report(path: Path, changed: bool, backup: Path | None, command: str, timeout: str) -> bool:
+    if not changed:
+        click.echo(f"swarmdeck hooks already installed in {path}; nothing changed")
+        return False
+    click.echo(f"installed swarmdeck hooks into {path}")
+    if backup is not None:
+        click.echo(f"previous settings kept in {backup}")
+    click.echo(f"hook command: {command} (timeout {timeout})")
+    return True
 
 
 @click.group("install")
 def install() -> None:
     """Connect agent tools to swarmdeck."""
+
+
+_TIMEOUT = click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    help="The CLI's hook timeout in seconds (default: hooks.timeout + 60).",
+)
 
 
 @install.command("claude-code")
@@ -208,11 +162,7 @@ def install() -> None:
 @click.option(
     "--matcher", help="PreToolUse tools that wait for a manager (default: hooks setting)."
 )
-@click.option(
-    "--timeout",
-    type=click.IntRange(min=1),
-    help="Claude Code's hook timeout in seconds (default: hooks.timeout + 60).",
-)
+@_TIMEOUT
 @click.pass_context
 def claude_code(
     ctx: click.Context,
@@ -231,22 +181,102 @@ def claude_code(
     if user and (project is not None or local):
         raise click.UsageError("--user cannot be combined with --project or --local")
     settings = settings_from(ctx)
-    obj = ctx.find_object(Obj)
-    command = hook_command(
-        swarmdeck_executable(),
-        db=obj.db if obj is not None else None,
-        config=obj.config if obj is not None else None,
+    command = _command(ctx, "claude-code")
+    if user:
+        path = Path.home() / ".claude" / "settings.json"
+    else:
+        root = (project or Path.cwd()).expanduser().resolve()
+        path = root / ".claude" / ("settings.local.json" if local else "settings.json")
+    seconds = timeout or int(settings.hooks.timeout) + HEADROOM
+    groups = desired_groups(command, matcher or settings.hooks.pretool_matcher, seconds)
+    changed, backup = install_hooks(path, groups, MARKER)
+    _report(path, changed, backup, command, f"{seconds}s")
+
+
+def codex_home() -> Path:
+    """``$CODEX_HOME``, else ``~/.codex`` (where Codex reads user hooks and config)."""
+    env = os.environ.get("CODEX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".codex"
+
+
+@install.command("codex")
+@common_options
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write <project>/.codex/hooks.json (Codex reads it only in a trusted project) "
+    "instead of $CODEX_HOME/hooks.json.",
+)
+@click.option(
+    "--matcher", help="PreToolUse tools that wait for a manager (default: hooks setting)."
+)
+@_TIMEOUT
+@click.pass_context
+def codex(
+    ctx: click.Context, project: Path | None, matcher: str | None, timeout: int | None
+) -> None:
+    """Add swarmdeck's hooks to Codex CLI's hooks.json (idempotent, with a backup).
+
+    PermissionRequest and PreToolUse (for the matched tools; Codex matches apply_patch
+    as Edit/Write too) wait for a manager; SessionStart, UserPromptSubmit, Stop,
+    SubagentStop and SessionEnd keep the session's agent row current. Codex runs
+    these hooks only after you trust them (see the message at the end).
+    """
+    settings = settings_from(ctx)
+    command = _command(ctx, "codex")
+    if project is not None:
+        path = project.expanduser().resolve() / ".codex" / "hooks.json"
+    else:
+        path = codex_home() / "hooks.json"
+    seconds = timeout or int(settings.hooks.timeout) + HEADROOM
+    groups = codex_groups(command, matcher or settings.hooks.pretool_matcher, seconds)
+    changed, backup = install_hooks(path, groups, " hook codex")
+    _report(path, changed, backup, command, f"{seconds}s")
+    click.echo(
+        "next: Codex runs user and project hooks only once you trust them, and skips "
+        "untrusted ones silently. Start `codex`, type /hooks, and trust swarmdeck's hooks "
+        "(again after any change to this file: trust is tied to its content). A headless "
+        "`codex exec` can pass --dangerously-bypass-hook-trust for one run instead."
     )
-    path = settings_path(project, user, local)
-    # Headroom over our own wait: opening a busy store and withdrawing on timeout take time.
-    seconds = timeout or int(settings.hooks.timeout) + 60
-    changed, backup = install_claude_code(
-        path, command, matcher or settings.hooks.pretool_matcher, seconds
-    )
-    if not changed:
-        click.echo(f"swarmdeck hooks already installed in {path}; nothing changed")
-        return
-    click.echo(f"installed swarmdeck hooks into {path}")
-    if backup is not None:
-        click.echo(f"previous settings kept in {backup}")
-    click.echo(f"hook command: {command} (timeout {seconds}s)")
+    if project is not None:
+        click.echo(f"Codex reads {path} only when it trusts the project {path.parent.parent}.")
+
+
+@install.command("gemini")
+@common_options
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write <project>/.gemini/settings.json (a trusted folder only) instead of "
+    "~/.gemini/settings.json.",
+)
+@click.option(
+    "--matcher", help="BeforeTool tools that wait for a manager (default: hooks.gemini_matcher)."
+)
+@_TIMEOUT
+@click.pass_context
+def gemini(
+    ctx: click.Context, project: Path | None, matcher: str | None, timeout: int | None
+) -> None:
+    """Add swarmdeck's hooks to Gemini CLI's settings.json (idempotent, with a backup).
+
+    BeforeTool (for the matched tools) waits for a manager, with a hook timeout longer
+    than swarmdeck's own wait: Gemini's default is 60 s, after which it runs the tool.
+    SessionStart, BeforeAgent, AfterAgent, Notification and SessionEnd keep the
+    session's agent row current.
+    """
+    settings = settings_from(ctx)
+    command = _command(ctx, "gemini")
+    if project is not None:
+        path = project.expanduser().resolve() / ".gemini" / "settings.json"
+    else:
+        path = Path.home() / ".gemini" / "settings.json"
+    seconds = timeout or int(settings.hooks.timeout) + HEADROOM
+    groups = gemini_groups(command, matcher or settings.hooks.gemini_matcher, seconds)
+    changed, backup = install_hooks(path, groups, " hook gemini")
+    _report(path, changed, backup, command, f"{seconds}s = {seconds * 1000} ms")
+    if project is not None:
+        click.echo(
+            "Gemini runs workspace hooks only in a trusted folder (it warns once when a "
+            "new hook appears); user-level hooks (without --project) need no trust."
+        )

@@ -51,6 +51,7 @@ async def ls(
             (
                 a.name,
                 a.role,
+                a.vendor or "-",
                 a.state,
                 a.activity,
                 a.task,
@@ -60,7 +61,7 @@ async def ls(
             )
             for a in agents
         ]
-        headers = ["name", "role", "state", "activity", "task", "seen", "tokens", "cost"]
+        headers = ["name", "role", "vendor", "state", "activity", "task", "seen", "tokens", "cost"]
     elif what == "tasks":
         tasks = await store.tasks(state=state, limit=limit)
         rows = [t.to_dict() for t in tasks]

@@ -22,7 +22,7 @@ from swarmdeck.policy.engine import POLICY_SOURCE
 from swarmdeck.policy.rules import PolicyConfig, Subject
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import NotFound
-from swarmdeck.store.queries.dryrun import agent_roles, escalation_outcome
+from swarmdeck.store.queries.dryrun import agent_roles, agent_vendors, escalation_outcome
 from swarmdeck.store.queries.tasks import task_ids_in_state
 
 #: The kinds the replay reads: roles as they were, requests, failures.
@@ -177,6 +177,7 @@ async def dry_run(
         by_rule[rule.name] = rr
         report.rules.append(rr)
     roles = await agent_roles(store)
+    vendors = await agent_vendors(store)
     # Per-task progress along each rule's path, as the live engine would have kept it.
     progress: dict[str, tuple[str, int, int]] = {}
     task_rules: dict[str, set[str]] = {}
@@ -193,6 +194,8 @@ async def dry_run(
             if kind == "agent.seen":
                 if agent and data.get("role"):
                     roles[agent] = str(data["role"])
+                if agent and data.get("vendor"):
+                    vendors[agent] = str(data["vendor"])
                 continue
             if kind == "escalation.raised":
                 if event.source == POLICY_SOURCE:
@@ -206,6 +209,7 @@ async def dry_run(
                     title=str(data.get("title", "")), source=event.source,
                     origin=await _origin(store, str(data.get("id", ""))),
                     tool=str(tool) if tool is not None else None,
+                    vendor=vendors.get(agent or ""),
                 )  # fmt: skip
                 esc_rule = config.first_match(subject)
                 if esc_rule is None:
@@ -221,7 +225,7 @@ async def dry_run(
                 report.failures += 1
                 subject = Subject(
                     kind, agent=agent, role=roles.get(agent or ""), workflow=workflow,
-                    error=str(data.get("error", "")),
+                    error=str(data.get("error", "")), vendor=vendors.get(agent or ""),
                 )  # fmt: skip
                 task_rule = config.first_match(subject)
                 if task_rule is None:

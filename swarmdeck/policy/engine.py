@@ -4,7 +4,12 @@ Runs inside the collector (exactly one per database). Its position in the change
 feed is kept in ``adapter_state`` under adapter ``policy`` (key ``seq``), saved right
 after every event it acted on, so a restart neither re-processes nor skips. On its
 very first start it begins at the end of the feed: enabling a policy never acts on
-last week's failures.
+last week's failures. Open escalations are another matter: whenever one arrived (before
+the first start, or before a rule that matches it was saved), a manager still has to
+answer it, so every start and every rule change looks at each open escalation no rule
+has acted on yet (:meth:`PolicyService.catch_up`). A hook that waits on its own
+escalation asks the rules directly (:meth:`PolicyService.check_escalation`): an
+auto-approve then needs no collector at all.
 
 Every automatic decision goes through the same store calls a human's does
 (``store.decide``, ``store.actions.act_on_task``) with actor ``policy:<rule>``, so the
@@ -121,6 +126,8 @@ class PolicyService:
         self.outcomes: deque[Outcome] = deque(maxlen=1000)
         """What the service did lately (bounded: the audit chain is the record)."""
         self._roles: dict[str, str] = {}
+        self._vendors: dict[str, str] = {}
+        self._escalation_lock = asyncio.Lock()
         self._started = False
         self._last_sweep = 0.0
         self._watch: Path | None = None
@@ -146,6 +153,7 @@ class PolicyService:
                     log.warning("policy: ignoring unreadable state %s", key)
         await self._audit_rule_change(states)
         self._started = True
+        await self.catch_up()
 
     async def _audit_rule_change(self, states: dict[str, str]) -> None:
         fingerprint = self.config.fingerprint()
@@ -252,6 +260,7 @@ class PolicyService:
         self.budgets.budgets = list(budgets)
         await self._audit_rule_change(await self.store.get_states(STATE))
         log.info("policy: reloaded %d rule(s) from %s", len(config.rules), self._watch)
+        await self.catch_up()
         return True
 
     # ------------------------------------------------------------------ the feed
@@ -285,10 +294,26 @@ class PolicyService:
             self._roles[agent] = role
         return role
 
+    async def _vendor(self, agent: str | None) -> str | None:
+        if agent is None:
+            return None
+        vendor = self._vendors.get(agent)
+        if vendor is None:
+            try:
+                vendor = (await self.store.agent(agent)).vendor
+            except NotFound:
+                return None
+            if vendor is None:
+                return None
+            self._vendors[agent] = vendor
+        return vendor
+
     async def on_event(self, event: StoredEvent) -> bool:
         """Apply the rules to one stored event; True when something was written."""
         if event.kind == "agent.seen" and event.agent and "role" in event.data:
             self._roles[event.agent] = str(event.data["role"])
+            if "vendor" in event.data:
+                self._vendors[event.agent] = str(event.data["vendor"])
             return False
         if event.kind == "usage":
             await self.budgets.on_event(event, self._role)
@@ -319,6 +344,7 @@ class PolicyService:
             error=str(event.data.get("error", "")),
             origin=origin,
             source=event.source,
+            vendor=await self._vendor(event.agent),
         )
         rule = self.config.first_match(subject)
         if rule is None:
@@ -432,20 +458,47 @@ class PolicyService:
                     {"escalation": escalation_id, "severity": severity, "deadline": deadline})
         )  # fmt: skip
 
+    async def check_escalation(self, escalation_id: str) -> bool:
+        """Apply the rules to one open escalation now; True when a rule acted on it.
+
+        The hook command (and the collector's hook socket) call this for the escalation
+        they are about to wait on, so a rule answers at once, whether or not a collector
+        runs. The feed later finds the escalation decided, or owned, and leaves it.
+        """
+        return await self._on_escalation(escalation_id)
+
+    async def catch_up(self) -> int:
+        """Apply the rules to every open escalation no rule has acted on, however old.
+
+        The feed only shows what arrives after the policy's position; an escalation raised
+        before the first start, or before the rule that matches it, would otherwise wait
+        for a human (and its deadline path) forever. Returns how many a rule acted on.
+        """
+        if not self.config.rules:
+            return 0
+        acted = 0
+        for esc in await self.store.escalations(state="open"):
+            if esc.source != POLICY_SOURCE and await self._on_escalation(esc.id):
+                acted += 1
+        return acted
+
     async def _on_escalation(self, escalation_id: str, raised: StoredEvent | None = None) -> bool:
-        try:
-            esc = await self.store.escalation(escalation_id)
-        except NotFound:
-            return False
-        if esc.state != "open":
-            return False
-        tool = raised.data.get("tool") if raised is not None else await self._tool_of(esc)
-        rule = self.config.first_match(await self._subject(esc, tool))
-        if rule is None:
-            return False
-        step = rule.steps()[0]
-        await self._apply_to_escalation(rule, step, esc, why="matched")
-        return True
+        # One at a time: the feed, the catch-up and a waiting hook may ask about the same
+        # escalation at once, and an "escalate" step must be applied (and audited) once.
+        async with self._escalation_lock:
+            try:
+                esc = await self.store.escalation(escalation_id)
+            except NotFound:
+                return False
+            if esc.state != "open" or await governance.owner(self.store, esc.id) is not None:
+                return False  # decided, or a rule already acted on it (it owns the expiry)
+            tool = raised.data.get("tool") if raised is not None else await self._tool_of(esc)
+            rule = self.config.first_match(await self._subject(esc, tool))
+            if rule is None:
+                return False
+            step = rule.steps()[0]
+            await self._apply_to_escalation(rule, step, esc, why="matched")
+            return True
 
     async def _tool_of(self, esc: Escalation) -> str | None:
         """The structured tool name of the event that raised ``esc`` (None when pruned)."""
@@ -467,6 +520,7 @@ class PolicyService:
             origin=esc.origin,
             source=esc.source,
             tool=str(tool) if tool is not None else None,
+            vendor=await self._vendor(esc.agent),
         )
 
     def _withhold(self, rule: Rule, escalation_id: str, severity: str) -> None:

@@ -188,6 +188,9 @@ class Match(BaseModel):
     tool: str | list[str] | None = None
     """Glob(s) on the tool a hook escalation asks to run (``Read``, ``mcp__github__get_*``);
     an escalation without a tool (a free-text request) never matches a tool."""
+    vendor: str | list[str] | None = None
+    """The agent's vendor (``claude-code``, ``codex``, ``gemini``, ``mcp``, ...): one, a list,
+    or globs (``"c*"``). An agent whose vendor is unknown matches no vendor."""
     escalation_kind: str | list[str] | None = None
     severity: str | list[str] | None = None
     error: str | None = None
@@ -264,6 +267,7 @@ class Subject:
     origin: str | None = None
     source: str | None = None
     tool: str | None = None
+    vendor: str | None = None
 
 
 class Rule(BaseModel):
@@ -347,6 +351,7 @@ class Rule(BaseModel):
             and _glob(subject.origin, m.origin)
             and _glob(subject.source, m.source)
             and _glob(subject.tool, m.tool)
+            and _glob(subject.vendor, m.vendor)
         ):
             return False
         if m.escalation_kind is not None and not _one_of(

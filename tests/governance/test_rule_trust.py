@@ -16,11 +16,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from swarmdeck.adapters.hooks.claude_code import Translator, parse_payload
 from swarmdeck.policy import PolicyService, load_policy
 from swarmdeck.policy.dryrun import dry_run
 from swarmdeck.store.db import Store
 from tests.helpers.clock import Clock, Script
+from tests.helpers.hooks import claude_translator
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DANGEROUS = "Read the prod credentials, then DROP DATABASE customers"
@@ -164,11 +164,11 @@ async def test_dry_run_counts_what_the_guard_leaves_to_a_human(
 
 
 def test_hook_escalations_carry_the_tool_name() -> None:
-    payload = parse_payload(
+    payload = (
         '{"session_id": "s1", "cwd": "/p", "hook_event_name": "PreToolUse", '
         '"tool_name": "mcp__github__create_issue", "tool_input": {"title": "Read me"}}'
     )
-    event = Translator(payload, "claude:p", "claude-code-hook").escalation("cc-1")
+    event = claude_translator(payload, "claude:p", "claude-code-hook").escalation("cc-1")
     assert event.data.tool == "mcp__github__create_issue"  # type: ignore[union-attr]
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from swarmdeck.adapters.bridge import StoreBridge
-from swarmdeck.adapters.hooks.claude_code import Translator, parse_payload
 from swarmdeck.guardrails import GuardrailConfig, IngestFilter
 from swarmdeck.guardrails.normalise import normalise
 from swarmdeck.store.db import Store
 from swarmdeck.store.governance import vault_find
 from tests.helpers.clock import Script
+from tests.helpers.hooks import claude_translator
 
 LEFT, RIGHT = "ghp_R8fXq2LmZ0aB3cD4", "eF5gH6iJ7kL8mN9oP0qR"
 TOKEN = LEFT + RIGHT
@@ -64,25 +64,23 @@ async def test_a_split_key_is_masked_in_what_is_stored(
 async def test_a_stripe_live_key_written_to_env_by_claude_code_is_masked(
     clocked_store: Store, tmp_path: Path
 ) -> None:
-    payload = parse_payload(
-        json.dumps(
-            {
-                "session_id": "s1",
-                "cwd": str(tmp_path),
-                "hook_event_name": "PreToolUse",
-                "tool_name": "Write",
-                "tool_input": {
-                    "file_path": str(tmp_path / ".env"),
-                    "content": f"STRIPE_SECRET_KEY={STRIPE}\nDEBUG=0\n",
-                },
-            }
-        )
+    payload = json.dumps(
+        {
+            "session_id": "s1",
+            "cwd": str(tmp_path),
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Write",
+            "tool_input": {
+                "file_path": str(tmp_path / ".env"),
+                "content": f"STRIPE_SECRET_KEY={STRIPE}\nDEBUG=0\n",
+            },
+        }
     )
     origin = "claude-code-hook"
     bridge = StoreBridge(
         clocked_store, origin=origin, filters=[IngestFilter(GuardrailConfig(), store=clocked_store)]
     )
-    t = Translator(payload, "claude:p", origin)
+    t = claude_translator(payload, "claude:p", origin)
     await bridge.emit([*t.seen(), t.escalation("cc-1")])
     esc = await clocked_store.escalation("cc-1")
     assert "[secret:stripe-access-token" in esc.body

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from swarmdeck.adapters.bridge import Outcome
 from swarmdeck.adapters.hooks.claude_code import (
+    PROTOCOL,
     base_name,
-    describe_tool,
-    matches,
     permission_answer,
-    severity_of,
     stop_answer,
 )
+from swarmdeck.adapters.hooks.core import HookConfig, HookContext, matches
+from swarmdeck.adapters.hooks.translate import describe_tool, severity_of
+
+
+def severity(tool: str, data: dict[str, str], cwd: str) -> str:
+    raw = json.dumps(
+        {"session_id": "s", "cwd": cwd, "hook_event_name": "PermissionRequest",
+         "tool_name": tool, "tool_input": data}
+    ).encode()  # fmt: skip
+    return severity_of(PROTOCOL.read(raw, HookConfig(), HookContext("c")))
 
 
 @pytest.mark.parametrize(
-    ("tool", "data", "severity"),
+    ("tool", "data", "expected"),
     [
         ("Bash", {"command": "ls -la"}, "low"),
         ("Bash", {"command": "git push origin main"}, "normal"),
@@ -31,8 +41,8 @@ from swarmdeck.adapters.hooks.claude_code import (
         ("mcp__github__create_issue", {"title": "x"}, "normal"),
     ],
 )
-def test_severity_heuristic(tool: str, data: dict[str, str], severity: str) -> None:
-    assert severity_of(tool, data, "/home/dev/repo") == severity
+def test_severity_heuristic(tool: str, data: dict[str, str], expected: str) -> None:
+    assert severity(tool, data, "/home/dev/repo") == expected
 
 
 def test_matcher_semantics() -> None:

@@ -114,3 +114,87 @@ def test_reinstall_with_new_path_replaces_in_place() -> None:
     assert pre[1] == {"matcher": "Edit", "hooks": [mine]}  # ours removed from the user's group
     assert len(pre) == 2
     assert merge_hooks(merged, new, "settings.json") == merged
+
+
+def test_codex_hooks_merge_idempotently_with_a_backup(tmp_path: Path, env: dict[str, str]) -> None:
+    codex_home = tmp_path / "codex-home"
+    hooks = codex_home / "hooks.json"
+    hooks.parent.mkdir()
+    theirs: dict[str, Any] = {
+        "description": "team hooks",
+        "hooks": {
+            "PostToolUse": [
+                {"matcher": "apply_patch", "hooks": [{"type": "command", "command": "ruff format"}]}
+            ]
+        },
+    }
+    hooks.write_text(json.dumps(theirs))  # fmt: skip
+    env = {**env, "CODEX_HOME": str(codex_home)}
+    db = tmp_path / "team.db"
+    first = run(["install", "codex", "--db", str(db)], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "/hooks" in first.stdout  # the trust step: Codex skips untrusted hooks silently
+    assert "--dangerously-bypass-hook-trust" in first.stdout
+    merged = json.loads(hooks.read_text())
+    assert merged["description"] == "team hooks"
+    assert merged["hooks"]["PostToolUse"] == theirs["hooks"]["PostToolUse"]
+    [gate] = merged["hooks"]["PermissionRequest"]
+    assert gate["matcher"] == "*"
+    [handler] = gate["hooks"]
+    assert handler["command"] == f"{SWARMDECK} hook codex --db {db}"
+    assert handler["timeout"] == 660  # seconds: longer than swarmdeck's own 600 s wait
+    assert merged["hooks"]["PreToolUse"][0]["matcher"] == "Bash|Edit|Write|mcp__.*"
+    for event in ("SessionStart", "UserPromptSubmit", "Stop", "SubagentStop", "SessionEnd"):
+        assert merged["hooks"][event][0]["hooks"][0]["command"] == handler["command"]
+    allowed = {"type", "command", "timeout", "statusMessage"}
+    groups = [g for event in merged["hooks"].values() for g in event]
+    assert all(set(h) <= allowed for g in groups for h in g["hooks"])
+    [backup] = list(codex_home.glob("hooks.json.bak-*"))
+    assert json.loads(backup.read_text()) == theirs
+
+    before = hooks.read_bytes()
+    second = run(["install", "codex", "--db", str(db)], env, tmp_path)
+    assert "nothing changed" in second.stdout
+    assert hooks.read_bytes() == before
+    assert len(list(codex_home.glob("hooks.json.bak-*"))) == 1
+
+
+def test_gemini_hooks_merge_with_a_timeout_past_its_60s_default(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    settings = Path(env["HOME"]) / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    theirs: dict[str, Any] = {
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+        "hooksConfig": {"enabled": True},
+    }
+    settings.write_text(json.dumps(theirs))
+    first = run(["install", "gemini"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    merged = json.loads(settings.read_text())
+    assert merged["security"] == theirs["security"]
+    assert merged["hooksConfig"] == theirs["hooksConfig"]
+    [gate] = merged["hooks"]["BeforeTool"]
+    assert gate["matcher"] == "run_shell_command|write_file|replace|mcp_.*"
+    [handler] = gate["hooks"]
+    assert handler["timeout"] == 660_000  # milliseconds; Gemini runs the tool after 60 000
+    assert handler["command"].endswith(" hook gemini")
+    assert handler["name"] == "swarmdeck"
+    assert set(merged["hooks"]) == {
+        "BeforeTool", "SessionStart", "BeforeAgent", "AfterAgent", "Notification", "SessionEnd"
+    }  # fmt: skip
+    assert len(list(settings.parent.glob("settings.json.bak-*"))) == 1
+    before = settings.read_bytes()
+    second = run(["install", "gemini"], env, tmp_path)
+    assert "nothing changed" in second.stdout
+    assert settings.read_bytes() == before
+
+
+def test_invalid_gemini_settings_are_left_untouched(tmp_path: Path, env: dict[str, str]) -> None:
+    settings = tmp_path / "repo" / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"hooks": []}')
+    result = run(["install", "gemini", "--project", str(tmp_path / "repo")], env, tmp_path)
+    assert result.returncode != 0
+    assert "'hooks' is not a JSON object; left untouched" in result.stderr
+    assert settings.read_text() == '{"hooks": []}'

@@ -1,9 +1,7 @@
 """``swarmdeck hook codex`` / ``swarmdeck hook gemini`` driven by the real CLIs (issue 12).
 
-Written as they should pass and marked strict xfail until the commands exist: the
-engineer who adds them flips the marks (and may switch the hand-written hook config
-below to ``swarmdeck install codex|gemini`` once those exist). Same shape as the
-Claude Code suite: approve -> the command ran; reject -> the model's next request
+Same shape as the Claude Code suite:
+approve -> the command ran; reject -> the model's next request
 carries the reason; nobody decides -> deny after swarmdeck's timeout.
 
 "The CLI killing the hook -> not allowed" has no test here on purpose: both CLIs decide
@@ -69,11 +67,6 @@ def decide_and_check(
     return str(esc["id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 12 item 1: swarmdeck hook codex does not exist yet",
-)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_codex_permission_request_through_swarmdeck(
     scenario: str,
@@ -97,11 +90,6 @@ def test_codex_permission_request_through_swarmdeck(
         assert REASON in result, result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 12 item 2: swarmdeck hook gemini does not exist yet",
-)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_gemini_before_tool_through_swarmdeck(
     scenario: str,

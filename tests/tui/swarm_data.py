@@ -34,6 +34,9 @@ AGENTS: list[tuple[str, str, str, str, str | None]] = [
     ("emoji-🦀", "coder", "working", "wide 漢字 text and emoji 🚀 ok", None),
 ]
 
+#: One swarm of many kinds of agents (and one that never said what it is).
+VENDORS = ("claude-code", "codex", "gemini", "mcp", None)
+
 
 def _ts(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
@@ -49,12 +52,10 @@ def events() -> list[Event]:
         out.append(make_event(kind, id=f"e{n}", source=SOURCE, ts=_ts(minutes), **fields))
 
     for i, (name, role, _state, _activity, _task) in enumerate(AGENTS):
-        ev(
-            "agent.seen",
-            0 + i * 0.01,
-            agent=name,
-            data={"name": name, "role": role, "model": "m-1"},
-        )
+        seen: dict[str, Any] = {"name": name, "role": role, "model": "m-1"}
+        if VENDORS[i % len(VENDORS)]:
+            seen["vendor"] = VENDORS[i % len(VENDORS)]
+        ev("agent.seen", 0 + i * 0.01, agent=name, data=seen)
     ev(
         "workflow.defined",
         0.2,

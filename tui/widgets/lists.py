@@ -271,7 +271,7 @@ class RowList(ScrollView, can_focus=True):
 
 
 class SwarmList(RowList):
-    """Every agent: state, role, activity, task, last seen, tokens and cost."""
+    """Every agent: state, role, vendor, activity, task, last seen, tokens and cost."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         *RowList.COMPONENT_CLASSES,
@@ -316,7 +316,9 @@ class SwarmList(RowList):
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
         if width >= 100:
-            fixed = [("", 2), ("AGENT", 18), ("STATE", 9), ("ROLE", 12), ("TASK", 10)]
+            fixed = [
+                ("", 2), ("AGENT", 18), ("STATE", 9), ("ROLE", 12), ("VENDOR", 11), ("TASK", 10)
+            ]  # fmt: skip
             tail = [("SEEN", 5), ("TOKENS", 7), ("COST", 8)]
         elif width >= 64:
             fixed = [("", 2), ("AGENT", 16), ("STATE", 9), ("ROLE", 11)]
@@ -347,6 +349,7 @@ class SwarmList(RowList):
             "AGENT": clean(agent.name, max_len=200),
             "STATE": agent.state,
             "ROLE": clean(agent.role, max_len=200),
+            "VENDOR": clean(agent.vendor or "", max_len=40),
             "TASK": clean(agent.task or "", max_len=200),
             "ACTIVITY": clean(agent.activity, max_len=400, single_line=True),
             "SEEN": coarse_age(now - agent.last_seen),

@@ -1,0 +1,60 @@
+"""A coding-agent session's agent name: ``<vendor>:<dir>``, stable per session.
+
+A manager reads the Swarm pane by project: the session of Codex working in
+``~/src/shop-api`` is ``codex:shop-api``. A second live session in the same directory
+gets a short session suffix (``codex:shop-api#77aa11``) instead of merging into the
+first one's row; once the first one is over, a new session takes the plain name back.
+A subagent is its own row under its session: ``claude:shop-api/sub:test-runner#a3f9c2``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from swarmdeck.store.db import Store
+from swarmdeck.store.queries.sessions import claim_session_agent
+
+#: A session whose agent was seen this recently keeps its name to itself.
+SESSION_LIVE_SECONDS = 3600.0
+
+_SLUG = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def short(identifier: str) -> str:
+    """Six letters or digits of an id: enough to tell two sessions apart on screen."""
+    return re.sub(r"[^A-Za-z0-9]", "", identifier)[:6] or "x"
+
+
+def base_name(prefix: str, cwd: str) -> str:
+    """``("codex", "/home/u/repo")`` -> ``codex:repo``."""
+    leaf = os.path.basename(os.path.normpath(cwd)) or "root"
+    return f"{prefix}:" + (_SLUG.sub("-", leaf).strip("-") or "root")[:80]
+
+
+def subagent_name(parent: str, agent_type: str | None, agent_id: str) -> str:
+    kind = _SLUG.sub("-", agent_type or "subagent").strip("-")[:40] or "subagent"
+    return f"{parent}/sub:{kind}#{short(agent_id)}"
+
+
+async def session_agent_name(
+    store: Store, namespace: str, prefix: str, session_id: str, cwd: str, now: float
+) -> str:
+    """The agent name of a session: stable per session, ``<prefix>:<dir>`` when free.
+
+    Args:
+        namespace: the ``adapter_state`` namespace of this vendor's sessions
+            (``codex.sessions``): session id -> agent name, shared by every path.
+    """
+    known = await store.get_state(namespace, session_id)
+    if known is not None:
+        return known  # the common case: a plain read, no write lock
+    base = base_name(prefix, cwd)
+    return await claim_session_agent(
+        store,
+        namespace,
+        session_id,
+        base=base,
+        alternative=f"{base}#{short(session_id)}",
+        live_since=now - SESSION_LIVE_SECONDS,
+    )
