@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +30,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(db_path)
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore.open(db_path)
     try:
         yield s
     finally:

@@ -34,8 +34,8 @@ from swarmdeck.adapters.hooks.claude_code import (
 from swarmdeck.cli._common import common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.config import Settings
-from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.opening import display_location, open_store
 
 #: Origin of what the hook command writes (no collector adapter has this name, so
 #: the hook acknowledges its decisions' outbox rows itself).
@@ -109,7 +109,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 async def _guarded(
-    raw: bytes, config: HookConfig, db: Path, settings: Settings
+    raw: bytes, config: HookConfig, db: Path | str, settings: Settings
 ) -> tuple[int, str, str]:
     """``_run``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (Claude Code interrupted, or its
     own timeout): the waiting escalation is withdrawn instead of left open in the inbox."""
@@ -131,7 +131,7 @@ async def _guarded(
 
 
 async def _run(
-    raw: bytes, config: HookConfig, db: Path, settings: Settings
+    raw: bytes, config: HookConfig, db: Path | str, settings: Settings
 ) -> tuple[int, str, str]:
     try:
         if len(raw) > MAX_PAYLOAD:
@@ -143,7 +143,7 @@ async def _run(
         return answer.exit_code, answer.stdout(), answer.stderr
 
     try:
-        store = await asyncio.wait_for(Store.open(db), STORE_OPEN_TIMEOUT)
+        store = await asyncio.wait_for(open_store(db), STORE_OPEN_TIMEOUT)
     except (StoreError, sqlite3.Error, OSError, TimeoutError) as exc:
         answer = fallback(payload, f"store unavailable ({_store_error(exc, db)})", config)
         return answer.exit_code, answer.stdout(), answer.stderr
@@ -163,16 +163,16 @@ async def _run(
     return answer.exit_code, answer.stdout(), answer.stderr
 
 
-def _store_error(exc: BaseException, db: Path) -> str:
+def _store_error(exc: BaseException, db: Path | str) -> str:
     if isinstance(exc, TimeoutError):
-        return f"{db} did not open within {STORE_OPEN_TIMEOUT:g}s"
+        return f"{display_location(db)} did not open within {STORE_OPEN_TIMEOUT:g}s"
     return _one_line(exc)
 
 
-async def _dead_letter(db: Path, raw: bytes, error: str) -> None:
+async def _dead_letter(db: Path | str, raw: bytes, error: str) -> None:
     """Keep a malformed payload for the dead-letter view, if the store is reachable."""
     try:
-        store = await asyncio.wait_for(Store.open(db), 5.0)
+        store = await asyncio.wait_for(open_store(db), 5.0)
     except Exception:
         return
     try:
