@@ -169,3 +169,20 @@ async def test_notify_wakes_a_waiter_within_a_second_also_after_reconnecting(
     await asyncio.to_thread(terminate_others, pg_url)  # the LISTEN connection too
     await asyncio.sleep(0.5)
     assert await woken_after_commit() < 1.0
+
+
+async def test_a_nul_character_does_not_block_its_batch(open_pg: Opener) -> None:
+    """PostgreSQL refuses NUL in text; the event is kept with U+FFFD instead, and the
+    rest of the batch with it."""
+    store = await open_pg()
+    result = await store.append(
+        [
+            ev("agent.status", agent="a\x00b", data={"state": "working", "activity": "x\x00y"}),
+            ev("log", agent="c", data={"text": "fine"}),
+        ],
+        origin="o",
+    )
+    assert result.accepted == 2
+    assert [(a.name, a.activity) for a in await store.agents()] == [
+        ("a\ufffdb", "x\ufffdy"), ("c", ""),
+    ]  # fmt: skip
