@@ -109,6 +109,7 @@ class PostgresCore(StoreCore):
     """An open PostgreSQL database. Use :meth:`open`; close with :meth:`close`."""
 
     dialect: ClassVar[Dialect] = "postgres"
+    pushes_changes: ClassVar[bool] = True
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], url: str, clock: Callable[[], float]
