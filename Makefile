@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
 .PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-filter \
-	bench-tui bench-notify bench-policy bench-hook lock gitleaks-rules clean
+	bench-tui bench-notify bench-policy bench-hook bench-pg bench-pg-drivers lock gitleaks-rules \
+	clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -71,6 +72,14 @@ bench-notify: $(STAMP)
 ## What a hook call costs an agent: start-up above the interpreter's, decision -> answer.
 bench-hook: $(STAMP)
 	$(BIN)/python benchmarks/hook_latency.py $(RUNS)
+
+## PostgreSQL: ingest from one collector against a raw COPY floor (a throwaway server).
+bench-pg: $(STAMP)
+	$(BIN)/python benchmarks/ingest_pg.py $(ARGS)
+
+## PostgreSQL drivers and insert paths, measured (how psycopg 3 + staged COPY was chosen).
+bench-pg-drivers: $(STAMP)
+	$(BIN)/python benchmarks/pg_drivers.py $(ARGS)
 
 ## Re-resolve every dependency from pyproject.toml into the hashed lock.
 lock: | $(BIN)/python

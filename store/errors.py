@@ -35,3 +35,21 @@ class AlreadyDecided(StoreError):
         else:
             message = f"escalation {escalation} is {state}, not open"
         super().__init__(message)
+
+
+class LeaseLost(StoreError):
+    """A fenced write was refused: its lease changed holder (or epoch) meanwhile."""
+
+    def __init__(self, name: str, epoch: int, holder: str | None, current: int | None) -> None:
+        self.name = name
+        self.epoch = epoch
+        self.holder = holder
+        self.current = current
+        if current is None:
+            message = f"lease {name!r} does not exist (fenced with epoch {epoch})"
+        else:
+            message = (
+                f"lease {name!r} is held by {holder} with epoch {current}, "
+                f"not epoch {epoch}: this writer lost it"
+            )
+        super().__init__(message)

@@ -172,6 +172,22 @@ class Decision(Row):
     answer: str | None
     actor: str
     ts: float
+    host: str | None = None
+    """Where the decision was made (the deciding manager's host), when known."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease(Row):
+    """Who leads ``name`` (an adapter instance, or ``policy``) until when.
+
+    ``epoch`` grows on every change of holder: a write fenced with an older epoch is
+    refused (:class:`swarmdeck.store.errors.LeaseLost`).
+    """
+
+    name: str
+    holder: str
+    epoch: int
+    expires_ts: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -27,11 +28,12 @@ from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.adapters.vendor_stamp import stamp_vendor
 from swarmdeck.anchor import build_anchor_service
-from swarmdeck.config import ConfigError, Settings
+from swarmdeck.config import ConfigError, Settings, default_data_dir
 from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.notify import build_notify_services
 from swarmdeck.policy import build_policy_service
 from swarmdeck.store.db import Store
+from swarmdeck.store.opening import display_location, open_store
 
 log = logging.getLogger("swarmdeck.collector")
 
@@ -46,11 +48,16 @@ class Service(Protocol):
     async def run(self) -> None: ...
 
 
-def lock_path(db: Path) -> Path:
-    return db.with_name(db.name + ".lock")
+def lock_path(db: Path | str) -> Path:
+    """``<db>.lock`` beside a SQLite file; for a database on a server, a lock in this
+    host's data directory named after the database (one collector per host and database)."""
+    if isinstance(db, Path):
+        return db.with_name(db.name + ".lock")
+    digest = hashlib.sha256(display_location(db).encode()).hexdigest()[:16]
+    return default_data_dir() / f"collector-{digest}.lock"
 
 
-def lock_holder(db: Path) -> int | None:
+def lock_holder(db: Path | str) -> int | None:
     """The pid of the process holding the collector lock of ``db``, or None if free."""
     path = lock_path(db)
     try:
@@ -218,7 +225,7 @@ class Collector:
         try:
             instances = build_instances(self.settings)
             if store is None:
-                store = await Store.open(self.settings.db, clock=self.clock)
+                store = await open_store(self.settings.db, clock=self.clock)
             filters = build_filters(self.settings, store)
             services = build_services(self.settings, store, self.clock, self.config_path, filters)
             filters.append(stamp_vendor({i.name: i.cls.type_name for i in instances}))
@@ -232,7 +239,11 @@ class Collector:
                 delivery_backoff_max=c.delivery_backoff_max,
                 delivery_max_attempts=c.delivery_max_attempts,
             )
-            log.info("collector for %s: adapters %s", self.settings.db, [i.name for i in instances])
+            log.info(
+                "collector for %s: adapters %s",
+                display_location(self.settings.db),
+                [i.name for i in instances],
+            )
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.supervisor.run(), name="supervisor")
                 for service in services:

@@ -23,6 +23,7 @@ from swarmdeck.cli._common import Obj, common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.cli.install_json import InstallError, install_hooks, swarmdeck_executable
 from swarmdeck.cli.install_json import merge_hooks as _merge
+from swarmdeck.config import is_database_url
 
 __all__ = [
     "InstallError",
@@ -39,11 +40,16 @@ HEADROOM = 60
 
 
 def hook_command(
-    executable: str, db: Path | None = None, config: Path | None = None, vendor: str = "claude-code"
+    executable: str,
+    db: Path | str | None = None,
+    config: Path | None = None,
+    vendor: str = "claude-code",
 ) -> str:
     parts = [shlex.quote(executable), "hook", vendor]
-    if db is not None:
-        parts += ["--db", shlex.quote(str(db.expanduser().resolve()))]
+    if isinstance(db, str) and is_database_url(db):
+        parts += ["--db", shlex.quote(db)]
+    elif db is not None:
+        parts += ["--db", shlex.quote(str(Path(db).expanduser().resolve()))]
     if config is not None:
         parts += ["--config", shlex.quote(str(config.expanduser().resolve()))]
     return " ".join(parts)
