@@ -99,7 +99,7 @@ def parse_hook_args(argv: list[str]) -> HookArgs | None:
             timeout = float(values["timeout"])
         except ValueError:
             return None  # click reports the bad value
-        if not timeout > 0:
+        if not 0 < timeout < float("inf"):  # nan, inf, <= 0: click refuses them in one line
             return None
     return HookArgs(vendor, db=values.get("db"), config=values.get("config"), timeout=timeout)
 
