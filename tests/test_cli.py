@@ -298,3 +298,15 @@ def test_ingest_errors_quoting_the_input_are_cleaned(tmp_path: Path, db: Path) -
     assert "\x1b" not in proc.stderr
     assert "\x07" not in proc.stderr
     assert "Extra inputs are not permitted" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_hook_timeout_that_is_no_duration_is_refused_at_once(tmp_path: Path, value: str) -> None:
+    """--timeout nan used to pass the range check (NaN compares false) and never return."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "swarmdeck"), "hook", "claude-code",
+         "--db", str(tmp_path / "d.db"), "--timeout", value],
+        input=b"{}", capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert proc.returncode == 2  # Claude Code treats exit 2 as blocked: never an allow
+    assert b"--timeout" in proc.stderr

@@ -16,6 +16,18 @@ from swarmdeck.cli.hook_fast import HookArgs, run
 _TIMEOUT_HELP = "Seconds to wait for a decision (default: hooks.timeout, 600)."
 
 
+def _finite_seconds(
+    ctx: click.Context, param: click.Parameter, value: float | None
+) -> float | None:
+    """FloatRange lets NaN through (it compares false with every bound): refuse it, and inf."""
+    if value is not None and not 0 < value < float("inf"):
+        raise click.BadParameter(f"{value!r} is not a number of seconds above 0")
+    return value
+
+
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
 @click.group("hook")
 def hook() -> None:
     """Hook commands that agent tools call (they read JSON on stdin)."""
@@ -30,7 +42,7 @@ def _run(ctx: click.Context, vendor: str, timeout: float | None) -> None:
 
 @hook.command("claude-code")
 @common_options
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+@click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
 @click.pass_context
 def claude_code(ctx: click.Context, timeout: float | None) -> None:
     """Claude Code hook: reads the hook JSON on stdin, answers on stdout.
@@ -42,7 +54,7 @@ def claude_code(ctx: click.Context, timeout: float | None) -> None:
 
 @hook.command("codex")
 @common_options
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+@click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
 @click.pass_context
 def codex(ctx: click.Context, timeout: float | None) -> None:
     """Codex CLI hook: PermissionRequest and PreToolUse wait for a manager; every failure
@@ -55,7 +67,7 @@ def codex(ctx: click.Context, timeout: float | None) -> None:
 
 @hook.command("gemini")
 @common_options
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+@click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
 @click.pass_context
 def gemini(ctx: click.Context, timeout: float | None) -> None:
     """Gemini CLI hook: BeforeTool waits for a manager; every failure exits 2 with the
