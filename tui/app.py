@@ -105,7 +105,7 @@ class SwarmdeckApp(App[int]):
     CSS = """
     #status { height: 1; background: $panel; color: $text; padding: 0 1; }
     #panes {
-        layout: grid; grid-size: 2 2; grid-columns: 9fr 11fr; grid-rows: 1fr 1fr; height: 1fr;
+        layout: grid; grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; height: 1fr;
     }
     #pane-workflow { column-span: 2; }
     #panes.-narrow { grid-size: 1 3; grid-columns: 1fr; grid-rows: 1fr 1fr 1fr; }

@@ -26,6 +26,7 @@ from textual.strip import Strip
 from swarmdeck.store.events import Action
 from swarmdeck.store.models import Agent, Escalation
 from swarmdeck.tui.model import InboxModel, SwarmModel
+from swarmdeck.tui.presentation.columns import SORT_COLUMN, inbox_columns, swarm_columns
 from swarmdeck.tui.render import (
     ACTION_PAST,
     AGENT_SYMBOLS,
@@ -315,26 +316,13 @@ class SwarmList(RowList):
         return (agent.rev, coarse_age(now - agent.last_seen))
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        if width >= 100:
-            fixed = [("", 2), ("AGENT", 18), ("STATE", 9), ("ROLE", 12), ("TASK", 10)]
-            tail = [("SEEN", 5), ("TOKENS", 7), ("COST", 8)]
-        elif width >= 64:
-            fixed = [("", 2), ("AGENT", 16), ("STATE", 9), ("ROLE", 11)]
-            tail = [("SEEN", 5)]
-        else:
-            fixed = [("", 2), ("AGENT", 14)]
-            tail = [("SEEN", 4)]
-        used = sum(w + 1 for _, w in fixed + tail)
-        flex = max(4, width - used)
-        return [*fixed, ("ACTIVITY", flex), *tail]
+        return swarm_columns(width, self.model.sort)
 
     def render_header(self, width: int) -> Text:
-        sort = self.model.sort
+        sorted_by = SORT_COLUMN.get(self.model.sort)
         parts = []
         for label, w in self._columns(width):
-            shown = f"{label}▾" if label and label.lower() == sort else label
-            if sort == "last seen" and label == "SEEN":
-                shown = "SEEN▾"
+            shown = f"{label}{'v' if self.ascii_only else '▾'}" if label == sorted_by else label
             parts.append(fit(shown, w))
         return Text(" ".join(parts))
 
@@ -473,14 +461,7 @@ class InboxList(RowList):
         return item is not None and item.state == "open"
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        if width >= 90:
-            fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 7), ("AGENT", 14), ("KIND", 9)]
-        elif width >= 60:
-            fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 6), ("AGENT", 12)]
-        else:
-            fixed = [("", 2), ("SEV", 6), ("AGE", 4)]
-        used = sum(w + 1 for _, w in fixed)
-        return [*fixed, ("TITLE", max(6, width - used))]
+        return inbox_columns(width)
 
     def render_header(self, width: int) -> Text:
         return Text(" ".join(fit(label, w) for label, w in self._columns(width)))
@@ -491,6 +472,7 @@ class InboxList(RowList):
         mark = "●" if key in self.marked else " "
         text = Text()
         columns = self._columns(width)
+        shown = {label for label, _ in columns}
         decided = e.state != "open"
         for i, (label, w) in enumerate(columns):
             if i:
@@ -522,23 +504,27 @@ class InboxList(RowList):
             elif label == "KIND":
                 text.append(fit(e.kind, w))
             elif label == "TITLE":
-                text.append_text(self._title(e, w, now, narrow=len(columns) <= 4))
+                text.append_text(
+                    self._title(e, w, now, agent="AGENT" not in shown, due="DUE" not in shown)
+                )
         if decided:
             text.stylize(self.get_component_rich_style("rowlist--dim"), 2)
         return text
 
-    def _title(self, e: Escalation, width: int, now: float, *, narrow: bool) -> Text:
+    def _title(self, e: Escalation, width: int, now: float, *, agent: bool, due: bool) -> Text:
+        """The title cell; ``agent`` and ``due`` when those columns are not shown (then
+        the title carries them). A decided row keeps its title first: what was decided
+        matters more than who decided it, and the row must still say what it is."""
         title = clean(e.title, max_len=500, single_line=True)
-        if narrow and e.state == "open":
-            due = countdown(e.deadline, now)
-            who = e.agent or e.workflow  # a human gate belongs to its workflow
-            prefix = f"{clean(who, max_len=60)}: " if who else ""
-            line = prefix + title + (f" ⏱{due}" if due else "")
-            return Text(fit(line, width))
+        narrow = agent
         if e.state == "open":
-            return Text(fit(title, width))
+            who = e.agent or e.workflow  # a human gate belongs to its workflow
+            prefix = f"{clean(who, max_len=60)}: " if who and agent else ""
+            countdown_text = countdown(e.deadline, now) if due else ""
+            line = prefix + title + (f" ⏱{countdown_text}" if countdown_text else "")
+            return Text(fit(line, width))
         if e.state == "withdrawn":
-            return Text(fit(f"withdrawn: {title}" if narrow else f"{title} — withdrawn", width))
+            return Text(fit(f"{title} — withdrawn", width))
         verb = ACTION_PAST.get(e.action or "", e.action or "decided")
         if e.action == "reroute" and e.target:
             verb += f" to {clean(e.target, max_len=60)}"
@@ -550,11 +536,19 @@ class InboxList(RowList):
                 delivery, "delivery--retrying"
             )
         )
-        tail = Text(f" {dsym} {delivery}", dstyle)
-        head = f"{verb} by {who}" if narrow else f"{title} — {verb} by {who}"
-        room = max(1, width - tail.cell_len)
+        # Narrow: the symbol says how delivery went; a failure also says why.
+        word = f" {delivery}" if not narrow or delivery == "failed" else ""
+        why = (
+            f": {clean(e.delivery_error, max_len=200, single_line=True)}"
+            if (delivery == "failed" and e.delivery_error)
+            else ""
+        )
+        tail = Text(f" {dsym}{word}{why}", dstyle)
+        head = f"{title} · {verb}" if narrow else f"{title} — {verb} by {who}"
+        room = max(1, width - min(tail.cell_len, width // 2))
         out = Text(fit(head, room))
         out.append_text(tail)
+        out.truncate(width)
         return out
 
     def selected_keys(self) -> list[str]:
