@@ -102,7 +102,7 @@ INBOX_COLUMNS: tuple[Column, ...] = (
     Column("", 2, 2, 0),
     Column("SEV", 4, 4, 4),
     Column("AGE", 3, 4, 1),
-    Column("DUE", 5, 6, 3),
+    Column("DUE", 5, 7, 3),
     Column("AGENT", 8, 11, 2),
     Column("KIND", 8, 9, 7),
     Column("TITLE", 14, 28, 0, flex=True),
