@@ -12,6 +12,7 @@ Secrets (tokens) are ``SecretStr``: printed as ``**********`` everywhere, includ
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -113,6 +114,26 @@ class TuiSettings(_Section):
     ascii: bool | None = None
     """Draw with ASCII only (no box-drawing characters or symbols); unset: detect from the
     terminal's encoding (``SWARMDECK_ASCII=1`` also forces it)."""
+    confirm_severities: list[Literal["low", "normal", "high", "critical"]] = Field(
+        default_factory=lambda: list[Literal["low", "normal", "high", "critical"]](
+            ("high", "critical")
+        )
+    )
+    """Approving an escalation of one of these severities asks for a second keystroke
+    (``a`` again, ``y`` or enter); ``[]`` never asks."""
+    confirm_patterns: str = r"deploy|prod|push --force|force-push|rm -rf|drop"
+    """A regular expression, case-insensitive, searched in an escalation's title and body:
+    approving one that matches asks for a second keystroke, whatever its severity.
+    ``""`` turns it off."""
+
+    @field_validator("confirm_patterns")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 class CollectorSettings(_Section):

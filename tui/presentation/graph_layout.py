@@ -18,7 +18,9 @@ characters and the widget only scrolls and styles them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import permutations
 
 from swarmdeck.store.models import Workflow, WorkflowNode
@@ -278,8 +280,8 @@ def _nets(edges: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
         preds.setdefault(dst, []).append(src)
         succs.setdefault(src, set()).add(dst)
     groups: dict[frozenset[str], list[str]] = {}
-    for dst, sources in preds.items():
-        groups.setdefault(frozenset(sources), []).append(dst)
+    for dst, feeding in preds.items():
+        groups.setdefault(frozenset(feeding), []).append(dst)
     clean: set[str] = set()
     nets: list[list[tuple[str, str]]] = []
     for sources, targets in groups.items():
@@ -299,7 +301,8 @@ def _order_nets(lay: Layout, nets: list[list[tuple[str, str]]]) -> list[int]:
     spans = [_span(lay, net) for net in nets]
     if len(nets) > 4:  # too many to try every order: by height, as the sweep left them
         return sorted(range(len(nets)), key=lambda i: (spans[i][0] + spans[i][1], i))
-    return list(min(permutations(range(len(nets))), key=lambda order: _crossings(spans, order)))
+    best = min(permutations(range(len(nets))), key=partial(_crossings, spans))
+    return list(best)
 
 
 def _span(lay: Layout, net: list[tuple[str, str]]) -> tuple[int, int, set[int], set[int]]:
@@ -310,7 +313,7 @@ def _span(lay: Layout, net: list[tuple[str, str]]) -> tuple[int, int, set[int], 
     return min(rows), max(rows), ins, outs
 
 
-def _crossings(spans: list[tuple[int, int, set[int], set[int]]], order: tuple[int, ...]) -> int:
+def _crossings(spans: list[tuple[int, int, set[int], set[int]]], order: Sequence[int]) -> int:
     """Runs that cross (or, worse, touch) another net's channel when placed in ``order``."""
     total = 0
     for pos, i in enumerate(order):

@@ -111,6 +111,13 @@ def status_line(s: StatusState) -> Text:
     return text
 
 
+def status_message(text: str, severity: str, *, ascii_only: bool = False) -> Text:
+    """A message shown on the status line (where a toast would cover the list)."""
+    mark = {"error": ("✗", "x"), "warning": ("⚠", "!")}.get(severity, ("›", ">"))
+    style = "bold" if severity in ("error", "warning") else ""
+    return Text(f"{mark[1] if ascii_only else mark[0]} {clean(text, max_len=300)}", style)
+
+
 def swarm_title(swarm: SwarmModel) -> str:
     total = len(swarm.agents)
     count = f"{len(swarm.order)}/{total}" if swarm.filter else f"{total}"

@@ -293,7 +293,24 @@ class SwarmList(RowList):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort", "Sort", id="swarm.sort"),
+        Binding("a", "decide('approve')", "Approve", show=False, id="swarm.approve"),
+        Binding("d", "decide('reject')", "Reject", show=False, id="swarm.reject"),
+        Binding("o", "decide('reroute')", "Reroute", show=False, id="swarm.reroute"),
+        Binding("r", "decide('retry')", "Retry", show=False, id="swarm.retry"),
+        Binding("A", "decide('answer')", "Answer", show=False, id="swarm.answer"),
     ]
+
+    @dataclass
+    class DecideRequested(Message):
+        """A decision key on an agent: for its most urgent open escalation."""
+
+        swarm: SwarmList
+        action: Action
+        agent: str
+
+        @property
+        def control(self) -> SwarmList:
+            return self.swarm
 
     @dataclass
     class SortRequested(Message):
@@ -310,6 +327,10 @@ class SwarmList(RowList):
     def __init__(self, model: SwarmModel, *, clock: Callable[[], float]) -> None:
         super().__init__(id="swarm-list", clock=clock)
         self.model = model
+        self.read_only = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.read_only and action == "decide")
 
     def stamp(self, key: str, now: float) -> Any:
         agent = self.model.agents[key]
@@ -357,6 +378,11 @@ class SwarmList(RowList):
     def action_sort(self) -> None:
         self.post_message(self.SortRequested(self))
 
+    def action_decide(self, action: Action) -> None:
+        key = self.current
+        if key is not None:
+            self.post_message(self.DecideRequested(self, action, key))
+
 
 class InboxList(RowList):
     """Open escalations by severity then age, then recent decisions with who and delivery."""
@@ -387,6 +413,7 @@ class InboxList(RowList):
         Binding("d", "decide('reject')", "Reject", id="inbox.reject"),
         Binding("o", "decide('reroute')", "Reroute", id="inbox.reroute"),
         Binding("r", "decide('retry')", "Retry", id="inbox.retry"),
+        Binding("A", "decide('answer')", "Answer", id="inbox.answer"),
         Binding("m", "make_rule", "Decide+rule", id="inbox.make_rule"),
         Binding("space", "mark", "Mark", id="inbox.mark"),
         Binding("u", "unmark_all", "Unmark", show=False, id="inbox.unmark"),
