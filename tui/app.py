@@ -71,6 +71,7 @@ from swarmdeck.tui.screens.details import (
 )
 from swarmdeck.tui.screens.help import help_view
 from swarmdeck.tui.screens.metrics import MetricsScreen
+from swarmdeck.tui.screens.workflow_picker import WorkflowPicker, ranked
 from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 from swarmdeck.tui.toasts import Folder, MessageLog
 from swarmdeck.tui.widgets.graph import WorkflowGraph
@@ -200,6 +201,8 @@ class SwarmdeckApp(App[int]):
         self.hung_up = False
         self._pane_titles: dict[str, str] = {}
         self.toasts = Folder()
+        #: Toasts retired before Textual took them in (a burst of messages in one tick).
+        self._retired: set[str] = set()
         self.status_messages = Folder(limit=1)
         self.message_log = MessageLog()
         # Widgets are kept as attributes: timers must never query a screen being torn down.
@@ -351,9 +354,18 @@ class SwarmdeckApp(App[int]):
         retired = set(decision.retire)
         for old in [n for n in self._notifications if n.identity in retired]:
             self._unnotify(old, refresh=False)
+            retired.discard(old.identity)
+        self._retired |= retired  # still in the message queue: dropped on arrival
         notification = Notification(decision.shown.label, title, severity, timeout, markup=markup)
         decision.shown.ident = notification.identity
         self.post_message(Notify(notification))
+
+    def _on_notify(self, event: Notify) -> None:
+        # Textual calls this handler of every class in the MRO: the App's own one (which
+        # shows the toast) runs after this one unless the default is prevented.
+        if event.notification.identity in self._retired:
+            self._retired.discard(event.notification.identity)
+            event.prevent_default()
 
     def toasts_fit(self) -> bool:
         """Toasts sit at the bottom right: over the workflow pane of the wide layout. Any
@@ -541,7 +553,8 @@ class SwarmdeckApp(App[int]):
             case "show_workflow":
                 if arg:
                     await self.select_workflow(arg)
-                self.action_pane("workflow")
+                if not isinstance(self.screen, WorkflowPicker):
+                    self.action_pane("workflow")
             case "show_adapters":
                 self.action_adapters()
             case "show_audit":
@@ -676,15 +689,17 @@ class SwarmdeckApp(App[int]):
         self.update_titles()
 
     async def select_workflow(self, name: str) -> None:
+        """Show ``name``: a whole name or a prefix only one workflow has; otherwise the
+        picker opens on what matches, so "rel" lists the releases."""
         names = [w.name for w in self.models.workflows]
         if name not in names:
             matches = [n for n in names if n.startswith(name)]
             if len(matches) != 1:
-                self.say(
-                    f"no workflow {name!r}"
-                    + (f"; known: {', '.join(names[:10])}" if names else ""),
-                    severity="warning",
-                )
+                if not ranked(self.models.workflows, name):
+                    known = f"; known: {', '.join(names[:10])}" if names else ""
+                    self.say(f"no workflow matches {name!r}{known}", severity="warning")
+                    return
+                self.pick_workflow(name)
                 return
             name = matches[0]
         self.graph.cursor = None  # a chosen workflow opens on its first node
@@ -692,15 +707,24 @@ class SwarmdeckApp(App[int]):
         self.graph.set_workflow(self.models.graph)
         self.update_titles()
 
-    @on(WorkflowGraph.NextWorkflow)
-    async def _next_workflow(self) -> None:
-        names = [w.name for w in self.models.workflows]
-        if not names:
+    def pick_workflow(self, query: str = "") -> None:
+        if not self.models.workflows:
             self.say("no workflows yet")
             return
-        current = self.models.workflow_name
-        index = names.index(current) if current in names else -1
-        await self.select_workflow(names[(index + 1) % len(names)])
+
+        async def chosen(name: str | None) -> None:
+            if name:
+                await self.select_workflow(name)
+                self.action_pane("workflow")
+
+        picker = WorkflowPicker(
+            self.models.workflows, query=query, current=self.models.workflow_name
+        )
+        self.push_screen(picker, chosen)
+
+    @on(WorkflowGraph.PickWorkflow)
+    def _pick_workflow(self) -> None:
+        self.pick_workflow()
 
     # ------------------------------------------------------------------ decisions
 

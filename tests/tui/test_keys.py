@@ -299,7 +299,7 @@ async def test_command_mode(app_factory: AppFactory) -> None:
         await pilot.pause()
         assert app.models.workflow_name == "hotfix-7"
         assert app.graph.has_focus
-        await pilot.press("w")
+        await pilot.press("w", *"rel", "enter")  # the picker: type part of a name
         await pilot.pause()
         assert app.models.workflow_name == "release-42"
         await pilot.press("colon", *"inbox", "enter")

@@ -144,7 +144,7 @@ def workflow_title(graph: Workflow | None, workflows: Sequence[WorkflowSummary])
         return "[3] Workflow (none)"
     summary = next((w for w in workflows if w.name == graph.name), None)
     done = f" {summary.done}/{summary.tasks} done" if summary else ""
-    more = f" · w: next of {len(workflows)}" if len(workflows) > 1 else ""
+    more = f" · w: pick one of {len(workflows)}" if len(workflows) > 1 else ""
     return f"[3] Workflow {graph.name}{done}{more}"
 
 

@@ -75,7 +75,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
         Binding("k,up", "move(0, -1)", "Up", show=False, id="graph.up"),
         Binding("enter", "details", "Task", id="graph.details"),
         Binding("r", "retry", "Retry", id="graph.retry"),
-        Binding("w", "next_workflow", "Next workflow", id="graph.next_workflow"),
+        Binding("w", "pick_workflow", "Workflows…", id="graph.pick_workflow"),
     ]
 
     @dataclass
@@ -101,8 +101,8 @@ class WorkflowGraph(ScrollView, can_focus=True):
             return self.graph
 
     @dataclass
-    class NextWorkflow(Message):
-        """``w``: show the next workflow."""
+    class PickWorkflow(Message):
+        """``w``: choose which workflow to show."""
 
         graph: WorkflowGraph
 
@@ -255,5 +255,5 @@ class WorkflowGraph(ScrollView, can_focus=True):
         if node is not None:
             self.post_message(self.RetryRequested(self, node))
 
-    def action_next_workflow(self) -> None:
-        self.post_message(self.NextWorkflow(self))
+    def action_pick_workflow(self) -> None:
+        self.post_message(self.PickWorkflow(self))
