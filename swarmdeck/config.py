@@ -243,12 +243,34 @@ class Settings(BaseSettings):
 _toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
 
 
-def _describe(exc: ValidationError, origin: str) -> str:
-    parts = []
+def _describe(exc: ValidationError, file_origin: str, flags: dict[str, Any]) -> str:
+    """One line naming, for each bad field, where its value came from: an environment
+    variable, a command-line flag, or the file (an environment mistake used to be blamed
+    on config.toml)."""
+    by_origin: dict[str, list[str]] = {}
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"{origin}: " + "; ".join(parts)
+        path = [str(p) for p in err["loc"]]
+        loc = ".".join(path) or "(top level)"
+        origin = _origin_of(path, flags) or file_origin
+        by_origin.setdefault(origin, []).append(f"{loc}: {err['msg']}")
+    return "; ".join(f"{origin}: {'; '.join(parts)}" for origin, parts in by_origin.items())
+
+
+def _origin_of(path: list[str], flags: dict[str, Any]) -> str | None:
+    """``environment SWARMDECK_X__Y`` or ``command line`` when the value at ``path`` came
+    from there (the nearest variable that sets it or a section holding it); None for
+    the file and defaults."""
+    upper = {k.upper(): k for k in os.environ if k.upper().startswith("SWARMDECK_")}
+    for n in range(len(path), 0, -1):
+        name = "SWARMDECK_" + "__".join(path[:n]).upper()
+        if name in upper:
+            return f"environment {upper[name]}"
+    value: Any = flags
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return "command line"
 
 
 def load_settings(config: Path | None = None, **flags: Any) -> Settings:
@@ -285,7 +307,7 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
         return settings
     except ValidationError as exc:
         origin = str(path) if path.exists() else "configuration"
-        raise ConfigError(_describe(exc, origin)) from None
+        raise ConfigError(_describe(exc, origin, given)) from None
     finally:
         _toml_path.reset(token)
 

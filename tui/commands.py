@@ -58,7 +58,7 @@ COMMANDS: tuple[Command, ...] = (
         "workflow",
         ("wf", "workflows"),
         "NAME",
-        "show a workflow (prefix is enough)",
+        "show a workflow (part of a name lists the matches)",
         "show_workflow",
         arg_optional=True,
     ),

@@ -81,8 +81,8 @@ class PickScreen(ModalScreen[str | None]):
     DEFAULT_CSS = modal_css("PickScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
-        Binding("j", "down", show=False, id="modal.down"),
-        Binding("k", "up", show=False, id="modal.up"),
+        Binding("j", "down", "Down", show=False, id="modal.down"),
+        Binding("k", "up", "Up", show=False, id="modal.up"),
     ]
 
     def __init__(self, prompt: Text | str, choices: list[tuple[str, Text]]) -> None:
@@ -120,8 +120,8 @@ class AnswerScreen(ModalScreen[str | None]):
     DEFAULT_CSS = modal_css("AnswerScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
-        Binding("j", "down", show=False, id="modal.down"),
-        Binding("k", "up", show=False, id="modal.up"),
+        Binding("j", "down", "Down", show=False, id="modal.down"),
+        Binding("k", "up", "Up", show=False, id="modal.up"),
     ]
 
     def __init__(self, prompt: Text | str, options: list[str] | None, body: Text | None) -> None:

@@ -61,8 +61,8 @@ class WorkflowPicker(ModalScreen[str | None]):
     DEFAULT_CSS = modal_css("WorkflowPicker")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
-        Binding("down", "down", show=False, id="picker.down"),
-        Binding("up", "up", show=False, id="picker.up"),
+        Binding("down", "down", "Down (the workflow picker)", show=False, id="picker.down"),
+        Binding("up", "up", "Up (the workflow picker)", show=False, id="picker.up"),
     ]
 
     def __init__(
