@@ -114,7 +114,7 @@ class SwarmdeckApp(App[int]):
         layout: grid; grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; height: 1fr;
     }
     #pane-workflow { column-span: 2; }
-    #panes.-narrow { grid-size: 1 3; grid-columns: 1fr; grid-rows: 1fr 1fr 1fr; }
+    #panes.-narrow { grid-size: 1 3; grid-columns: 1fr; grid-rows: 3fr 2fr 2fr; }
     #panes.-narrow #pane-workflow { column-span: 1; }
     #panes.-single { grid-size: 1 1; grid-columns: 1fr; grid-rows: 1fr; }
     #panes.-single #pane-workflow { column-span: 1; }

@@ -474,7 +474,7 @@ def plan_line(action: str, e: Escalation, reason: str | None, target: str | None
     line = Text(f"{action} ")
     line.append(f"[{e.severity}] ")
     line.append_text(safe(e.title, max_len=120, single_line=True))
-    line.append(f" · {clean(e.agent or '-', max_len=60)} · {clean(e.id, max_len=60)}")
+    line.append(f" · {clean(e.agent or e.workflow or '-', max_len=60)} · {clean(e.id, max_len=60)}")
     if target:
         line.append(f" → {clean(target, max_len=60)}")
     if reason:

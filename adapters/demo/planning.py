@@ -91,7 +91,8 @@ def workflow_graph(wf: SimWorkflow) -> dict[str, Any]:
     nodes: list[dict[str, Any]] = []
     edges: list[list[str]] = []
     for t in wf.tasks:
-        label = _LABELS.get(t.kind) or (f"code: {t.feature.name}" if t.kind == "code" else t.kind)
+        # A code node's box is titled code-1 already: its label is the feature, whole.
+        label = _LABELS.get(t.kind) or (t.feature.name if t.kind == "code" else t.kind)
         node: dict[str, Any] = {"id": t.id, "label": label}
         if t.kind == "gate":
             node["gate"] = True

@@ -203,7 +203,8 @@ def compact_lines(
             )
             label = clean(node.label or node.id, max_len=200, single_line=True)
             shown = clean(short_id(node.id, workflow), max_len=40)
-            left = f"{sym}{gate}{shown} {label}{after}"
+            label = "" if label == shown else f" {label}"  # "plan plan" says it once
+            left = f"{sym}{gate}{shown}{label}{after}"
             state = f" {node.state}"
             style = f"node-{node.state}" + (" cursor" if node.id == cursor else "")
             lines.append([(fit(left, max(1, width - len(state))) + state, style)])

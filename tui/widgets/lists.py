@@ -43,6 +43,12 @@ from swarmdeck.tui.render import (
 from swarmdeck.tui.safe_text import clean
 
 
+def _padded(text: Text, width: int) -> Text:
+    """``text`` exactly ``width`` cells wide (a row's cells line up under the header)."""
+    text.truncate(width, pad=True)
+    return text
+
+
 class Ordered(Protocol):
     """What a list needs of its model: keys in display order and their positions."""
 
@@ -527,7 +533,8 @@ class InboxList(RowList):
                 )
                 text.append(fit(due, w), style)
             elif label == "AGENT":
-                text.append(fit(clean(e.agent or "-", max_len=200), w))
+                # A human gate has no agent: it belongs to its workflow.
+                text.append(fit(clean(e.agent or e.workflow or "-", max_len=200), w))
             elif label == "KIND":
                 text.append(fit(e.kind, w))
             elif label == "TITLE":
@@ -543,15 +550,16 @@ class InboxList(RowList):
         the title carries them). A decided row keeps its title first: what was decided
         matters more than who decided it, and the row must still say what it is."""
         title = clean(e.title, max_len=500, single_line=True)
-        narrow = agent
         if e.state == "open":
             who = e.agent or e.workflow  # a human gate belongs to its workflow
-            prefix = f"{clean(who, max_len=60)}: " if who and agent else ""
+            named = who and (e.agent or who not in title)  # "Ship release-42…" names it
+            prefix = f"{clean(who, max_len=60)}: " if named and agent else ""
             countdown_text = countdown(e.deadline, now) if due else ""
             line = prefix + title + (f" ⏱{countdown_text}" if countdown_text else "")
             return Text(fit(line, width))
         if e.state == "withdrawn":
-            return Text(fit(f"{title} — withdrawn", width))
+            line = f"{title} — withdrawn"
+            return Text(fit(line if len(line) <= width else f"withdrawn: {title}", width))
         verb = ACTION_PAST.get(e.action or "", e.action or "decided")
         if e.action == "reroute" and e.target:
             verb += f" to {clean(e.target, max_len=60)}"
@@ -563,20 +571,22 @@ class InboxList(RowList):
                 delivery, "delivery--retrying"
             )
         )
-        # Narrow: the symbol says how delivery went; a failure also says why.
-        word = f" {delivery}" if not narrow or delivery == "failed" else ""
-        why = (
-            f": {clean(e.delivery_error, max_len=200, single_line=True)}"
-            if (delivery == "failed" and e.delivery_error)
-            else ""
-        )
-        tail = Text(f" {dsym}{word}{why}", dstyle)
-        head = f"{title} · {verb}" if narrow else f"{title} — {verb} by {who}"
-        room = max(1, width - min(tail.cell_len, width // 2))
-        out = Text(fit(head, room))
-        out.append_text(tail)
-        out.truncate(width)
-        return out
+        # The richest line that keeps the title whole; else what was done, then as much
+        # of the title as fits, then the delivery symbol (details say the rest).
+        why = ""
+        if delivery == "failed" and e.delivery_error:
+            why = f": {clean(e.delivery_error, max_len=200, single_line=True)}"
+        full = Text(f"{title} — {verb} by {who}")
+        full.append(f" {dsym} {delivery}{why}", dstyle)
+        if full.cell_len <= width:
+            return _padded(full, width)
+        short = Text(f"{verb}: ")
+        tail = Text(f" {dsym}" + (f" failed{why}" if delivery == "failed" else ""), dstyle)
+        room = max(1, width - short.cell_len - min(tail.cell_len, width // 3))
+        short.append(fit(title, room))
+        short.append_text(tail)
+        short.truncate(width)
+        return _padded(short, width)
 
     def selected_keys(self) -> list[str]:
         """The marked items (in inbox order, including any a filter hides), or the one
