@@ -388,3 +388,23 @@ async def test_workflow_command_lists_the_matches_of_a_partial_name(
         await pilot.press("escape", "colon", *"workflow zzz", "enter")
         await pilot.pause()
         assert any("no workflow matches 'zzz'" in m for m in said(app))
+
+
+# --------------------------------------------------------------------------- rows (14.4)
+
+
+async def test_decided_rows_keep_their_title_at_every_width(
+    app_factory: AppFactory, store: Store
+) -> None:
+    """ "✓ HIGH approved by root@vm ✓ delivered" lost what was approved."""
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_row(app, pilot, "esc-deploy")
+        await pilot.press("a", "y")  # high: confirmed
+        await app.workers.wait_for_complete()
+        await app.poll()
+        for width in (42, 57, 97):
+            row = app.inbox_list.render_row("esc-deploy", width, frozen()).plain
+            assert "Deploy release" in row, (width, row)
+            assert "approved" in row, (width, row)
+            assert len(row) == width

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -194,21 +194,40 @@ def _kv(rows: list[tuple[str, Text | str]]) -> Table:
     return table
 
 
-def events_table(events: list[StoredEvent], now: float) -> Table:
+class ByWidth:
+    """One renderable for wide views, another below ``at`` cells (a side panel): chosen
+    when drawn, since a loader does not know the width it will be shown at."""
+
+    def __init__(self, wide: RenderableType, narrow: RenderableType, at: int = 70) -> None:
+        self.wide = wide
+        self.narrow = narrow
+        self.at = at
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.narrow if options.max_width < self.at else self.wide
+
+
+def events_table(events: list[StoredEvent], now: float) -> RenderableType:
+    """Recent events; in a narrow view without the agent column and with a short kind,
+    so what happened keeps room to be read."""
+    return ByWidth(_events(events, now, narrow=False), _events(events, now, narrow=True))
+
+
+def _events(events: list[StoredEvent], now: float, *, narrow: bool) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-    table.add_column("age", no_wrap=True, width=6)
-    table.add_column("kind", no_wrap=True, width=18)
-    table.add_column("agent", no_wrap=True, max_width=16)
+    table.add_column("age", no_wrap=True, width=4)
+    table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=12 if narrow else 18)
+    if not narrow:
+        table.add_column("agent", no_wrap=True, max_width=16)
     table.add_column("what", overflow="fold", ratio=1)
     for event in events:
-        table.add_row(
-            short_duration(now - event.ts),
-            event.kind,
-            safe(event.agent or "", max_len=60),
-            safe(_summary(event), max_len=300, single_line=True),
-        )
+        cells: list[RenderableType] = [short_duration(now - event.ts), event.kind]
+        if not narrow:
+            cells.append(safe(event.agent or "", max_len=60))
+        cells.append(safe(_summary(event), max_len=300, single_line=True))
+        table.add_row(*cells)
     if not events:
-        table.add_row("", Text("no events", style="dim"), "", "")
+        table.add_row("", Text("no events", style="dim"), *([""] * (1 if narrow else 2)))
     return table
 
 
