@@ -220,3 +220,43 @@ async def test_a_demo_guardrail_item_can_be_revealed(tmp_path: Path) -> None:
         found = await reveal(store, actor="dana@deck", reason="check", escalation=raised.data.id)
         assert found and all(f.original and f.original not in body for f in found)
         assert any(r.action == "guardrail.reveal" for r in await store.audit_records())
+
+
+# --------------------------------------------------------------------------- every kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "action", "expect"),
+    [
+        ("question", "answer", "using the answer: "),
+        ("approval", "approve", "approved by ops@deck"),
+        ("failure", "retry", "(attempt 2)"),
+        ("guardrail", "approve", "approved by ops@deck"),
+        ("budget", "approve", "budget raised"),
+        ("guardrail", "reject", "re-planning: not in a fixture"),
+    ],
+)
+def test_every_kind_the_demo_raises_can_be_acted_on(kind: str, action: str, expect: str) -> None:
+    """As the help and README say: questions answered, approvals and guardrail holds
+    approved or rejected, failures retried, budgets raised; the agent carries on."""
+    sim = Simulation(seed=11, agents=60, clock=lambda: FIXED)
+    sim.initial_events()
+
+    def raised(e: Event) -> bool:
+        return (
+            isinstance(e, EscalationRaised)
+            and e.data.kind == kind
+            and e.agent is not None
+            and not (e.task or "").endswith(".gate")
+        )
+
+    esc = _first(sim, raised, limit=40_000)
+    assert isinstance(esc, EscalationRaised)
+    answer = (esc.data.options or ["as you see fit"])[0]
+    reaction = sim.decide(
+        esc.data.id, action, actor="ops@deck", answer=answer, reason="not in a fixture"
+    )
+    status = [e for e in reaction if isinstance(e, AgentStatus) and e.agent == esc.agent]
+    assert status and status[-1].data.state == "working", reaction
+    assert expect in status[-1].data.activity, status[-1].data.activity
+    assert esc.data.id not in sim.open_escalations

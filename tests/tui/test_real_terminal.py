@@ -196,9 +196,7 @@ def test_command_typed_in_one_burst(tmux: Tmux, db_path: Path, tmp_path: Path) -
     assert _wait_file(rc) == "0"
 
 
-def test_answer_a_question_then_jump_to_the_next(
-    tmux: Tmux, db_path: Path, tmp_path: Path
-) -> None:
+def test_answer_a_question_then_jump_to_the_next(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
     """As a manager would: the questions only, n to the first, A, a number key; then the
     whole inbox again and n to what waits next. The answer is in the store, as the agent
     spelled the option."""
