@@ -458,9 +458,11 @@ class SwarmdeckApp(App[int]):
     # ------------------------------------------------------------------ panes
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
-        if self.command_line.is_open and event.widget is not self.command_line.input:
+        if self.command_line.is_open and self.focused is not self.command_line.input:
             # Focus left the prompt (a click): close it, or the letters typed next would
-            # go to a pane as decision keys with the prompt still on screen.
+            # go to a pane as decision keys with the prompt still on screen. Asked of the
+            # focus as it is now, not of the event: a fast "1/" delivers the pane's focus
+            # event after the prompt took focus, and that must not close it.
             self.command_line.close(refocus=False)
         for name in PANES:
             if event.widget is self.pane_widget(name):

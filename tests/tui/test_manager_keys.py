@@ -408,3 +408,19 @@ async def test_decided_rows_keep_their_title_at_every_width(
             assert "Deploy release" in row, (width, row)
             assert "approved" in row, (width, row)
             assert len(row) == width
+
+
+async def test_a_late_focus_event_does_not_close_a_prompt_just_opened(
+    app_factory: AppFactory,
+) -> None:
+    """A fast "1/" over SSH: the Swarm's focus event arrives after the prompt took focus.
+    Closing on it hid the prompt with focus still in it (found in tmux)."""
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.action_pane("swarm")  # its focus events are still queued…
+        app.action_filter()  # …when the prompt opens
+        await pilot.pause()
+        assert app.command_line.is_open and app.command_line.input.has_focus
+        await pilot.press(*"state:blocked", "enter")
+        await pilot.pause()
+        assert not app.command_line.is_open and app.swarm_list.has_focus

@@ -62,7 +62,18 @@ class Tmux:
         # One key per write: ESC glued to the next key reads as alt+key, as in any terminal.
         for key in keys:
             self.run("send-keys", "-t", "app", key)
-            time.sleep(0.15 if key == "Escape" else 0.02)
+            # A busy machine reads ESC and the next key in one go (alt+key): give it time.
+            time.sleep(0.4 if key == "Escape" else 0.02)
+
+    def wait_gone(self, text: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never went away; screen was:\n{screen}")
 
     def wait_for(self, text: str, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
@@ -117,6 +128,7 @@ def test_wide_terminal(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
     assert "╭" in screen and "▶" in screen  # the graph, in box-drawing characters
     # Filter the swarm, open details, come back, ask for help, quit through command mode.
     tmux.keys("1", "/", "state:blocked", "Enter")
+    tmux.wait_for("s Sort")  # the prompt closed: the footer shows the Swarm's keys again
     screen = tmux.wait_for("Swarm 2/12")
     swarm = "\n".join(line[60:] for line in screen.splitlines())  # the right-hand pane
     assert "tester-1" in swarm and "coder-1 " not in swarm
@@ -241,5 +253,7 @@ def test_tab_in_the_prompt_completes_and_types_no_decision(
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1  # esc-old
     assert "Inbox 5 open" in screen
-    tmux.keys("Escape", ":", "quit", "Enter")
+    tmux.keys("Escape")
+    tmux.wait_gone(":workflow rela")  # closed before the next prompt opens
+    tmux.keys(":", "quit", "Enter")
     assert _wait_file(rc) == "0"

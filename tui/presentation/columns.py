@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 #: One planned column: its key (the header label) and its width in cells.
 Planned = tuple[str, int]
@@ -87,13 +88,19 @@ SWARM_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def swarm_columns(width: int, sort: str = "name") -> list[Planned]:
-    """The Swarm's columns: task and spend from about 50 cells (a 120-column terminal)."""
+@lru_cache(maxsize=64)
+def _swarm_columns(width: int, sort: str) -> tuple[Planned, ...]:
     wanted = SORT_COLUMN.get(sort)
     columns = [
         replace(c, priority=1) if c.key == wanted and not c.flex else c for c in SWARM_COLUMNS
     ]
-    return plan(columns, width)
+    return tuple(plan(columns, width))
+
+
+def swarm_columns(width: int, sort: str = "name") -> list[Planned]:
+    """The Swarm's columns: task and spend from about 50 cells (a 120-column terminal).
+    Planned once per width and sort (rows ask for every line they draw)."""
+    return list(_swarm_columns(width, sort))
 
 
 # --------------------------------------------------------------------------- the Inbox
@@ -109,10 +116,15 @@ INBOX_COLUMNS: tuple[Column, ...] = (
 )
 
 
+@lru_cache(maxsize=64)
+def _inbox_columns(width: int) -> tuple[Planned, ...]:
+    return tuple(plan(INBOX_COLUMNS, width))
+
+
 def inbox_columns(width: int) -> list[Planned]:
     """The Inbox's columns: agent and due from about 60 cells (a 120-column terminal).
 
     Without an AGENT column the title carries the agent as a prefix, and without a
     DUE column the countdown follows the title (see the list's rendering).
     """
-    return plan(INBOX_COLUMNS, width)
+    return list(_inbox_columns(width))
