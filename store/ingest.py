@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.dead_letters import keep_new
+from swarmdeck.store.dead_letter_repeats import keep_new
 from swarmdeck.store.events import Event, EventError, parse_event_json
 
 #: Lines longer than this are rejected (a runaway agent must not exhaust memory).
