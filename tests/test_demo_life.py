@@ -16,6 +16,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.events import (
     AgentStatus,
     EscalationRaised,
+    EscalationWithdrawn,
     Event,
     TaskCreated,
     TaskHandoff,
@@ -260,3 +261,19 @@ def test_every_kind_the_demo_raises_can_be_acted_on(kind: str, action: str, expe
     assert status and status[-1].data.state == "working", reaction
     assert expect in status[-1].data.activity, status[-1].data.activity
     assert esc.data.id not in sim.open_escalations
+
+
+def test_a_question_nobody_answers_waits_minutes_not_seconds() -> None:
+    """It used to give up after about a minute (240 ticks at the default 4/s)."""
+    sim = Simulation(seed=42, agents=12, clock=lambda: FIXED)
+    sim.initial_events()
+    raised_at: dict[str, int] = {}
+    for tick in range(1, 6000):
+        for e in sim.tick():
+            if isinstance(e, EscalationRaised) and e.data.kind == "question":
+                raised_at[e.data.id] = tick
+            elif isinstance(e, EscalationWithdrawn) and e.data.id in raised_at:
+                waited = tick - raised_at[e.data.id]
+                assert waited >= 1200, (e.data.id, waited)  # five minutes at 4/s
+                return
+    raise AssertionError("no question was ever given up on")
