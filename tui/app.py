@@ -649,10 +649,13 @@ class SwarmdeckApp(App[int]):
         return (agent.rev if agent is not None else None, waiting)
 
     def _details_changed(self, result: PollResult) -> None:
-        """Another manager decided, an agent moved on: the open details view says so."""
-        screen = self.screen
-        if isinstance(screen, DetailScreen) and (result.inbox_changed or result.agents_changed):
-            screen.models_changed()
+        """Another manager decided, an agent moved on: an open details view says so (also
+        under a dialog opened from it). Reads the stack, never ``self.screen``: a poll may
+        land while the app shuts down and the stack is empty."""
+        if result.inbox_changed or result.agents_changed:
+            for screen in self.screen_stack:
+                if isinstance(screen, DetailScreen):
+                    screen.models_changed()
 
     def show_task(self, task_id: str) -> None:
         self.push_screen(
