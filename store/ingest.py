@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from swarmdeck.store.db import Store
+from swarmdeck.store.dead_letter_repeats import keep_new
 from swarmdeck.store.events import Event, EventError, parse_event_json
 
 #: Lines longer than this are rejected (a runaway agent must not exhaust memory).
@@ -89,7 +90,7 @@ async def ingest_lines(
                     for flt in filters:
                         raw = flt.mask_raw(raw)
                     masked.append((origin_, location_, raw, error))
-                await store.dead_letters_add(masked)
+                await keep_new(store, masked)  # a file ingested twice keeps each bad line once
             counts.committed_through = chunk.last_line
             if on_commit is not None:
                 on_commit(first, chunk.last_line)

@@ -12,6 +12,7 @@ Secrets (tokens) are ``SecretStr``: printed as ``**********`` everywhere, includ
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -124,6 +125,26 @@ class TuiSettings(_Section):
     ascii: bool | None = None
     """Draw with ASCII only (no box-drawing characters or symbols); unset: detect from the
     terminal's encoding (``SWARMDECK_ASCII=1`` also forces it)."""
+    confirm_severities: list[Literal["low", "normal", "high", "critical"]] = Field(
+        default_factory=lambda: list[Literal["low", "normal", "high", "critical"]](
+            ("high", "critical")
+        )
+    )
+    """Approving an escalation of one of these severities asks for a second keystroke
+    (``a`` again, ``y`` or enter); ``[]`` never asks."""
+    confirm_patterns: str = r"deploy|prod|push --force|force-push|rm -rf|drop"
+    """A regular expression, case-insensitive, searched in an escalation's title and body:
+    approving one that matches asks for a second keystroke, whatever its severity.
+    ``""`` turns it off."""
+
+    @field_validator("confirm_patterns")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 class CollectorSettings(_Section):
@@ -361,12 +382,34 @@ class Settings(BaseSettings):
 _toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
 
 
-def _describe(exc: ValidationError, origin: str) -> str:
-    parts = []
+def _describe(exc: ValidationError, file_origin: str, flags: dict[str, Any]) -> str:
+    """One line naming, for each bad field, where its value came from: an environment
+    variable, a command-line flag, or the file (an environment mistake used to be blamed
+    on config.toml)."""
+    by_origin: dict[str, list[str]] = {}
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"{origin}: " + "; ".join(parts)
+        path = [str(p) for p in err["loc"]]
+        loc = ".".join(path) or "(top level)"
+        origin = _origin_of(path, flags) or file_origin
+        by_origin.setdefault(origin, []).append(f"{loc}: {err['msg']}")
+    return "; ".join(f"{origin}: {'; '.join(parts)}" for origin, parts in by_origin.items())
+
+
+def _origin_of(path: list[str], flags: dict[str, Any]) -> str | None:
+    """``environment SWARMDECK_X__Y`` or ``command line`` when the value at ``path`` came
+    from there (the nearest variable that sets it or a section holding it); None for
+    the file and defaults."""
+    upper = {k.upper(): k for k in os.environ if k.upper().startswith("SWARMDECK_")}
+    for n in range(len(path), 0, -1):
+        name = "SWARMDECK_" + "__".join(path[:n]).upper()
+        if name in upper:
+            return f"environment {upper[name]}"
+    value: Any = flags
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return "command line"
 
 
 def load_settings(config: Path | None = None, **flags: Any) -> Settings:
@@ -403,7 +446,7 @@ def load_settings(config: Path | None = None, **flags: Any) -> Settings:
         return settings
     except ValidationError as exc:
         origin = str(path) if path.exists() else "configuration"
-        raise ConfigError(_describe(exc, origin)) from None
+        raise ConfigError(_describe(exc, origin, given)) from None
     finally:
         _toml_path.reset(token)
 

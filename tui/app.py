@@ -32,6 +32,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.events import DescendantFocus, Key
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
@@ -40,9 +41,10 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import Action
 from swarmdeck.store.opening import open_store
-from swarmdeck.tui.command_line import CommandLine
+from swarmdeck.tui.command_line import CommandInput, CommandLine
 from swarmdeck.tui.commands import HandlerId
 from swarmdeck.tui.decisions import DecisionController
+from swarmdeck.tui.jump import Jumper
 from swarmdeck.tui.model import SORTS, Models, PollResult
 from swarmdeck.tui.notify import osc_sequences
 from swarmdeck.tui.palette import SwarmdeckCommands
@@ -50,6 +52,7 @@ from swarmdeck.tui.presentation.status import (
     attention_text,
     inbox_title,
     status_line,
+    status_message,
     status_state,
     swarm_title,
     workflow_title,
@@ -63,12 +66,15 @@ from swarmdeck.tui.screens.details import (
     agent_details,
     audit_view,
     escalation_details,
+    messages_view,
     reveal_view,
     task_details,
 )
 from swarmdeck.tui.screens.help import help_view
 from swarmdeck.tui.screens.metrics import MetricsScreen
+from swarmdeck.tui.screens.workflow_picker import WorkflowPicker, ranked
 from swarmdeck.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
+from swarmdeck.tui.toasts import Folder, MessageLog
 from swarmdeck.tui.widgets.graph import WorkflowGraph
 from swarmdeck.tui.widgets.lists import InboxList, RowList, SwarmList
 
@@ -106,10 +112,10 @@ class SwarmdeckApp(App[int]):
     CSS = """
     #status { height: 1; background: $panel; color: $text; padding: 0 1; }
     #panes {
-        layout: grid; grid-size: 2 2; grid-columns: 9fr 11fr; grid-rows: 1fr 1fr; height: 1fr;
+        layout: grid; grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; height: 1fr;
     }
     #pane-workflow { column-span: 2; }
-    #panes.-narrow { grid-size: 1 3; grid-columns: 1fr; grid-rows: 1fr 1fr 1fr; }
+    #panes.-narrow { grid-size: 1 3; grid-columns: 1fr; grid-rows: 3fr 2fr 2fr; }
     #panes.-narrow #pane-workflow { column-span: 1; }
     #panes.-single { grid-size: 1 1; grid-columns: 1fr; grid-rows: 1fr; }
     #panes.-single #pane-workflow { column-span: 1; }
@@ -122,6 +128,7 @@ class SwarmdeckApp(App[int]):
     #command-bar.-visible { display: block; }
     #command-mode { width: 2; padding: 0 0 0 1; color: $accent; text-style: bold; }
     #command { height: 1; border: none; padding: 0; width: 1fr; background: $panel; }
+    #command-hint { width: auto; max-width: 70%; height: 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, id="app.next_pane", priority=True),
@@ -138,6 +145,8 @@ class SwarmdeckApp(App[int]):
         Binding("3", "pane('workflow')", "Workflow", show=False, id="app.workflow", priority=True),
         Binding("colon", "command", "Command", id="app.command", priority=True),
         Binding("slash", "filter", "Filter", id="app.filter", priority=True),
+        Binding("n", "next_waiting(1)", "Next waiting", id="app.next_waiting"),
+        Binding("N", "next_waiting(-1)", "Previous waiting", show=False, id="app.previous_waiting"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("escape", "back", "Back", show=False, id="app.back", priority=True),
         Binding("enter", "submit_command", "Run", show=False, id="app.submit", priority=True),
@@ -146,7 +155,7 @@ class SwarmdeckApp(App[int]):
     ]
     #: Actions that belong to the main screen, never to a screen pushed over it.
     MAIN_SCREEN_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"command", "filter", "pane", "cycle_pane", "back"}
+        {"command", "filter", "pane", "cycle_pane", "back", "next_waiting"}
     )
 
     def __init__(
@@ -192,6 +201,11 @@ class SwarmdeckApp(App[int]):
         self._status_at = 0.0
         self.hung_up = False
         self._pane_titles: dict[str, str] = {}
+        self.toasts = Folder()
+        #: Toasts retired before Textual took them in (a burst of messages in one tick).
+        self._retired: set[str] = set()
+        self.status_messages = Folder(limit=1)
+        self.message_log = MessageLog()
         # Widgets are kept as attributes: timers must never query a screen being torn down.
         self.status_line = StatusLine(id="status")
         self.panes = Container(id="panes")
@@ -203,12 +217,14 @@ class SwarmdeckApp(App[int]):
         self.graph = WorkflowGraph(clock=self.clock)
         self.command_line = CommandLine(self)
         self.decisions = DecisionController(self)
+        self.jumper = Jumper(self)
         # The refresh listeners, in the order the old hand-routing ran them: a toast for
         # what needs attention, the graph, dropped marks, then the titles that count them.
         self.refresher.subscribe(self._attention)
         self.refresher.subscribe(self._graph_changed)
         self.refresher.subscribe(self.decisions.models_changed)
         self.refresher.subscribe(self._titles_changed)
+        self.refresher.subscribe(self._details_changed)
 
     # ------------------------------------------------------------------ layout
 
@@ -260,6 +276,7 @@ class SwarmdeckApp(App[int]):
         for message in self.theme_errors:
             self.say(message, severity="error", timeout=10)
         self.inbox_list.read_only = self.read_only
+        self.swarm_list.read_only = self.read_only
         self.graph.read_only = self.read_only
         for widget in (self.inbox_list, self.swarm_list):
             widget.ascii_only = self.ascii_only
@@ -313,8 +330,53 @@ class SwarmdeckApp(App[int]):
         severity: Literal["information", "warning", "error"] = "information",
         timeout: float | None = None,
     ) -> None:
-        """A toast that is never parsed as markup (messages often quote agent text)."""
+        """A message that is never parsed as markup (messages often quote agent text)."""
         self.notify(clean(message, max_len=600), severity=severity, markup=False, timeout=timeout)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every message, ours and Textual's: folded, at most two toasts, and on the status
+        line wherever a toast would cover the rows being worked on (:mod:`tui.toasts`)."""
+        timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        text = str(message)
+        now = time.monotonic()
+        self.message_log.add(self.clock(), severity, text)
+        if not self.toasts_fit():
+            self.status_messages.add(text, severity, now=now, timeout=timeout)
+            self._update_status()
+            return
+        decision = self.toasts.add(text, severity, now=now, timeout=timeout)
+        retired = set(decision.retire)
+        for old in [n for n in self._notifications if n.identity in retired]:
+            self._unnotify(old, refresh=False)
+            retired.discard(old.identity)
+        self._retired |= retired  # still in the message queue: dropped on arrival
+        notification = Notification(decision.shown.label, title, severity, timeout, markup=markup)
+        decision.shown.ident = notification.identity
+        self.post_message(Notify(notification))
+
+    def _on_notify(self, event: Notify) -> None:
+        # Textual calls this handler of every class in the MRO: the App's own one (which
+        # shows the toast) runs after this one unless the default is prevented.
+        if event.notification.identity in self._retired:
+            self._retired.discard(event.notification.identity)
+            event.prevent_default()
+
+    def toasts_fit(self) -> bool:
+        """Toasts sit at the bottom right: over the workflow pane of the wide layout. Any
+        other layout (narrow, one pane) or a focused workflow pane would have them cover
+        what the manager is acting on."""
+        if len(self.screen_stack) > 1:
+            return True  # details and dialogs: nothing there is a row being acted on
+        wide = not self.panes.has_class("-narrow") and not self.panes.has_class("-single")
+        return wide and self.focused is not self.graph
 
     # ------------------------------------------------------------------ data
 
@@ -373,6 +435,13 @@ class SwarmdeckApp(App[int]):
         self._set_title("workflow", workflow_title(m.graph, m.workflows))
 
     def _update_status(self) -> None:
+        shown = self.status_messages.current(time.monotonic())
+        if shown is not None:
+            text = status_message(shown.label, shown.severity, ascii_only=self.ascii_only)
+            if text.plain != self._last_status:
+                self._last_status = text.plain
+                self.status_line.update(text)
+            return
         state = status_state(
             self.models,
             now=self.clock(),
@@ -391,6 +460,12 @@ class SwarmdeckApp(App[int]):
     # ------------------------------------------------------------------ panes
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if self.command_line.is_open and self.focused is not self.command_line.input:
+            # Focus left the prompt (a click): close it, or the letters typed next would
+            # go to a pane as decision keys with the prompt still on screen. Asked of the
+            # focus as it is now, not of the event: a fast "1/" delivers the pane's focus
+            # event after the prompt took focus, and that must not close it.
+            self.command_line.close(refocus=False)
         for name in PANES:
             if event.widget is self.pane_widget(name):
                 self.current_pane = name
@@ -450,12 +525,19 @@ class SwarmdeckApp(App[int]):
             self.inbox_list if self.current_pane == "inbox" else self.swarm_list
         )
 
+    async def action_next_waiting(self, step: int) -> None:
+        await self.jumper.jump(step)
+
     def action_submit_command(self) -> None:
         self.command_line.submit()
 
     @on(Input.Changed, "#command")
     def _command_changed(self, event: Input.Changed) -> None:
         self.command_line.changed(event.value)
+
+    @on(CommandInput.CompleteRequested)
+    def _command_complete(self) -> None:
+        self.command_line.complete()
 
     @on(Input.Submitted, "#command")
     async def _command_submitted(self, event: Input.Submitted) -> None:
@@ -475,7 +557,8 @@ class SwarmdeckApp(App[int]):
             case "show_workflow":
                 if arg:
                     await self.select_workflow(arg)
-                self.action_pane("workflow")
+                if not isinstance(self.screen, WorkflowPicker):
+                    self.action_pane("workflow")
             case "show_adapters":
                 self.action_adapters()
             case "show_audit":
@@ -492,6 +575,8 @@ class SwarmdeckApp(App[int]):
                 self.set_sort(arg)
             case "show_help":
                 self.action_help()
+            case "show_messages":
+                self.action_messages()
             case "quit":
                 self.exit(0)
             case _:
@@ -504,6 +589,10 @@ class SwarmdeckApp(App[int]):
             DetailScreen("Keys (remap by id in [tui.keymap])", lambda: help_view(self))
         )
 
+    def action_messages(self) -> None:
+        log = list(self.message_log.entries)
+        self.push_screen(DetailScreen("Messages (newest first)", lambda: messages_view(log)))
+
     def action_adapters(self) -> None:
         self.push_screen(DetailScreen("Adapters", lambda: adapters_view(self.store, self.clock())))
 
@@ -514,14 +603,23 @@ class SwarmdeckApp(App[int]):
         self.push_screen(MetricsScreen(self.store, clock=self.clock))
 
     def show_agent(self, name: str) -> None:
+        def done(action: Action | None) -> None:
+            if action:
+                self.decisions.request_for_agent(name, action)
+
         self.push_screen(
-            DetailScreen(f"Agent {name}", lambda: agent_details(self.store, name, self.clock()))
+            DetailScreen(
+                f"Agent {name}",
+                lambda: agent_details(self.store, name, self.clock()),
+                decidable=lambda: self.decisions.why_not_agent(name),
+                watch=lambda: self._agent_token(name),
+            ),
+            done,
         )
 
     def show_escalation(self, escalation_id: str) -> None:
         e = self.models.inbox.items.get(escalation_id)
         title = f"Escalation: {e.title}" if e else f"Escalation {escalation_id}"
-        decisions = not self.read_only and (e is None or e.state == "open")
 
         def done(action: Action | None) -> None:
             if action:
@@ -536,11 +634,30 @@ class SwarmdeckApp(App[int]):
             DetailScreen(
                 title,
                 lambda: escalation_details(self.store, escalation_id, self.clock()),
-                decisions=decisions,
+                decidable=lambda: self.decisions.why_not(escalation_id),
                 revealer=revealer if can_reveal else None,
+                watch=lambda: self._escalation_token(escalation_id),
             ),
             done,
         )
+
+    def _escalation_token(self, escalation_id: str) -> object:
+        e = self.models.inbox.items.get(escalation_id)
+        return None if e is None else (e.rev, e.state, e.delivery)
+
+    def _agent_token(self, name: str) -> object:
+        agent = self.models.swarm.agents.get(name)
+        waiting = tuple((e.id, e.rev) for e in self.decisions.waiting_for(name))
+        return (agent.rev if agent is not None else None, waiting)
+
+    def _details_changed(self, result: PollResult) -> None:
+        """Another manager decided, an agent moved on: an open details view says so (also
+        under a dialog opened from it). Reads the stack, never ``self.screen``: a poll may
+        land while the app shuts down and the stack is empty."""
+        if result.inbox_changed or result.agents_changed:
+            for screen in self.screen_stack:
+                if isinstance(screen, DetailScreen):
+                    screen.models_changed()
 
     def show_task(self, task_id: str) -> None:
         self.push_screen(
@@ -579,15 +696,17 @@ class SwarmdeckApp(App[int]):
         self.update_titles()
 
     async def select_workflow(self, name: str) -> None:
+        """Show ``name``: a whole name or a prefix only one workflow has; otherwise the
+        picker opens on what matches, so "rel" lists the releases."""
         names = [w.name for w in self.models.workflows]
         if name not in names:
             matches = [n for n in names if n.startswith(name)]
             if len(matches) != 1:
-                self.say(
-                    f"no workflow {name!r}"
-                    + (f"; known: {', '.join(names[:10])}" if names else ""),
-                    severity="warning",
-                )
+                if not ranked(self.models.workflows, name):
+                    known = f"; known: {', '.join(names[:10])}" if names else ""
+                    self.say(f"no workflow matches {name!r}{known}", severity="warning")
+                    return
+                self.pick_workflow(name)
                 return
             name = matches[0]
         self.graph.cursor = None  # a chosen workflow opens on its first node
@@ -595,15 +714,24 @@ class SwarmdeckApp(App[int]):
         self.graph.set_workflow(self.models.graph)
         self.update_titles()
 
-    @on(WorkflowGraph.NextWorkflow)
-    async def _next_workflow(self) -> None:
-        names = [w.name for w in self.models.workflows]
-        if not names:
+    def pick_workflow(self, query: str = "") -> None:
+        if not self.models.workflows:
             self.say("no workflows yet")
             return
-        current = self.models.workflow_name
-        index = names.index(current) if current in names else -1
-        await self.select_workflow(names[(index + 1) % len(names)])
+
+        async def chosen(name: str | None) -> None:
+            if name:
+                await self.select_workflow(name)
+                self.action_pane("workflow")
+
+        picker = WorkflowPicker(
+            self.models.workflows, query=query, current=self.models.workflow_name
+        )
+        self.push_screen(picker, chosen)
+
+    @on(WorkflowGraph.PickWorkflow)
+    def _pick_workflow(self) -> None:
+        self.pick_workflow()
 
     # ------------------------------------------------------------------ decisions
 
@@ -614,6 +742,10 @@ class SwarmdeckApp(App[int]):
     @on(InboxList.DecideRequested)
     def _decide(self, event: InboxList.DecideRequested) -> None:
         self.decisions.request(event.action, event.keys, confirm=event.marked)
+
+    @on(SwarmList.DecideRequested)
+    def _decide_for_agent(self, event: SwarmList.DecideRequested) -> None:
+        self.decisions.request_for_agent(event.agent, event.action)
 
     @on(InboxList.MakeRuleRequested)
     def _make_rule(self, event: InboxList.MakeRuleRequested) -> None:

@@ -10,7 +10,7 @@ Pure data and string functions: no Textual.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +24,7 @@ HandlerId = Literal[
     "set_theme",
     "set_sort",
     "show_help",
+    "show_messages",
     "quit",
 ]
 
@@ -57,7 +58,7 @@ COMMANDS: tuple[Command, ...] = (
         "workflow",
         ("wf", "workflows"),
         "NAME",
-        "show a workflow (prefix is enough)",
+        "show a workflow (part of a name lists the matches)",
         "show_workflow",
         arg_optional=True,
     ),
@@ -72,13 +73,22 @@ COMMANDS: tuple[Command, ...] = (
     Command("sort", (), "name|state|last seen|cost", "sort the swarm", "set_sort"),
     Command("help", (), "", "every key, as mapped", "show_help"),
     Command(
+        "messages",
+        ("msgs",),
+        "",
+        "what was said lately (toasts and the status line)",
+        "show_messages",
+    ),
+    Command(
         "quit", ("q", "exit", "q!"), "", "leave (the swarm keeps running in the store)", "quit"
     ),
 )
 
 #: The ``/`` prompt's syntax, for help and for its placeholder.
 FILTER_SYNTAX = "/text  state:blocked  role:coder  !word"
-FILTER_PLACEHOLDER = "text  state:blocked  role:coder  !state:idle   (enter keeps, esc clears)"
+FILTER_PLACEHOLDER = (
+    "text  state:blocked  role:coder  !state:idle   (tab completes, enter keeps, esc clears)"
+)
 
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}
 
@@ -110,3 +120,90 @@ def help_rows() -> Iterator[tuple[str, str]]:
             yield "  ".join(pending), c.description
             pending = []
     yield FILTER_SYNTAX, "filter the focused list; esc clears"
+
+
+# --------------------------------------------------------------------------- completion
+
+Values = Callable[[HandlerId], Sequence[str]]
+"""What a command's argument may be, by handler (the workflows, themes, sort orders)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What Tab makes of a line: the new line, and every candidate it chose among."""
+
+    line: str
+    candidates: tuple[str, ...] = ()
+
+
+def complete_command(line: str, values: Values) -> Completion:
+    """Complete the ``:`` line: the command word, then its argument.
+
+    One candidate: the line becomes it (a command that takes an argument gets the space
+    after it). Several: the line grows to their longest common prefix and all are
+    returned, so the prompt can list them and a second Tab can cycle through them.
+    Matching ignores case; an argument also matches in the middle ("42" finds
+    "release-42") when nothing starts with it.
+    """
+    text = line.lstrip().lstrip(":")
+    word, space, arg = text.partition(" ")
+    if not space:
+        names = [c.name for c in COMMANDS if c.name.startswith(word.lower())]
+        names += [
+            c.name
+            for c in COMMANDS
+            if c.name not in names and any(a.startswith(word.lower()) for a in c.aliases)
+        ]
+        if len(names) == 1:
+            only = _BY_WORD[names[0]]
+            return Completion(names[0] + (" " if only.args else ""), tuple(names))
+        return Completion(_common_prefix(names) or word, tuple(names))
+    command = _BY_WORD.get(word.lower())
+    if command is None or not command.args:
+        return Completion(line)
+    found = _matching(arg.strip(), values(command.handler))
+    head = f"{word} "
+    if len(found) == 1:
+        return Completion(head + found[0], found)
+    return Completion(head + (_common_prefix(found) or arg.strip()), found)
+
+
+def complete_filter(line: str, fields: dict[str, Sequence[str]]) -> Completion:
+    """Complete the last term of a ``/`` filter: a field name (``sta`` -> ``state:``),
+    then its value (``state:bl`` -> ``state:blocked``); ``!`` negation is kept."""
+    head, _, last = line.rpartition(" ")
+    prefix = f"{head} " if head else ""
+    neg = "!" if last.startswith("!") else ""
+    term = last[len(neg) :]
+    name, colon, value = term.partition(":")
+    if not colon:
+        found = _matching(name, [f"{f}:" for f in fields], anywhere=False)
+        if len(found) == 1:
+            return Completion(prefix + neg + found[0], found)
+        return Completion(prefix + neg + (_common_prefix(found) or name), found)
+    known = fields.get(name.lower())
+    if known is None:
+        return Completion(line)
+    found = _matching(value, known)
+    if len(found) == 1:
+        return Completion(f"{prefix}{neg}{name}:{found[0]} ", found)
+    return Completion(f"{prefix}{neg}{name}:{_common_prefix(found) or value}", found)
+
+
+def _matching(prefix: str, values: Sequence[str], *, anywhere: bool = True) -> tuple[str, ...]:
+    low = prefix.lower()
+    unique = list(dict.fromkeys(values))
+    starts = tuple(v for v in unique if v.lower().startswith(low))
+    if starts or not anywhere or not low:
+        return starts
+    return tuple(v for v in unique if low in v.lower())
+
+
+def _common_prefix(values: Sequence[str]) -> str:
+    if not values:
+        return ""
+    first, last = min(values), max(values)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]

@@ -2,43 +2,53 @@
 
 One controller owns the deciding context (lazygit's controllers: one controller per
 context owns its keys and actions; the App wires them): approve; reject with a reason;
-reroute to a picked target, with a reason; retry; the same over marked items with a
+reroute to a picked target, with a reason; retry; answer a question with one of its
+options (or in words, when it offers none); the same over marked items with a
 confirmation that lists each one; retrying a failed workflow node; and the hand-off to
-"decide and make a rule". The store's compare-and-set settles races, and whoever loses
-is told who decided first and when. A read-only session is refused with a reason, never
-with silence.
+"decide and make a rule". The keys work on the Inbox, on an agent in the Swarm (its
+open escalation) and in the details views.
+
+Approving what cannot be undone (a high or critical item, or one matching
+``tui.confirm_patterns``) asks for a second keystroke. The store's compare-and-set
+settles races, and whoever loses is told who decided first and when. A read-only
+session, an open ``:`` prompt and a key with nothing to act on are refused with a
+reason, never with silence.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widget import Widget
 
 from swarmdeck.store.actions import act_on_task
+from swarmdeck.store.answers import check_answer
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
 from swarmdeck.store.events import Action
 from swarmdeck.store.models import Escalation, WorkflowNode
 from swarmdeck.tui.model import PollResult
-from swarmdeck.tui.render import short_duration
+from swarmdeck.tui.render import ACTION_PAST, short_duration
 from swarmdeck.tui.safe_text import clean, safe
 from swarmdeck.tui.screens.make_rule import MakeRuleScreen
-from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
+from swarmdeck.tui.screens.modals import AnswerScreen, ConfirmScreen, PickScreen, ReasonScreen
 from swarmdeck.tui.widgets.graph import WorkflowGraph
-from swarmdeck.tui.widgets.lists import InboxList
+from swarmdeck.tui.widgets.lists import InboxList, SwarmList
 
 if TYPE_CHECKING:
     from swarmdeck.tui.app import SwarmdeckApp
 
 #: The decisions a manager makes from the inbox, the details view and the palette.
-DECISION_VERBS: tuple[Action, ...] = ("approve", "reject", "reroute", "retry")
+DECISION_VERBS: tuple[Action, ...] = ("approve", "reject", "reroute", "retry", "answer")
 
 #: Bindings that decide: hidden, disabled and explained in a read-only session.
 DECISION_BINDING_IDS = frozenset(
-    {"inbox.approve", "inbox.reject", "inbox.reroute", "inbox.retry", "inbox.make_rule"}
-    | {"graph.retry"}
+    {"inbox.approve", "inbox.reject", "inbox.reroute", "inbox.retry", "inbox.answer"}
+    | {"inbox.make_rule", "graph.retry"}
+    | {"swarm.approve", "swarm.reject", "swarm.reroute", "swarm.retry", "swarm.answer"}
     | {"details.approve", "details.reject", "details.reroute", "details.retry"}
+    | {"details.answer"}
 )
 
 
@@ -73,12 +83,68 @@ class DecisionController:
         why. True when the key is answered and must go no further."""
         if (
             self.app.read_only
-            and isinstance(focused, (InboxList, WorkflowGraph))
+            and isinstance(focused, (InboxList, SwarmList, WorkflowGraph))
             and key in self.decision_keys(focused)
         ):
             self.refuse_read_only()
             return True
         return False
+
+    def refuse_prompt_open(self) -> bool:
+        """True (and said) while the ``:`` or ``/`` prompt is on screen: keys typed there
+        are words, never decisions."""
+        if self.app.command_line.is_open:
+            self.app.say("the prompt is open: enter runs it, esc closes it", severity="warning")
+            return True
+        return False
+
+    # ------------------------------------------------------------------ what to act on
+
+    def why_not(self, escalation_id: str) -> str | None:
+        """Why ``escalation_id`` cannot be decided now (None: it can)."""
+        if self.app.read_only:
+            return "read-only: decisions are disabled for this session"
+        e = self.app.models.inbox.items.get(escalation_id)
+        if e is None or e.state == "open":
+            return None
+        if e.state == "decided" and e.decided_by:
+            ago = short_duration(self.app.clock() - (e.decided_ts or self.app.clock()))
+            return (
+                f"nothing to decide: already decided by {clean(e.decided_by, max_len=80)} "
+                f"({ago} ago)"
+            )
+        return f"nothing to decide: {clean(e.id, max_len=60)} is {e.state}"
+
+    def waiting_for(self, agent: str) -> list[Escalation]:
+        """The agent's open escalations, most urgent first (the inbox's order)."""
+        inbox = self.app.models.inbox
+        found = [e for e in inbox.items.values() if e.state == "open" and e.agent == agent]
+        return sorted(found, key=lambda e: inbox.index.get(e.id, len(inbox.order)))
+
+    def why_not_agent(self, agent: str) -> str | None:
+        """Why nothing can be decided for ``agent`` now (None: it waits on something)."""
+        if self.app.read_only:
+            return "read-only: decisions are disabled for this session"
+        if self.waiting_for(agent):
+            return None
+        a = self.app.models.swarm.agents.get(agent)
+        state = f" ({a.state})" if a is not None else ""
+        return f"nothing to decide: {clean(agent, max_len=80)}{state} has no open escalation"
+
+    def request_for_agent(self, agent: str, action: Action) -> None:
+        """A decision key on an agent: act on its most urgent open escalation."""
+        if self.refuse_read_only() or self.refuse_prompt_open():
+            return
+        waiting = self.waiting_for(agent)
+        if not waiting:
+            self.app.say(self.why_not_agent(agent) or "nothing to decide", severity="warning")
+            return
+        if len(waiting) > 1:
+            self.app.say(
+                f"{clean(agent, max_len=80)} waits on {len(waiting)}: this is the most urgent "
+                "(n jumps to the next)"
+            )
+        self.request(action, [waiting[0].id])
 
     # ------------------------------------------------------------------ from the models
 
@@ -119,7 +185,7 @@ class DecisionController:
         ``confirm`` (the keys come from marks) always shows the plan before anything is
         written; more than one key always does too.
         """
-        if self.refuse_read_only():
+        if self.refuse_read_only() or self.refuse_prompt_open():
             return
         if self._deciding:
             # Keys typed ahead of a dialog land here: never let them replace the decision
@@ -151,6 +217,7 @@ class DecisionController:
             return
         reason: str | None = None
         target: str | None = None
+        answer: str | None = None
         what = items[0] if len(items) == 1 else None
         subject = (
             Text.assemble(
@@ -190,6 +257,10 @@ class DecisionController:
             )
             if not reason:
                 return
+        elif action == "answer":
+            answer = await self._ask_answer(items)
+            if answer is None:
+                return
         if len(items) > 1 or confirm:
             lines = [plan_line(action, e, reason, target) for e in items]
             ok = await app.push_screen_wait(
@@ -197,7 +268,71 @@ class DecisionController:
             )
             if not ok:
                 return
-        await self.apply(action, items, reason=reason, target=target)
+        elif action == "approve" and (why := self.needs_confirm(items[0])):
+            line = plan_line(action, items[0], reason, target)
+            ok = await app.push_screen_wait(
+                ConfirmScreen(
+                    f"approve this? {why}", [line], again=frozenset(self._keys_for("approve"))
+                )
+            )
+            if not ok:
+                return
+        await self.apply(action, items, reason=reason, target=target, answer=answer)
+
+    async def _ask_answer(self, items: list[Escalation]) -> str | None:
+        """The answer dialog (one question at a time); None when cancelled or refused."""
+        app = self.app
+        if len(items) != 1:
+            app.say("answer one question at a time (unmark the others)", severity="warning")
+            return None
+        e = items[0]
+        if e.kind != "question":
+            app.say(
+                f"{clean(e.id, max_len=60)} is a {e.kind}, not a question: approve (a), "
+                "reject (d), reroute (o) or retry (r) it",
+                severity="warning",
+            )
+            return None
+        prompt = Text.assemble(
+            "Answer ",
+            safe(e.title, max_len=200, single_line=True),
+            f" ({clean(e.agent or e.workflow or '-', max_len=60)})",
+        )
+        body = safe(e.body, max_len=600) if e.body else None
+        answer = await app.push_screen_wait(AnswerScreen(prompt, e.options, body))
+        if not answer:
+            return None
+        try:
+            return check_answer(answer, e.options)
+        except InvalidDecision as exc:
+            app.say(str(exc), severity="error")
+            return None
+
+    def needs_confirm(self, e: Escalation) -> str | None:
+        """Why approving ``e`` asks for a second keystroke (None: it does not)."""
+        tui = self.app.tui
+        if e.severity in tui.confirm_severities:
+            return f"It is {e.severity}."
+        if tui.confirm_patterns:
+            found = re.search(tui.confirm_patterns, f"{e.title}\n{e.body}", re.IGNORECASE)
+            if found:
+                return f"It mentions {found.group(0)!r}."
+        return None
+
+    def _keys_for(self, action: str) -> set[str]:
+        """The keys (as mapped) that ask for ``action`` on a list: what confirms it again."""
+        ids = {f"{where}.{action}" for where in ("inbox", "swarm", "details")}
+        keys: set[str] = set()
+        for widget in (self.app.inbox_list, self.app.swarm_list):
+            for key, bindings in widget._bindings.key_to_bindings.items():
+                for b in bindings:
+                    if b.id in ids:
+                        mapped = self.app._keymap.get(b.id)
+                        if mapped:
+                            keys.update(k.strip() for k in mapped.split(","))
+                        else:
+                            keys.add(key)
+        return keys
 
     def reroute_choices(self, items: list[Escalation]) -> list[tuple[str, Text]]:
         """The agents' own suggestions first, then each source's role and its idle peers."""
@@ -218,7 +353,8 @@ class DecisionController:
                 (a for a in agents.values() if a.role == src.role and a.name != src.name),
                 key=lambda a: (a.state not in ("idle", "done"), a.name),
             )
-            if src.role and f"role:{src.role}" not in seen:
+            # "Any planner" only when another planner exists: a reroute must move the task.
+            if src.role and peers and f"role:{src.role}" not in seen:
                 seen.add(f"role:{src.role}")
                 out.append(
                     (f"role:{src.role}", safe(f"role:{src.role}  (any {src.role})", max_len=200))
@@ -236,6 +372,7 @@ class DecisionController:
         *,
         reason: str | None = None,
         target: str | None = None,
+        answer: str | None = None,
     ) -> None:
         """Write each decision; carry on past a lost race or a failure and report each."""
         app = self.app
@@ -245,7 +382,9 @@ class DecisionController:
         decided: list[str] = []
         for e in items:
             try:
-                await app.store.decide(e.id, action, actor=app.actor, reason=reason, target=target)
+                await app.store.decide(
+                    e.id, action, actor=app.actor, reason=reason, target=target, answer=answer
+                )
                 done += 1
                 decided.append(e.id)
             except AlreadyDecided as exc:
@@ -264,7 +403,8 @@ class DecisionController:
                 if len(items) == 1
                 else f"{done} escalations"
             )
-            app.say(f"{action}: {what}")
+            said = f" {clean(answer, max_len=80, single_line=True)!r}" if answer else ""
+            app.say(f"{ACTION_PAST.get(action, action)}{said}: {what}")
         for loss in lost:
             if loss.by:
                 ago = short_duration(app.clock() - (loss.at or 0))
@@ -334,7 +474,7 @@ def plan_line(action: str, e: Escalation, reason: str | None, target: str | None
     line = Text(f"{action} ")
     line.append(f"[{e.severity}] ")
     line.append_text(safe(e.title, max_len=120, single_line=True))
-    line.append(f" · {clean(e.agent or '-', max_len=60)} · {clean(e.id, max_len=60)}")
+    line.append(f" · {clean(e.agent or e.workflow or '-', max_len=60)} · {clean(e.id, max_len=60)}")
     if target:
         line.append(f" → {clean(target, max_len=60)}")
     if reason:

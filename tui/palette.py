@@ -95,6 +95,8 @@ class SwarmdeckCommands(Provider):
             shown_id = escape(clean(e.id, max_len=60, single_line=True))
             if not app.read_only:
                 for verb in DECISION_VERBS:
+                    if verb == "answer" and e.kind != "question":
+                        continue  # only a question takes an answer
                     out.append(
                         (
                             f"inbox: {verb} {title}",

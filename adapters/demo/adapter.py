@@ -1,9 +1,11 @@
 """The ``demo`` adapter: a :class:`Simulation` paced in real time, reacting to decisions.
 
 It paces the simulation at ``rate`` agent updates a second, feeds the manager's
-decisions into it, and makes restarts against an existing database produce fresh ids
-and names (a new *run*, persisted with the events) instead of duplicates that would
-freeze the world.
+decisions into it, and saves the world with every batch (:mod:`.persistence`), so a
+restart continues the same swarm: the same agents on the same tasks, every open item
+still open and answerable. Each start is a new *run* (persisted with the events), which
+keeps event ids fresh. A swarm too big to snapshot, or one whose options changed,
+starts over instead, closing what the previous run left open.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import ClassVar, cast
 from pydantic import ConfigDict, Field
 
 from swarmdeck.adapters.base import Adapter, AdapterContext, AdapterOptions, Batch, DeliveryError
+from swarmdeck.adapters.demo import persistence
 from swarmdeck.adapters.demo.simulation import Simulation
 from swarmdeck.adapters.demo.world import UnknownEscalation
 from swarmdeck.store.db import Store
+from swarmdeck.store.errors import NotFound
 from swarmdeck.store.events import Event
-from swarmdeck.store.models import Delivery
+from swarmdeck.store.models import Decision, Delivery
 from swarmdeck.store.queries.by_origin import (
     UnfinishedTask,
     active_agent_names,
@@ -57,10 +61,10 @@ _REMEMBERED_DECISIONS = 10_000
 class DemoAdapter(Adapter):
     """A simulated swarm of planner, coder, reviewer and tester agents that reacts to decisions.
 
-    Every (re)start is a new *run*: the run number and the next workflow and
-    escalation numbers are saved with the events (adapter state ``run``,
-    ``next_workflow``, ``next_escalation``), so a restarted demo continues with
-    fresh ids and names, and first closes what the previous run left open.
+    Every (re)start is a new *run*: the run number, the next workflow and escalation
+    numbers and the world itself are saved with the events (adapter state ``run``,
+    ``next_workflow``, ``next_escalation``, ``world``), so a restarted demo continues
+    the swarm with fresh event ids.
     """
 
     type_name: ClassVar[str] = "demo"
@@ -84,6 +88,8 @@ class DemoAdapter(Adapter):
         return cast(DemoOptions, self.options)
 
     async def _new_simulation(self) -> tuple[Simulation, list[Event]]:
+        """The simulation of this run, and what it says first: the world as it starts, or
+        (continuing a saved world) what reconciling it with the store found."""
         opts = self.opts
         store = self.context.store
         saved = await store.get_states(self.name)
@@ -102,19 +108,49 @@ class DemoAdapter(Adapter):
             workflows=opts.workflows,
         )
         if run == 0:
-            return sim, []
-        # Close what the previous run left open: its agents are gone with it.
+            return sim, sim.initial_events()
+        world = saved.get("world") or ""
+        if world:
+            try:
+                persistence.restore(sim, persistence.loads(world))
+            except (persistence.SnapshotMismatch, ValueError, KeyError, TypeError) as exc:
+                self.context.log.info("demo: not continuing the saved world (%s)", exc)
+            else:
+                return sim, await self._reconcile(sim)
+        # Starting over: close what the previous run left open, its agents are gone.
         escalations, tasks, agents = await _left_open(store, self.name)
-        return sim, sim.retire(escalations, tasks, agents)
+        return sim, sim.retire(escalations, tasks, agents) + sim.initial_events()
+
+    async def _reconcile(self, sim: Simulation) -> list[Event]:
+        """Line the restored world up with the store: a decision delivered just before the
+        stop whose reaction was never stored is applied now; an item open in the store
+        that the world does not know (it never should) is withdrawn."""
+        store = self.context.store
+        open_in_store, _tasks, _agents = await _left_open(store, self.name)
+        waiting = set(sim.open_escalations)
+        orphans = [e for e in open_in_store if e not in waiting]
+        delivered: list[Decision] = []
+        gone: list[str] = []
+        for esc_id in sorted(waiting.difference(open_in_store)):
+            try:
+                e = await store.escalation(esc_id)
+            except NotFound:
+                gone.append(esc_id)
+                continue
+            if e.state == "decided" and e.delivery == "delivered":
+                delivered.extend((await store.decisions(esc_id))[:1])
+            elif e.state == "withdrawn":
+                gone.append(esc_id)
+            # Decided and not yet delivered: the outbox delivers it after the start.
+        return sim.resume_events(orphans, delivered, gone)
 
     async def events(self) -> AsyncIterator[Event | Batch]:
         opts = self.opts
         self._wake = asyncio.Event()
-        sim, retired = await self._new_simulation()
-        initial = retired + sim.initial_events()
+        sim, initial = await self._new_simulation()
         self.sim = sim
-        for start in range(0, len(initial), _BATCH_EVENTS):
-            yield Batch(initial[start : start + _BATCH_EVENTS], position=sim.position())
+        for batch in _batches(sim, initial):
+            yield batch
         await self.context.set_health("running", f"{sim.agent_count} agents, {opts.rate:g}/s")
         loop = asyncio.get_running_loop()
         rate = opts.rate
@@ -132,8 +168,8 @@ class DemoAdapter(Adapter):
             for _ in range(max(0, due)):
                 out.extend(sim.tick())
             done += max(0, due)
-            for start in range(0, len(out), _BATCH_EVENTS):
-                yield Batch(out[start : start + _BATCH_EVENTS], position=sim.position())
+            for batch in _batches(sim, out):
+                yield batch
             wait = max(origin + (done + 1) / rate - loop.time(), min_wait)
             if self._reactions:
                 continue
@@ -159,6 +195,29 @@ class DemoAdapter(Adapter):
         self._reactions.extend(reaction)
         if self._wake is not None:
             self._wake.set()
+        refused = sim.refusal(delivery.decision.escalation)
+        if refused is not None:
+            # Never "rerouted ✓ delivered" for a task that stayed where it was: the
+            # delivery fails for good, saying why, and the agent asks again.
+            raise DeliveryError(refused, retryable=False)
+
+
+def _batches(sim: Simulation, events: list[Event]) -> list[Batch]:
+    """``events`` in bounded batches, each saving the position; the last one saves the
+    world as it is after all of them (earlier ones clear it: a crash between two of
+    them must not leave a world ahead of the store)."""
+    if not events:
+        return []
+    position = sim.position()
+    world = persistence.dumps(sim)
+    starts = range(0, len(events), _BATCH_EVENTS)
+    return [
+        Batch(
+            events[start : start + _BATCH_EVENTS],
+            position={**position, "world": world if start == starts[-1] else ""},
+        )
+        for start in starts
+    ]
 
 
 async def _left_open(

@@ -4,8 +4,13 @@ Plain data, no behaviour: edit this file to change what the demo shows. Order ma
 simulation draws from these tuples with a seeded random generator, so reordering, adding
 or removing an entry changes the world a given seed produces (never its determinism).
 
-Texts may use ``{agent}``, ``{f}`` (feature name), ``{file}``, ``{wf}`` (workflow) and
-``{branch}``; the simulation fills them in when it raises the escalation.
+Texts may use ``{agent}``, ``{f}`` (feature name), ``{file}``, ``{test}``, ``{key}``,
+``{wf}`` (workflow) and ``{branch}``; the simulation fills them in when it raises the
+escalation.
+
+An escalation that only makes sense for some features names their keys in ``about``
+(the OAuth provider question belongs to a workflow that ships OAuth login, not to one
+that adds a Redis cache); one with an empty ``about`` fits any work.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import NamedTuple
 ROLES: tuple[str, ...] = ("planner", "coder", "reviewer", "tester")
 
 #: Share of each role in a swarm; coders are the rest.
-ROLE_SHARE: dict[str, float] = {"planner": 0.15, "reviewer": 0.2, "tester": 0.2}
+ROLE_SHARE: dict[str, float] = {"planner": 0.15, "reviewer": 0.15, "tester": 0.25}
 
 #: Role that runs each kind of workflow node (``gate`` has no agent: a human decides).
 NODE_ROLE: dict[str, str] = {
@@ -113,17 +118,21 @@ class Template(NamedTuple):
     max_code: int
     weight: int
     """How often it is chosen, relative to the others."""
+    planned: bool = True
+    """Whether a planner plans it first (a hotfix goes straight to a coder)."""
 
 
 TEMPLATES: tuple[Template, ...] = (
     Template("release", 2, 4, 4),
     Template("feature", 2, 3, 3),
-    Template("hotfix", 1, 1, 2),
+    Template("hotfix", 1, 1, 2, planned=False),
     Template("migration", 1, 2, 1),
 )
 
 #: The first workflow of every run: a release, so a new user sees the whole shape.
 FIRST_TEMPLATE = Template("release", 2, 4, 0)
+#: What arrives when coders are free and no plan can feed them (the planners are busy).
+HOTFIX_TEMPLATE = TEMPLATES[2]
 
 
 # --------------------------------------------------------------------------- escalations
@@ -134,6 +143,8 @@ class Approval(NamedTuple):
     body: str
     severity: str
     deadline: str | None
+    about: tuple[str, ...] = ()
+    """Feature keys it belongs to (empty: any work)."""
 
 
 class Question(NamedTuple):
@@ -141,18 +152,28 @@ class Question(NamedTuple):
     body: str
     options: tuple[str, ...]
     severity: str
+    about: tuple[str, ...] = ()
+    """Feature keys it belongs to (empty: any work)."""
 
 
 class Failure(NamedTuple):
     error: str
     retryable: bool
     severity: str
+    about: tuple[str, ...] = ()
+    """Feature keys it belongs to (empty: any work)."""
 
 
 class Guardrail(NamedTuple):
+    """What a guardrail catches. The body carries ``{leak}``: a made-up value of the kind
+    named by ``leak`` that swarmdeck's own guardrails mask at ingest and keep for an
+    audited reveal, exactly as they would a real one."""
+
     title: str
     body: str
     severity: str
+    leak: str
+    """``aws-key``, ``emails`` or ``private-key``."""
 
 
 #: Approvals an agent asks for, by the kind of task it is running.
@@ -177,12 +198,21 @@ APPROVALS: dict[str, tuple[Approval, ...]] = {
             "New runtime dependency for {f}. Licence MIT, no known CVEs, 0 transitive deps.",
             "normal",
             None,
+            ("oauth", "session", "reset"),
         ),
         Approval(
             "Run migration 0042_uuid_keys on staging?",
             "Rewrites 3 tables (about 1.2M rows); staging is read-only for ~4 minutes.",
             "high",
             "30m",
+            ("uuid",),
+        ),
+        Approval(
+            "Add dependency redis==5.2.1?",
+            "Client library for {f}; licence MIT, no known CVEs.",
+            "normal",
+            None,
+            ("cache",),
         ),
         Approval(
             "Force-push to {branch}?",
@@ -233,6 +263,7 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
             "client registration.",
             ("Google", "GitHub", "Okta"),
             "normal",
+            ("oauth",),
         ),
         Question(
             "Ship {f} behind a feature flag?",
@@ -245,6 +276,49 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
             "Security prefers 1 hour; support tickets suggest users hate re-logging in.",
             ("1 hour", "24 hours"),
             "normal",
+            ("session", "cache"),
+        ),
+        Question(
+            "Which eviction policy for the Redis session cache?",
+            "allkeys-lru keeps memory bounded; volatile-ttl only evicts keys that expire.",
+            ("allkeys-lru", "volatile-ttl"),
+            "normal",
+            ("cache",),
+        ),
+        Question(
+            "Rate-limit /login per IP or per account?",
+            "Per IP blocks shared offices; per account lets one attacker try many accounts.",
+            ("per IP", "per account", "both"),
+            "normal",
+            ("ratelimit",),
+        ),
+        Question(
+            "Backfill the UUID keys online or in a maintenance window?",
+            "Online takes ~3 hours with dual writes; a window takes 20 minutes of downtime.",
+            ("online", "maintenance window"),
+            "normal",
+            ("uuid",),
+        ),
+        Question(
+            "CSV only, or XLSX too?",
+            "Finance asked for Excel; XLSX adds openpyxl and doubles the export tests.",
+            ("CSV only", "CSV and XLSX"),
+            "low",
+            ("export", "invoice"),
+        ),
+        Question(
+            "How many times should a failed webhook be retried?",
+            "Retries back off exponentially; more retries means a longer queue on outages.",
+            ("3", "5", "10"),
+            "low",
+            ("webhook", "stripe"),
+        ),
+        Question(
+            "Sample 10% or 100% of traces in production?",
+            "100% costs about $40/day in the tracing backend.",
+            ("10%", "100%"),
+            "low",
+            ("tracing",),
         ),
     ),
     "code": (
@@ -266,6 +340,13 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
             ("epoch seconds", "ISO-8601"),
             "low",
         ),
+        Question(
+            "Which OAuth scopes should {f} request?",
+            "'openid email' is enough for login; 'profile' adds the avatar and name.",
+            ("openid email", "openid email profile"),
+            "normal",
+            ("oauth",),
+        ),
     ),
     "review": (
         Question(
@@ -283,18 +364,22 @@ FAILURES: dict[str, tuple[Failure, ...]] = {
         Failure("tool call failed: `gh issue view 412`: HTTP 502 from api.github.com", True, "low"),
     ),
     "code": (
-        Failure("ModuleNotFoundError: No module named 'jwt'", True, "normal"),
-        Failure("merge conflict in src/api/routes.py (both modified)", False, "high"),
+        Failure("ModuleNotFoundError: No module named 'jwt'", True, "normal", ("oauth", "reset")),
+        Failure("merge conflict in {file} (both modified)", False, "high"),
         Failure("model provider returned 429 Too Many Requests 5 times; gave up", True, "normal"),
         Failure("context window exceeded (212,480 > 200,000 tokens)", False, "high"),
+        Failure(
+            "redis.exceptions.ConnectionError: localhost:6379 refused", True, "normal", ("cache",)
+        ),
     ),
     "review": (Failure("tool call failed: `gh pr diff 1287`: HTTP 502", True, "low"),),
     "test": (
+        Failure("pytest {test}: 3 failed, 809 passed", True, "normal"),
         Failure(
-            "pytest: 3 failed, 809 passed (test_login_expired_token and 2 more)", True, "normal"
-        ),
-        Failure(
-            "playwright: timeout 30000ms exceeded waiting for `#checkout-submit`", True, "normal"
+            "playwright: timeout 30000ms exceeded waiting for `#checkout-submit`",
+            True,
+            "normal",
+            ("checkout",),
         ),
     ),
     "deploy": (
@@ -309,39 +394,44 @@ FAILURES: dict[str, tuple[Failure, ...]] = {
 GUARDRAILS: tuple[Guardrail, ...] = (
     Guardrail(
         "Possible secret in output: AWS access key id",
-        "{agent} wrote a value matching an AWS access key id (AKIA, 16 characters masked) "
-        "to {file}. The output is held until someone looks.",
+        "{agent} wrote a value matching an AWS access key id to {file}:\n\n"
+        "    aws_access_key_id = {leak}\n\nThe output is held until someone looks.",
         "critical",
+        "aws-key",
     ),
     Guardrail(
-        "Possible personal data in output: 14 e-mail addresses",
-        "{agent} pasted a customer export sample into a test fixture ({file}).",
+        "Possible personal data in output: customer e-mail addresses",
+        "{agent} pasted a customer export sample into a test fixture ({file}):\n\n{leak}",
         "high",
+        "emails",
     ),
     Guardrail(
         "Possible private key in output",
-        "{agent}'s tool output contains an OpenSSH private key header (content masked).",
+        "{agent}'s tool output contains an OpenSSH private key:\n\n{leak}",
         "critical",
+        "private-key",
     ),
 )
 
 #: Chance that a task of this kind runs into trouble, and the mix of trouble kinds.
 TROUBLE: dict[str, tuple[float, tuple[tuple[str, int], ...]]] = {
-    "plan": (0.3, (("question", 6), ("failure", 1))),
+    "plan": (0.25, (("question", 6), ("failure", 1))),
     "code": (
-        0.35,
+        0.22,
         (("approval", 4), ("question", 3), ("failure", 4), ("guardrail", 2), ("budget", 1)),
     ),
-    "review": (0.12, (("question", 2), ("failure", 1), ("guardrail", 1))),
-    "test": (0.25, (("failure", 5), ("approval", 1), ("budget", 1))),
-    "deploy": (0.5, (("approval", 5), ("failure", 1))),
+    "review": (0.08, (("question", 2), ("failure", 1), ("guardrail", 1))),
+    "test": (0.1, (("failure", 5), ("approval", 1), ("budget", 1))),
+    "deploy": (0.15, (("approval", 5), ("failure", 1))),
 }
 
-#: Steps (ticks of its own) each kind of task takes, min and max.
+#: Steps (ticks of its own) each kind of task takes, min and max. Long enough that a
+#: dozen busy agents raise a few escalations a minute, not a flood; in proportion to the
+#: roles' shares of the swarm, so no role idles for want of work while another queues.
 STEPS: dict[str, tuple[int, int]] = {
-    "plan": (4, 6),
-    "code": (6, 12),
-    "review": (4, 7),
-    "test": (4, 8),
-    "deploy": (4, 6),
+    "plan": (16, 26),
+    "code": (18, 36),
+    "review": (12, 22),
+    "test": (8, 14),
+    "deploy": (4, 8),
 }

@@ -18,6 +18,11 @@ from swarmdeck.adapters.demo.catalogue import (
 )
 from swarmdeck.adapters.demo.world import SimAgent, SimTask, SimWorkflow
 
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_FIRST = ("ana", "ben", "chloe", "dmitri", "eva", "farid", "grace", "hiro", "ines", "jonas")
+_LAST = ("moreau", "okafor", "silva", "tanaka", "weber", "kowalski", "haddad", "nguyen")
+
 #: Chance that a question or approval without a deadline gets one (never a low one).
 _DEADLINE_CHANCE = 0.25
 _DEADLINES = ("15m", "30m", "1h")
@@ -43,16 +48,46 @@ class Trouble:
     """For a budget: the agent's token count, now past its budget."""
 
 
+def _fits(about: tuple[str, ...], t: SimTask) -> bool:
+    """Whether an escalation about these features belongs to ``t``: a plan speaks for its
+    whole workflow, any other task for its own feature."""
+    if not about:
+        return True
+    keys = {f.key for f in t.workflow.features} if t.kind == "plan" else {t.feature.key}
+    return bool(keys.intersection(about))
+
+
+def leak(rng: random.Random, kind: str) -> str:
+    """A made-up value the guardrails recognise: what a leaking agent would have written."""
+    if kind == "aws-key":
+        return "AKIA" + "".join(rng.choice(_KEY_CHARS) for _ in range(16))
+    if kind == "emails":
+        people = [(rng.choice(_FIRST), rng.choice(_LAST)) for _ in range(3)]
+        return "\n".join(f"    {a}.{b}@example-customer.com" for a, b in people)
+    body = "".join(rng.choice(_B64) for _ in range(64))
+    return (
+        "    -----BEGIN OPENSSH PRIVATE KEY-----\n"
+        f"    {body}\n"
+        "    -----END OPENSSH PRIVATE KEY-----"
+    )
+
+
 def describe_trouble(rng: random.Random, kind: str, t: SimTask, agent: SimAgent) -> Trouble:
     """Word the trouble ``t`` ran into: ``kind`` as rolled, or a failure when the task's
-    kind has no such escalation in the catalogue (and the forced first question)."""
+    kind has no such escalation in the catalogue (and the forced first question).
+    Only escalations that fit the task's features are chosen (see ``about``)."""
     fill = {
         "agent": agent.name,
         "f": t.feature.name,
         "file": t.feature.file,
+        "test": t.feature.test,
+        "key": t.feature.key,
         "wf": t.workflow.name,
         "branch": f"{t.workflow.name}/{t.feature.key}",
+        "leak": "",
     }
+    questions = [q for q in QUESTIONS.get(t.kind, ()) if _fits(q.about, t)]
+    approvals = [a for a in APPROVALS.get(t.kind, ()) if _fits(a.about, t)]
     options: tuple[str, ...] | None = None
     deadline: str | None = None
     retryable = True
@@ -61,13 +96,14 @@ def describe_trouble(rng: random.Random, kind: str, t: SimTask, agent: SimAgent)
     tokens: int | None = None
     if t.forced_question:
         kind = "question"
-        title, body, options, severity = QUESTIONS["plan"][0]
-    elif kind == "question" and t.kind in QUESTIONS:
-        title, body, options, severity = rng.choice(QUESTIONS[t.kind])
-    elif kind == "approval" and t.kind in APPROVALS:
-        title, body, severity, deadline = rng.choice(APPROVALS[t.kind])
+        title, body, options, severity, _about = QUESTIONS["plan"][0]
+    elif kind == "question" and questions:
+        title, body, options, severity, _about = rng.choice(questions)
+    elif kind == "approval" and approvals:
+        title, body, severity, deadline, _about = rng.choice(approvals)
     elif kind == "guardrail":
-        title, body, severity = rng.choice(GUARDRAILS)
+        title, body, severity, leak_kind = rng.choice(GUARDRAILS)
+        fill["leak"] = leak(rng, leak_kind)
         waiting = "output held by a guardrail"
     elif kind == "budget":
         budget = max(100_000, (agent.tokens // 100_000) * 100_000)
@@ -81,7 +117,9 @@ def describe_trouble(rng: random.Random, kind: str, t: SimTask, agent: SimAgent)
         waiting = "paused: token budget exceeded"
     else:
         kind = "failure"
-        error, retryable, severity = rng.choice(FAILURES.get(t.kind) or FAILURES["code"])
+        failures = [f for f in FAILURES.get(t.kind) or FAILURES["code"] if _fits(f.about, t)]
+        error, retryable, severity, _about = rng.choice(failures)
+        error = error.format(**fill)
         title = f"{t.id} failed: {error}"
         body = (
             f"{agent.name} gave up on {t.title!r} "

@@ -1,7 +1,8 @@
 """Planning a workflow: its features, its tasks in dependency order, and the graph it shows.
 
 Every workflow has the same shape (plan -> one code task per feature -> review and test
--> a human gate -> deploy); templates vary the name and the number of features.
+-> a human gate -> deploy); templates vary the name and the number of features, and a
+hotfix skips the plan.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from swarmdeck.adapters.demo.catalogue import (
     STEPS,
     TEMPLATES,
     Feature,
+    Template,
 )
 from swarmdeck.adapters.demo.world import SimTask, SimWorkflow
 
@@ -24,9 +26,14 @@ _LABELS = {"plan": "plan", "review": "review", "test": "test", "gate": "human ga
 
 
 def plan_workflow(
-    rng: random.Random, number: int, role_map: dict[str, str], *, first: bool = False
+    rng: random.Random,
+    number: int,
+    role_map: dict[str, str],
+    *,
+    first: bool = False,
+    template: Template | None = None,
 ) -> SimWorkflow:
-    """A new workflow numbered ``number``, its tasks pending (the plan is ``tasks[0]``).
+    """A new workflow numbered ``number``, its tasks pending (the plan, if any, first).
 
     ``role_map`` says which role runs each kind of node (a role nobody plays falls back
     to another). The first workflow of a run is a release that includes the catalogue's
@@ -35,7 +42,7 @@ def plan_workflow(
     """
     if first:
         template = FIRST_TEMPLATE
-    else:
+    elif template is None:
         template = rng.choices(TEMPLATES, weights=[t.weight for t in TEMPLATES])[0]
     name = f"{template.prefix}-{number}"
     features = rng.sample(FEATURES, rng.randint(template.min_code, template.max_code))
@@ -62,17 +69,20 @@ def plan_workflow(
         return t
 
     names = ", ".join(f.name for f in features)
-    plan = task("plan", "plan", f"Plan {name}: {names}", features[0], [])
+    first_step = (
+        [task("plan", "plan", f"Plan {name}: {names}", features[0], [])] if template.planned else []
+    )
     verb = "Fix" if template.prefix == "hotfix" else "Implement"
     codes = [
-        task("code", f"code-{i}", f"{verb} {f.name}", f, [plan]) for i, f in enumerate(features, 1)
+        task("code", f"code-{i}", f"{verb} {f.name}", f, first_step)
+        for i, f in enumerate(features, 1)
     ]
     review = task("review", "review", f"Review the {name} changes", features[0], codes)
     test = task("test", "test", f"Run the test suite for {name}", features[-1], codes)
     gate = task("gate", "gate", f"Approve {name} for production", features[0], [review, test])
     task("deploy", "deploy", f"Deploy {name} to production", features[0], [gate])
     if first:
-        plan.forced_question = True
+        first_step[0].forced_question = True
     return wf
 
 
@@ -81,7 +91,8 @@ def workflow_graph(wf: SimWorkflow) -> dict[str, Any]:
     nodes: list[dict[str, Any]] = []
     edges: list[list[str]] = []
     for t in wf.tasks:
-        label = _LABELS.get(t.kind) or (f"code: {t.feature.name}" if t.kind == "code" else t.kind)
+        # A code node's box is titled code-1 already: its label is the feature, whole.
+        label = _LABELS.get(t.kind) or (t.feature.name if t.kind == "code" else t.kind)
         node: dict[str, Any] = {"id": t.id, "label": label}
         if t.kind == "gate":
             node["gate"] = True

@@ -60,6 +60,10 @@ class Roster:
             return None
         return pool.popitem(last=False)[1]
 
+    def has_free(self, role: str) -> bool:
+        """Whether an agent of ``role`` is waiting for work."""
+        return bool(self._free[role])
+
     def mark_busy(self, agent: SimAgent) -> None:
         self._free[agent.role].pop(agent.name, None)
 
@@ -83,11 +87,14 @@ class Roster:
         return [a.name for a in free]
 
     def resolve_target(self, target: str, current: SimAgent | None) -> SimAgent | None:
-        """The agent a reroute to ``target`` (an agent, a role or a plural role) lands on."""
+        """The agent a reroute to ``target`` lands on: an agent by name, or another agent
+        of a role (``coder``, ``coders``, ``role:coder``), a free one first. None when
+        nobody fits: no such agent or role, or the current agent is its only member."""
         target = target.strip()
         if target in self.agents:
             return self.agents[target]
-        role = target.rstrip("s") if target.rstrip("s") in self.by_role else target
+        role = target.removeprefix("role:").strip()
+        role = role.rstrip("s") if role.rstrip("s") in self.by_role else role
         team = self.by_role.get(role)
         if not team:
             return None
@@ -99,7 +106,13 @@ class Roster:
             agent = team[self._rr % len(team)]
             if agent is not current:
                 return agent
-        return team[0]
+        return None
+
+    def role_of(self, target: str) -> str | None:
+        """The role ``target`` names (``role:coder``, ``coders``), if it names one."""
+        role = target.strip().removeprefix("role:").strip()
+        role = role.rstrip("s") if role.rstrip("s") in self.by_role else role
+        return role if role in self.by_role else None
 
 
 def _headcount(n: int) -> dict[str, int]:

@@ -23,13 +23,14 @@ from swarmdeck.adapters.demo import narration
 from swarmdeck.adapters.demo.catalogue import DEFAULT_PRICE, PRICES
 from swarmdeck.adapters.demo.emitter import Emitter
 from swarmdeck.adapters.demo.swarm import Swarm
-from swarmdeck.adapters.demo.world import SimEscalation, SimTask, UnknownEscalation
+from swarmdeck.adapters.demo.world import SimAgent, SimEscalation, SimTask, UnknownEscalation
 from swarmdeck.store.events import Event
-from swarmdeck.store.models import Delivery
+from swarmdeck.store.models import Decision, Delivery
 
 #: Ticks a low-severity question or approval waits before the agent decides for itself
-#: (normal-severity questions wait twice as long).
-_SELF_ANSWER_TICKS = 120
+#: (normal-severity ones, and failures a retry may fix, wait twice as long): about five
+#: and ten minutes at the default pace. High and critical ones wait for a person.
+_SELF_ANSWER_TICKS = 1200
 
 
 class Simulation:
@@ -86,6 +87,10 @@ class Simulation:
             next_escalation=first_escalation,
         )
         self._tick = 0
+        #: Decisions that could not be carried out as asked, by escalation: why.
+        self.refusals: dict[str, str] = {}
+        #: Agents let go of failed tasks this tick (see :meth:`_release`).
+        self._pending_release: list[tuple[SimAgent, SimTask]] = []
         self._timers: list[tuple[int, int, str, str]] = []
         self._timer_seq = 0
         self._started = False
@@ -117,14 +122,16 @@ class Simulation:
             raise RuntimeError("call initial_events() before tick()")
         self._emit.begin()
         self._tick += 1
+        self._swarm.tick = self._tick
         out: list[Event] = []
         self._fire_timers(out)
+        for agent, t in self._pending_release:
+            self._swarm.free_agent(out, agent, f"left {t.id} failed for a manager; next task")
+        self._pending_release.clear()
         task = self._swarm.next_running()
         if task is not None:
             self._step(task, out)
-        elif len(self._swarm.active) < 3 * self._swarm.target_workflows:
-            # Everything is waiting on people: work keeps arriving, as it would.
-            self._swarm.start_workflow(out)
+        self._swarm.feed(out)
         return out
 
     def advance(self, ticks: int) -> list[Event]:
@@ -220,7 +227,7 @@ class Simulation:
         elif action == "retry":
             self._swarm.restart(out, t, f"retrying {t.id} as {actor} asked")
         elif action == "reroute":
-            self._reroute(out, t, target or "", reason or "", actor)
+            self._reroute(out, esc, target or "", reason or "", actor)
         else:
             self._emit.log(out, t, "warning", f"ignoring unknown action {action!r} from {actor}")
             self._swarm.resume(out, t, f"continuing {t.title}")
@@ -259,6 +266,39 @@ class Simulation:
                 )
         return out
 
+    def resume_events(
+        self, orphans: list[str], delivered: list[Decision], gone: list[str]
+    ) -> list[Event]:
+        """What a world restored after a restart says first (call instead of
+        :meth:`initial_events`): it carries on, withdrawing what the store holds open
+        but it does not know, and applying decisions that were delivered but whose
+        reaction was lost with the previous process."""
+        self._emit.begin()
+        out: list[Event] = []
+        why = f"the simulated swarm restarted (run {self.run}) without this request"
+        for esc_id in orphans:
+            self._emit.event(out, "escalation.withdrawn", {"id": esc_id, "reason": why})
+        for esc_id in gone:
+            esc = self._swarm.open.pop(esc_id, None)
+            if esc is not None:
+                esc.task.escalation = None
+                self._swarm.resume(out, esc.task, f"carrying on with {esc.task.title}")
+        for d in delivered:
+            out += self.decide(
+                d.escalation, d.action, reason=d.reason, target=d.target, answer=d.answer,
+                actor=d.actor,
+            )  # fmt: skip
+        self._emit.event(
+            out,
+            "log",
+            {
+                "level": "info",
+                "text": f"the simulated swarm carries on after a restart (run {self.run}): "
+                f"{len(self._swarm.active)} workflows, {len(self._swarm.open)} requests open",
+            },
+        )
+        return out
+
     def position(self) -> dict[str, str]:
         """What a restart needs to continue without reusing names (saved with events)."""
         return {
@@ -287,10 +327,27 @@ class Simulation:
             _, _, what, key = heapq.heappop(self._timers)
             if what == "self-answer":
                 self._self_answer(out, key)
+            elif what == "release":
+                self._release(key)
             elif what == "regate":
                 gate = self._swarm.tasks.get(key)
                 if gate is not None and gate.state == "blocked" and gate.escalation is None:
                     self._swarm.raise_gate(out, gate, again=True)
+
+    def _release(self, esc_id: str) -> None:
+        """A failure nobody has looked at for a while: its agent moves on to other work and
+        the task waits, failed, for the manager's decision (any agent of the role picks
+        it up on a retry). Nothing is emitted here: the freed agent says what it does
+        next at its next step, and the inbox still holds the failure."""
+        esc = self._swarm.open.get(esc_id)
+        if esc is None or esc.kind != "failure":
+            return
+        t = esc.task
+        agent = t.agent
+        if agent is None or agent.task is not t or t.state != "failed":
+            return
+        t.agent = None
+        self._pending_release.append((agent, t))
 
     def _self_answer(self, out: list[Event], esc_id: str) -> None:
         """Nobody answered a small question in time: the agent decides for itself."""
@@ -299,10 +356,25 @@ class Simulation:
             return  # somebody decided in time
         t = esc.task
         t.escalation = None
+        if esc.kind == "failure":
+            why = "no decision after a while; retrying on its own"
+            self._emit.event(
+                out,
+                "escalation.withdrawn",
+                {"id": esc_id, "reason": why},
+                agent=t.agent.name if t.agent else None,
+                task=t.id,
+                workflow=t.workflow.name,
+            )
+            self._swarm.restart(out, t, f"no decision on {t.id}; retrying")
+            return
         if esc.kind == "question":
             choice = esc.options[0] if esc.options else "the default"
             why = f"no answer after a while; went with {choice!r}"
             activity = f"no answer yet; going with {choice}"
+        elif esc.kind == "budget":
+            why = "no decision on the budget after a while; finishing with fewer tokens"
+            activity = "no budget decision; finishing with a smaller context"
         else:
             why = "no approval after a while; found another way"
             activity = f"skipped: {esc.title.rstrip('?')}; found another way"
@@ -418,16 +490,21 @@ class Simulation:
             self._emit.status(out, agent, "blocked", f"{trouble.waiting}: {trouble.title}", t)
         t.escalation = esc_id
         self._swarm.open[esc_id] = SimEscalation(
-            esc_id, trouble.kind, trouble.title, t, trouble.options
+            esc_id, trouble.kind, trouble.title, t, trouble.options, trouble.severity, trouble.body
         )
         # Agents do not wait forever on small things: a demo nobody answers keeps moving
         # (high and critical ones, and failures, wait for a person).
         severity = trouble.severity
-        if (trouble.kind == "question" and severity in ("low", "normal")) or (
-            trouble.kind == "approval" and severity == "low"
+        if (
+            (trouble.kind == "question" and severity in ("low", "normal"))
+            or (trouble.kind == "approval" and severity in ("low", "normal"))
+            or (trouble.kind == "failure" and severity in ("low", "normal") and trouble.retryable)
+            or (trouble.kind == "budget" and severity == "normal")
         ):
             wait = _SELF_ANSWER_TICKS * (1 if severity == "low" else 2)
             self._schedule(wait, "self-answer", esc_id)
+        if trouble.kind == "failure":
+            self._schedule(_SELF_ANSWER_TICKS, "release", esc_id)
 
     # ------------------------------------------------------------------ decisions
 
@@ -457,6 +534,59 @@ class Simulation:
         else:
             kind = "failure" if t.state == "failed" else "approval"
         return SimEscalation(escalation, kind, f"{action} {t.id}", t)
+
+    def _refuse_reroute(
+        self, out: list[Event], esc: SimEscalation, target: str, actor: str
+    ) -> None:
+        """A reroute that cannot move the task: say so (to the log, and through
+        :meth:`refusal` to the manager, as a failed delivery) and ask again, so the task
+        keeps waiting for a decision instead of being retried where it was."""
+        t = esc.task
+        current = t.agent
+        roster = self._swarm.roster
+        role = roster.role_of(target)
+        if role is not None and current is not None and current.role == role:
+            why = f"{current.name} is the only {role}: nobody else can take {t.id}"
+        elif role is not None:
+            why = f"no {role} is free or able to take {t.id}"
+        else:
+            why = f"no agent or role is named {target!r}"
+        self.refusals[esc.id] = f"not rerouted: {why}; asked again"
+        self._emit.log(out, t, "warning", f"{actor} rerouted {t.id} to {target!r}: {why}")
+        esc_id = self._swarm.new_escalation_id()
+        targets = roster.reroute_targets(current) if current is not None else []
+        data: dict[str, object] = {
+            "id": esc_id,
+            "kind": esc.kind,
+            "title": esc.title,
+            "body": f"Rerouting to {target} did not work: {why}. Decide again: "
+            + (
+                "retry it, accept it, or reroute it elsewhere."
+                if esc.kind == "failure"
+                else "approve, reject or reroute it elsewhere."
+            ),
+            "severity": esc.severity,
+        }
+        if esc.options:
+            data["options"] = list(esc.options)
+        if targets:
+            data["reroute_targets"] = targets
+        self._emit.event(
+            out,
+            "escalation.raised",
+            data,
+            agent=current.name if current else None,
+            task=t.id,
+            workflow=t.workflow.name,
+        )
+        t.escalation = esc_id
+        self._swarm.open[esc_id] = SimEscalation(
+            esc_id, esc.kind, esc.title, t, esc.options, esc.severity, esc.body
+        )
+
+    def refusal(self, escalation: str) -> str | None:
+        """Why the decision on ``escalation`` could not be carried out as asked (once)."""
+        return self.refusals.pop(escalation, None)
 
     def _gate_decision(
         self, out: list[Event], t: SimTask, action: str, reason: str | None, actor: str
@@ -531,17 +661,14 @@ class Simulation:
         )
         self._swarm.resume(out, t, f"re-planning: {reason}")
 
-    def _reroute(self, out: list[Event], t: SimTask, target: str, reason: str, actor: str) -> None:
+    def _reroute(
+        self, out: list[Event], esc: SimEscalation, target: str, reason: str, actor: str
+    ) -> None:
+        t = esc.task
         current = t.agent
         dest = self._swarm.roster.resolve_target(target, current)
-        if dest is None:
-            self._emit.log(
-                out, t, "warning", f"{actor} rerouted to unknown {target!r}; retrying in place"
-            )
-            self._swarm.restart(out, t, f"retrying {t.id} (no agent or role named {target!r})")
-            return
-        if dest is current:
-            self._swarm.restart(out, t, f"retrying {t.id} as {actor} asked")
+        if dest is None or dest is current:
+            self._refuse_reroute(out, esc, target, actor)
             return
         wf = t.workflow.name
         why = f": {reason}" if reason else ""

@@ -15,7 +15,7 @@ import random
 from collections import OrderedDict, deque
 
 from swarmdeck.adapters.demo import narration
-from swarmdeck.adapters.demo.catalogue import ROLES, TROUBLE
+from swarmdeck.adapters.demo.catalogue import HOTFIX_TEMPLATE, ROLES, TROUBLE, Template
 from swarmdeck.adapters.demo.emitter import Emitter
 from swarmdeck.adapters.demo.planning import plan_workflow, workflow_graph
 from swarmdeck.adapters.demo.roster import Roster
@@ -24,6 +24,10 @@ from swarmdeck.store.events import Event
 
 #: Finished workflows remembered (so late decisions on their tasks still find them).
 _KEEP_FINISHED = 500
+#: Ticks a workflow waits at its human gate before a newer one may take its place.
+_MIN_PARKED_TICKS = 600
+#: New work is considered every this many ticks.
+_FEED_EVERY = 4
 
 
 class Swarm:
@@ -62,15 +66,22 @@ class Swarm:
         self._ready: dict[str, deque[SimTask]] = {r: deque() for r in ROLES}
         self._runq: deque[SimTask] = deque()
         self._finished: deque[SimWorkflow] = deque()
+        #: Workflows waiting at their human gate, oldest first, with the tick they began.
+        self.parked: OrderedDict[str, tuple[SimWorkflow, int]] = OrderedDict()
+        #: The simulation's tick (it keeps the clock; the swarm only reads it).
+        self.tick = 0
         self.roster = Roster(rng, agents)
 
     # ------------------------------------------------------------------ workflows
 
-    def start_workflow(self, out: list[Event], *, first: bool = False) -> None:
-        """Plan the next workflow, announce it and its tasks, and make its plan ready."""
+    def start_workflow(
+        self, out: list[Event], *, first: bool = False, template: Template | None = None
+    ) -> None:
+        """Plan the next workflow, announce it and its tasks, and make its first step ready
+        (its plan; a hotfix's code)."""
         number = self.next_workflow
         self.next_workflow += 1
-        wf = plan_workflow(self._rng, number, self.roster.role_map, first=first)
+        wf = plan_workflow(self._rng, number, self.roster.role_map, first=first, template=template)
         for t in wf.tasks:
             self.tasks[t.id] = t
         self._emit.event(out, "workflow.defined", workflow_graph(wf), workflow=wf.name)
@@ -83,12 +94,35 @@ class Swarm:
                 workflow=wf.name,
             )
         self.active[wf.name] = wf
-        self.make_ready(out, wf.tasks[0])
+        for t in wf.tasks:
+            if not t.deps:
+                self.make_ready(out, t)
+
+    def feed(self, out: list[Event]) -> None:
+        """Work keeps arriving while there are hands for it: a free planner with no plan
+        waiting starts the next workflow; free coders with no code waiting (the planners
+        are busy, or stuck on a question) get a hotfix, which needs no plan. At most four
+        times the target in flight (workflows parked at a human gate do not count: nobody
+        works on them; those stuck on an escalation do, but each holds an agent), and
+        never with too many parked."""
+        if self.tick % _FEED_EVERY:
+            return  # work arrives at a steady pace, not in one burst (10,000 free agents)
+        self.release_train(out)
+        in_flight = len(self.active) - len(self.parked)
+        if in_flight >= 4 * self.target_workflows or len(self.parked) > 2 * self.target_workflows:
+            return
+        planner = self.roster.role_map["planner"]
+        coder = self.roster.role_map["coder"]
+        if self.roster.has_free(planner) and not self._ready[planner]:
+            self.start_workflow(out)
+        elif self.roster.has_free(coder) and not self._ready[coder]:
+            self.start_workflow(out, template=HOTFIX_TEMPLATE)
 
     def finish_workflow(self, out: list[Event], wf: SimWorkflow) -> None:
         """The workflow ended (shipped or stopped): start another if too few are in flight."""
         wf.done = True
         self.active.pop(wf.name, None)
+        self.parked.pop(wf.name, None)
         self._finished.append(wf)
         while len(self._finished) > _KEEP_FINISHED:
             old = self._finished.popleft()
@@ -205,6 +239,8 @@ class Swarm:
         become ready (a gate asks a human), and a deploy ends its workflow."""
         t.state = "done"
         wf = t.workflow
+        if t.kind == "gate":
+            self.parked.pop(wf.name, None)  # approved: it goes on to deploy
         agent = t.agent
         self._emit.event(
             out,
@@ -267,10 +303,30 @@ class Swarm:
         return esc_id
 
     def open_gate(self, out: list[Event], t: SimTask) -> None:
-        """Review and test passed: the human gate blocks and asks to ship."""
+        """Review and test passed: the human gate blocks and asks to ship.
+
+        A release train: when more workflows wait at their gates than the swarm runs at
+        once, the oldest one that has waited a while misses its window and its changes
+        roll into a later release (its request is withdrawn, saying so), so an unattended
+        demo keeps a bounded inbox and busy agents.
+        """
         t.state = "blocked"
         self._emit.event(out, "task.started", {}, task=t.id, workflow=t.workflow.name)
         self.raise_gate(out, t)
+        self.parked[t.workflow.name] = (t.workflow, self.tick)
+        self.release_train(out)
+
+    def release_train(self, out: list[Event]) -> None:
+        """Too many workflows wait at their gates: the oldest that has waited a while
+        misses its window, and its changes roll into the newest one waiting."""
+        while len(self.parked) > self.target_workflows:
+            wf, since = next(iter(self.parked.values()))
+            if self.tick - since < _MIN_PARKED_TICKS:
+                break
+            newest = next(reversed(self.parked))
+            self.stop_workflow(
+                out, wf, f"nobody approved it in time; its changes roll into {newest}"
+            )
 
     def raise_gate(self, out: list[Event], t: SimTask, *, again: bool = False) -> None:
         wf = t.workflow
@@ -286,4 +342,4 @@ class Swarm:
         }
         self._emit.event(out, "escalation.raised", data, task=t.id, workflow=wf.name)
         t.escalation = esc_id
-        self.open[esc_id] = SimEscalation(esc_id, "approval", title, t)
+        self.open[esc_id] = SimEscalation(esc_id, "approval", title, t, None, "high", body)

@@ -71,3 +71,5 @@ class SimEscalation:
     title: str
     task: SimTask
     options: tuple[str, ...] | None = None
+    severity: str = "normal"
+    body: str = ""

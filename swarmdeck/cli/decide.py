@@ -15,6 +15,7 @@ from swarmdeck.cli._common import (
     with_store,
 )
 from swarmdeck.config import Settings
+from swarmdeck.store.answers import check_answer
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import AlreadyDecided, InvalidDecision, NotFound
 from swarmdeck.store.events import as_action
@@ -40,8 +41,11 @@ async def decide(
     as_json: bool,
 ) -> None:
     """Decide an open escalation. The first decision wins; a second one exits 3
-    and names who decided and when."""
+    and names who decided and when. An answer must be one of the escalation's
+    options when it lists any (exit 2 names them)."""
     try:
+        if action == "answer":
+            answer = check_answer(answer, (await store.escalation(escalation)).options)
         decision = await store.decide(
             escalation,
             as_action(action),

@@ -60,7 +60,7 @@ def adapters(type_name: str | None, as_json: bool) -> None:
             rows.append(
                 (
                     key,
-                    spec.get("type", spec.get("anyOf", "")),
+                    option_type(spec),
                     spec.get("default", ""),
                     "yes" if key in required else "",
                     spec.get("description", ""),
@@ -82,6 +82,20 @@ def adapters(type_name: str | None, as_json: bool) -> None:
         ["instance", "type", "enabled"],
         [(i["name"], i["type"], "yes" if i["enabled"] else "no") for i in instances],
     )
+
+
+def option_type(spec: dict[str, Any]) -> str:
+    """An option's type as a person reads it: ``path | null``, ``list of string``, not the
+    JSON Schema fragment (``adapters jsonl`` printed a raw Python list)."""
+    if "anyOf" in spec:
+        return " | ".join(dict.fromkeys(option_type(s) for s in spec["anyOf"]))
+    if "enum" in spec:
+        return " | ".join(json.dumps(v) for v in spec["enum"])
+    kind = str(spec.get("format") or spec.get("type") or "any")
+    kind = "secret" if kind == "password" else kind
+    if kind == "array" and isinstance(spec.get("items"), dict):
+        return f"list of {option_type(spec['items'])}"
+    return kind
 
 
 @click.command()

@@ -8,11 +8,30 @@ from typing import Any
 
 import click
 
-from swarmdeck.cli._common import common_options, emit_json, emit_table, with_store
+from swarmdeck.cli._common import CliError, common_options, emit_json, emit_table, with_store
 from swarmdeck.config import Settings
 from swarmdeck.store.db import Store
 
 KINDS = ("agents", "tasks", "escalations", "workflows", "decisions", "dead-letters")
+
+#: The states each listing can be narrowed to: anything else is a typo, refused with the
+#: list (it used to print an empty table and exit 0).
+STATES: dict[str, tuple[str, ...]] = {
+    "agents": ("idle", "working", "blocked", "failed", "done", "offline"),
+    "tasks": ("pending", "running", "done", "failed"),
+    "escalations": ("open", "decided", "withdrawn"),
+}
+
+
+def check_state(what: str, state: str | None) -> None:
+    """Refuse (exit 2) a ``--state`` that ``what`` has no rows in, naming the valid ones."""
+    if state is None:
+        return
+    known = STATES.get(what)
+    if known is None:
+        raise CliError(f"--state does not apply to {what}")
+    if state not in known:
+        raise CliError(f"no {what} state {state!r}; use one of: {', '.join(known)}")
 
 
 def _age(ts: float | None, now: float) -> str:
@@ -40,6 +59,7 @@ async def ls(
     store: Store, settings: Settings, what: str, state: str | None, as_json: bool, limit: int | None
 ) -> None:
     """List WHAT: agents, tasks, escalations, workflows, decisions or dead-letters."""
+    check_state(what, state)
     now = time.time()
     rows: list[dict[str, Any]]
     table: list[tuple[Any, ...]]

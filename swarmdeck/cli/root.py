@@ -41,8 +41,52 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: What an observer (``swarmdeck --read-only ...``) may run: commands that neither
+#: write to the store nor reveal a masked secret. Anything else, including a command
+#: added later, is refused until it is listed here.
+READ_ONLY_SAFE: frozenset[tuple[str, ...]] = frozenset(
+    {
+        ("ls",),
+        ("schema",),
+        ("adapters",),
+        ("config",),
+        ("report",),
+        ("audit", "verify"),
+        ("audit", "export"),
+        ("policy", "check"),
+        ("policy", "test"),
+    }
+)
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported only when used."""
+    """A click group whose subcommands are imported only when used.
+
+    It also enforces ``--read-only`` for subcommands: observer mode used to be
+    accepted and ignored (``--read-only decide`` recorded an approval, ``--read-only
+    reveal`` printed the secret); now anything outside :data:`READ_ONLY_SAFE` is
+    refused with exit 2 before it runs.
+    """
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if ctx.params.get("read_only") and name is not None and command is not None:
+            path: tuple[str, ...] = (name,)
+            asks_help = any(a in ("-h", "--help") for a in rest)
+            if isinstance(command, click.Group):
+                sub = next((a for a in rest if not a.startswith("-")), None)
+                path = (name, sub) if sub else path
+                asks_help = asks_help or sub is None
+            if path not in READ_ONLY_SAFE and not asks_help:
+                raise CliError(
+                    f"--read-only: `swarmdeck {' '.join(path)}` writes or reveals, so an "
+                    "observer may not run it (read-only: ls, report, audit verify|export, "
+                    "policy check|test, adapters, config, schema)",
+                    EXIT_ERROR,
+                )
+        return name, command, rest
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
@@ -75,7 +119,12 @@ class LazyGroup(click.Group):
 @click.option("--seed", type=int, help="Seed of the simulated swarm.")
 @click.option("--agents", type=click.IntRange(1, 100_000), help="Agents in the simulated swarm.")
 @click.option("--rate", type=click.FloatRange(min=0.01), help="Simulated agent updates per second.")
-@click.option("--read-only", is_flag=True, default=None, help="Observer mode: no decision keys.")
+@click.option(
+    "--read-only",
+    is_flag=True,
+    default=None,
+    help="Observer mode: no decision keys; subcommands that write or reveal are refused.",
+)
 @click.option(
     "--pane",
     type=click.Choice(["all", "swarm", "inbox", "workflow"]),

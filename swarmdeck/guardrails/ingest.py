@@ -13,6 +13,9 @@ For each event with a hit the filter:
 
 The same secret seen again from the same agent is masked and kept, but raises no
 second escalation while this process runs (a leaking agent would flood the inbox).
+An event that *is* a guardrail escalation (an agent's own scanner, or the simulated
+swarm, quoting what it caught) is masked the same way, and its originals belong to
+that escalation: it can be revealed from it, and no second escalation is raised.
 Guardrail escalations have ``source = "swarmdeck"``: an adapter that receives a
 decision on one should acknowledge it (there is nothing to deliver to the agent).
 """
@@ -63,6 +66,13 @@ def location_of(event: Event, field_label: str) -> str:
     if event.workflow:
         return f"workflow {event.workflow} / {field_label}"
     return field_label
+
+
+def _own_guardrail(event: Event) -> str | None:
+    """The id of the guardrail escalation ``event`` raises, if it is one."""
+    if isinstance(event, ev.EscalationRaised) and event.data.kind == "guardrail":
+        return event.data.id
+    return None
 
 
 def scanner_for(config: GuardrailConfig) -> Scanner:
@@ -163,8 +173,12 @@ class IngestFilter:
             masked, found = scanned
             self.hits += len(found)
             out.append(masked)
-            escalation = self._escalation_for(masked, found)
-            escalation_id = escalation.data.id if escalation is not None else None  # type: ignore[union-attr]
+            own = _own_guardrail(masked)
+            escalation = None if own else self._escalation_for(masked, found)
+            escalation_id = own or (escalation.data.id if escalation is not None else None)  # type: ignore[union-attr]
+            if own:
+                for _label, _hit, original in found:
+                    self._remember(self._fingerprint(masked, original), own)
             if escalation is not None:
                 out.append(escalation)
             now = self.clock()
@@ -197,6 +211,11 @@ class IngestFilter:
                 log.warning("guardrails: no store to keep %d masked original(s) in", len(vault))
         return out
 
+    def _remember(self, fingerprint: str, escalation_id: str) -> None:
+        self._raised[fingerprint] = escalation_id
+        if len(self._raised) > _DEDUPE_LIMIT:
+            self._raised.popitem(last=False)
+
     @staticmethod
     def _fingerprint(event: Event, original: str) -> str:
         raw = f"{event.agent or event.source}\x1f{original}".encode("utf-8", "replace")
@@ -216,9 +235,7 @@ class IngestFilter:
         digest = hashlib.sha256(f"{event.source}\x1f{event.id}".encode()).hexdigest()[:20]
         escalation_id = f"guardrail-{digest}"
         for _label, _hit, fp in fresh:
-            self._raised[fp] = escalation_id
-            if len(self._raised) > _DEDUPE_LIMIT:
-                self._raised.popitem(last=False)
+            self._remember(fp, escalation_id)
         secret = any(h.category == "secret" for _l, h, _f in fresh)
         severities = [h.severity for _l, h, _f in fresh if h.severity]
         severity = max(

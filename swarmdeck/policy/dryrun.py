@@ -77,16 +77,29 @@ class RuleReport:
             if action == "escalate":
                 text = f"rule {self.rule} would have escalated {self.matched} requests"
             elif self.human_decided:
-                text = (
-                    f"rule {self.rule} would have auto-{past(action)} {self.human_agreed} of "
-                    f"{self.human_decided} requests"
-                )
                 differed = ", ".join(
                     f"{n} {'was' if n == 1 else 'were'} {past(a)} by a human"
                     for a, n in self.human_differed.most_common()
                 )
-                if differed:
-                    text += f"; {differed}"
+                if self.human_decided == self.matched:
+                    text = (
+                        f"rule {self.rule} would have auto-{past(action)} {self.human_agreed} "
+                        f"of {self.human_decided} requests"
+                    )
+                    if differed:
+                        text += f"; {differed}"
+                else:
+                    # Say what it matched first, or "0 of 2" reads against "matched 6".
+                    parts = [(action, self.human_agreed), *self.human_differed.most_common()]
+                    said = [f"{n} {'was' if n == 1 else 'were'} {past(a)}" for a, n in parts]
+                    outcome = said[0] if len(said) == 1 else ", ".join(said[:-1])
+                    if len(said) > 1:
+                        outcome += f" and {said[-1]}"
+                    text = (
+                        f"rule {self.rule} matched {self.matched} requests and would have "
+                        f"auto-{past(action)} them; of the {self.human_decided} a human "
+                        f"decided, {outcome}"
+                    )
             else:
                 text = (
                     f"rule {self.rule} would have auto-{past(action)} {self.would[action]} requests"

@@ -45,10 +45,13 @@ async def test_dry_run_reports_known_answers(tmp_path: Path) -> None:
     assert reads.human_agreed == 37
     assert dict(reads.human_differed) == {"reject": 3}
     assert reads.still_open == 2
+    # It says what it matched before what humans did: "37 of 40" alone read against
+    # "matched 42" in the JSON.
     assert reads.headline() == (
-        "rule routine-reads would have auto-approved 37 of 40 requests; "
-        "3 were rejected by a human (2 still open)"
+        "rule routine-reads matched 42 requests and would have auto-approved them; "
+        "of the 40 a human decided, 37 were approved and 3 were rejected (2 still open)"
     )
+    assert str(reads.to_dict()["matched"]) in reads.to_dict()["summary"]
     assert flaky.matched == 4
     assert dict(flaky.would) == {"retry": 2, "reroute": 1, "escalate": 1}
     assert flaky.tasks_completed == 1
@@ -128,8 +131,8 @@ async def test_cli_policy_report_and_masking(tmp_path: Path, config_file: Path) 
     out = swarmdeck("policy", "test", "--since", "1d", config=config_file, db=db)
     assert out.returncode == 0, out.stderr
     assert (
-        "rule routine-reads would have auto-approved 37 of 40 requests; 3 were rejected by a human"
-        in out.stdout
+        "rule routine-reads matched 42 requests and would have auto-approved them; "
+        "of the 40 a human decided, 37 were approved and 3 were rejected" in out.stdout
     )
 
     out = swarmdeck("policy", "test", "--since", "1d", "--json", config=config_file, db=db)

@@ -136,7 +136,8 @@ async def test_make_rule_saves_decides_and_audits(db: Path, tmp_path: Path) -> N
         field.value = "^(Read|Grep|Glob)"
         await settle(pilot)
         assert screen.report_lines[0].startswith(
-            "rule auto-grep would have auto-approved 37 of 40 requests; 3 were rejected by a human"
+            "rule auto-grep matched 42 requests and would have auto-approved them; "
+            "of the 40 a human decided, 37 were approved and 3 were rejected"
         )
         await pilot.click("#rule-save")
         await settle(pilot)

@@ -196,6 +196,7 @@ def events() -> list[Event]:
         ("esc-hostile", "approval", HOSTILE_TITLE, "normal", 5.0, "coder-9", None, None, None),
         ("esc-old", "approval", "Merge PR #41?", "normal", 0.5, "reviewer-1", None, None, None),
     ]
+    options = {"esc-db": ["Redis", "Memcached", "Postgres"]}
     for eid, kind, title, severity, minute, agent, task, deadline, targets in escalations:
         data = {
             "id": eid,
@@ -208,6 +209,8 @@ def events() -> list[Event]:
             data["deadline"] = (_ts(minute) + timedelta(minutes=deadline)).isoformat()
         if targets:
             data["reroute_targets"] = targets
+        if eid in options:
+            data["options"] = options[eid]
         fields = {"agent": agent, "data": data}
         if task:
             fields["task"] = task

@@ -11,7 +11,14 @@ from rich.cells import cell_len
 
 from swarmdeck.store.models import Workflow, WorkflowNode
 from swarmdeck.tui.presentation.graph_draw import compact_lines, draw, short_id
-from swarmdeck.tui.presentation.graph_layout import BOX_W, layout, neighbour
+from swarmdeck.tui.presentation.graph_layout import (
+    BOX_W,
+    GAP,
+    MAX_BOX_W,
+    box_width,
+    layout,
+    neighbour,
+)
 
 
 def _wf(nodes: list[str], edges: list[tuple[str, str]], gate: str = "") -> Workflow:
@@ -64,8 +71,17 @@ def test_wide_labels_keep_every_row_exactly_canvas_wide() -> None:
     assert "▶" in text  # the edge between the two boxes survives
 
 
-def test_routes_join_adjacent_layers_in_their_own_channels() -> None:
-    """a fans out to b and c; b and c both feed d: each source turns in its own column."""
+def _lines(wf: Workflow, box_w: int = BOX_W) -> list[str]:
+    return ["".join(row).rstrip() for row in draw(layout(wf, box_w), False, None).chars]
+
+
+def _gap(lines: list[str], layer: int, box_w: int = BOX_W) -> list[str]:
+    """The cells of the gap after ``layer`` on each line (where edges turn)."""
+    start = layer * (box_w + GAP) + box_w
+    return [line[start : start + GAP].ljust(GAP) for line in lines]
+
+
+def test_routes_leave_and_enter_by_the_ports() -> None:
     lay = layout(_wf(["a", "b", "c", "d"], [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]))
     assert len(lay.routes) == 4
     for route, (src, dst) in zip(lay.routes, lay.edges, strict=True):
@@ -74,8 +90,60 @@ def test_routes_join_adjacent_layers_in_their_own_channels() -> None:
         assert (route.x_to, route.y_to) == (b.x, b.port)
         assert route.x_from < route.channel < route.x_to
         assert route.arrow
-    into_d = [r for r, (_s, d) in zip(lay.routes, lay.edges, strict=True) if d == "d"]
-    assert len({r.channel for r in into_d}) == 2  # b's and c's edges do not merge
+
+
+def test_a_four_way_fan_in_is_one_bus_into_the_middle() -> None:
+    """Four sources into one target: one channel, the target beside the middle of the bus
+    (it used to read "─┬┬┬─▶" / "─┼┴┼─▶": a channel per source, crossing each other)."""
+    lines = _lines(_wf(["a", "b", "c", "d", "t"], [(x, "t") for x in "abcd"]))
+    gap = _gap(lines, 0)
+    assert [g for g in gap if g.strip()] == [
+        "─╮    ", " │    ", " │    ", " │    ",
+        "─┼───▶", " │    ", " │    ", " │    ",
+        "─┤    ", " │    ", " │    ", " │    ",
+        "─╯    ",
+    ]  # fmt: skip
+    assert "○ t" in lines[gap.index("─┼───▶")]  # the arrow points at the target's label row
+
+
+def test_fan_out_then_every_source_to_every_target_share_a_bus() -> None:
+    """The demo's shape: a plan fans out to four codes, each feeding review and test."""
+    codes = [f"code-{i}" for i in range(1, 5)]
+    edges = [("plan", c) for c in codes] + [(c, t) for c in codes for t in ("review", "test")]
+    lines = _lines(_wf(["plan", *codes, "review", "test"], edges))
+    for layer in (0, 1):
+        gap = _gap(lines, layer)
+        columns = {i for g in gap for i, ch in enumerate(g) if ch in "│╮╯┤├┼┬┴╭╰"}
+        assert len(columns) == 1, gap  # one bus, no second channel beside it
+        assert not any(g.count("▶") > 1 for g in gap)
+    plan_row = next(i for i, line in enumerate(lines) if "○ plan" in line)
+    middle = [i for i, line in enumerate(lines) if "○ code-2" in line or "○ code-3" in line]
+    assert middle[0] <= plan_row <= middle[1]  # the plan sits beside the middle of its fan
+
+
+def test_sources_that_feed_different_targets_keep_their_own_channels() -> None:
+    """a feeds x and y, b only y: one bus would say b feeds x too."""
+    lay = layout(_wf(["a", "b", "x", "y"], [("a", "x"), ("a", "y"), ("b", "y")]))
+    channel = {edge: r.channel for r, edge in zip(lay.routes, lay.edges, strict=True)}
+    assert channel[("a", "x")] == channel[("a", "y")] != channel[("b", "y")]
+
+
+def test_boxes_widen_to_use_the_pane() -> None:
+    wf = replace(
+        _wf(["a", "b"], [("a", "b")]),
+        nodes=[
+            WorkflowNode("a", "plan the whole release", "planner", False, "blocked", None, "a"),
+            WorkflowNode("b", "b", None, False, "pending", None, "b"),
+        ],
+    )
+    assert box_width(wf, 40, 2) == BOX_W  # no room: the narrowest box, labels cut
+    wide = box_width(wf, 200, 2)
+    assert BOX_W < wide <= MAX_BOX_W
+    lines = _lines(wf, wide)
+    assert "■ plan the whole release" in lines[1]
+    assert "╰ planner ─" in lines[2] and "blocked ╯" in lines[2]  # not "plann… blocked"
+    assert "…" not in lines[1] + lines[2]
+    assert box_width(wf, 1000, 2) == len("plan the whole release") + 4  # no wider than needed
 
 
 def test_a_dummy_carries_a_long_edge_without_an_arrow() -> None:

@@ -15,7 +15,8 @@ from tests.helpers.tui import AppFactory, frozen
 
 
 def messages(app: SwarmdeckApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    """Everything said, as toasts or on the status line."""
+    return [text for _ts, _severity, text in app.message_log.entries]
 
 
 async def focus_inbox(app: SwarmdeckApp, pilot: object, row: str) -> None:
@@ -37,8 +38,27 @@ async def test_inbox_order_severity_then_age(app_factory: AppFactory) -> None:
 async def test_approve(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
+        await focus_inbox(app, pilot, "esc-db")
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        e = await swarm_store.escalation("esc-db")
+        assert (e.state, e.action, e.decided_by) == ("decided", "approve", "tester@deck")
+        await pilot.pause()
+        assert app.models.inbox.items["esc-db"].state == "decided"
+
+
+async def test_approving_a_critical_item_takes_a_second_keystroke(
+    app_factory: AppFactory, swarm_store: Store
+) -> None:
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
         await focus_inbox(app, pilot, "esc-secret")
         await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "critical" in app.screen.title_text
+        assert (await swarm_store.escalation("esc-secret")).state == "open"
+        await pilot.press("a")  # the same key again confirms
         await app.workers.wait_for_complete()
         e = await swarm_store.escalation("esc-secret")
         assert (e.state, e.action, e.decided_by) == ("decided", "approve", "tester@deck")
@@ -63,6 +83,20 @@ async def test_reject_requires_reason(app_factory: AppFactory, swarm_store: Stor
         assert (e.state, e.action, e.reason) == ("decided", "reject", "not on a friday")
 
 
+async def test_reroute_offers_a_role_only_when_another_agent_has_it(
+    app_factory: AppFactory,
+) -> None:
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await focus_inbox(app, pilot, "esc-db")  # raised by coder-1: other coders exist
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, PickScreen)
+        values = [value for value, _label in app.screen.choices]
+        assert values[0] == "role:coder"
+        assert {"coder-2", "coder-4"} <= set(values) and "coder-1" not in values
+
+
 async def test_reject_cancel_changes_nothing(app_factory: AppFactory, swarm_store: Store) -> None:
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -82,9 +116,10 @@ async def test_reroute_picks_a_target(app_factory: AppFactory, swarm_store: Stor
         await pilot.pause()
         assert isinstance(app.screen, PickScreen)
         values = [value for value, _label in app.screen.choices]
-        # The agent's suggestions first, then its role and same-role peers.
+        # The agent's suggestions first, then its role and same-role peers; tester-1 is
+        # the only tester, so "any tester" would land back on it: not offered.
         assert values[:2] == ["senior-coder", "reviewer-1"]
-        assert "role:tester" in values
+        assert "role:tester" not in values
         await pilot.press("enter")  # the first: senior-coder
         await pilot.pause()
         assert isinstance(app.screen, ReasonScreen)
@@ -167,15 +202,15 @@ async def test_race_loss_names_the_winner(db_path: Path, swarm_store: Store) -> 
         swarm_store, make_settings(db_path), clock=frozen, actor="tester@deck", poll_interval=3600
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await focus_inbox(app, pilot, "esc-secret")
+        await focus_inbox(app, pilot, "esc-db")
         other = await Store.open(db_path, clock=frozen)
         try:
-            await other.decide("esc-secret", "reject", actor="bob@other", reason="mine")
+            await other.decide("esc-db", "reject", actor="bob@other", reason="mine")
         finally:
             await other.close()
         await pilot.press("a")  # this TUI has not polled yet: it still shows the item open
         await app.workers.wait_for_complete()
-        e = await swarm_store.escalation("esc-secret")
+        e = await swarm_store.escalation("esc-db")
         assert (e.action, e.decided_by) == ("reject", "bob@other")
         assert any("already decided by bob@other" in m for m in messages(app))
 
@@ -234,15 +269,15 @@ async def test_graph_arrows_move_between_nodes(app_factory: AppFactory) -> None:
 
 
 async def test_keymap_remaps_by_id(app_factory: AppFactory, swarm_store: Store) -> None:
-    app = app_factory(keymap={"inbox.approve": "A"})
+    app = app_factory(keymap={"inbox.approve": "y"})
     async with app.run_test(size=(120, 40)) as pilot:
-        await focus_inbox(app, pilot, "esc-secret")
+        await focus_inbox(app, pilot, "esc-db")
         await pilot.press("a")
         await app.workers.wait_for_complete()
-        assert (await swarm_store.escalation("esc-secret")).state == "open"
-        await pilot.press("A")
+        assert (await swarm_store.escalation("esc-db")).state == "open"
+        await pilot.press("y")
         await app.workers.wait_for_complete()
-        assert (await swarm_store.escalation("esc-secret")).action == "approve"
+        assert (await swarm_store.escalation("esc-db")).action == "approve"
 
 
 async def test_filter_and_sort(app_factory: AppFactory) -> None:
@@ -266,7 +301,7 @@ async def test_command_mode(app_factory: AppFactory) -> None:
         await pilot.pause()
         assert app.models.workflow_name == "hotfix-7"
         assert app.graph.has_focus
-        await pilot.press("w")
+        await pilot.press("w", *"rel", "enter")  # the picker: type part of a name
         await pilot.pause()
         assert app.models.workflow_name == "release-42"
         await pilot.press("colon", *"inbox", "enter")
@@ -401,6 +436,9 @@ async def test_palette_offers_inbox_commands(app_factory: AppFactory, swarm_stor
         best = max(hits, key=lambda h: h.score)
         assert best.text == "inbox: approve Secret in output of coder-3"
         best.command()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # critical: the palette asks too
+        await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert (await swarm_store.escalation("esc-secret")).action == "approve"

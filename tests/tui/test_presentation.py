@@ -104,7 +104,7 @@ def test_pane_titles() -> None:
     assert workflow_title(graph, [one]) == "[3] Workflow release-42 3/8 done"
     other = replace(one, name="hotfix-7")
     assert workflow_title(graph, [other, one]) == (
-        "[3] Workflow release-42 3/8 done · w: next of 2"
+        "[3] Workflow release-42 3/8 done · w: pick one of 2"
     )
 
 

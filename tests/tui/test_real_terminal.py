@@ -62,7 +62,18 @@ class Tmux:
         # One key per write: ESC glued to the next key reads as alt+key, as in any terminal.
         for key in keys:
             self.run("send-keys", "-t", "app", key)
-            time.sleep(0.15 if key == "Escape" else 0.02)
+            # A busy machine reads ESC and the next key in one go (alt+key): give it time.
+            time.sleep(0.4 if key == "Escape" else 0.02)
+
+    def wait_gone(self, text: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never went away; screen was:\n{screen}")
 
     def wait_for(self, text: str, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
@@ -117,8 +128,10 @@ def test_wide_terminal(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
     assert "╭" in screen and "▶" in screen  # the graph, in box-drawing characters
     # Filter the swarm, open details, come back, ask for help, quit through command mode.
     tmux.keys("1", "/", "state:blocked", "Enter")
+    tmux.wait_for("s Sort")  # the prompt closed: the footer shows the Swarm's keys again
     screen = tmux.wait_for("Swarm 2/12")
-    assert "tester-1" in screen and "coder-1 " not in screen
+    swarm = "\n".join(line[60:] for line in screen.splitlines())  # the right-hand pane
+    assert "tester-1" in swarm and "coder-1 " not in swarm
     tmux.keys("Escape", "2", "Enter")
     screen = tmux.wait_for("History")
     assert "Secret in output of coder-3" in screen
@@ -136,9 +149,12 @@ def test_side_panel(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
     inbox = next(i for i, line in enumerate(lines) if "Inbox" in line)
     swarm = next(i for i, line in enumerate(lines) if "Swarm" in line)
     assert inbox < swarm  # stacked, Inbox first
-    # Approve the top (critical) item from the side panel.
+    # Approve the top (critical) item from the side panel: a second `a` confirms it.
+    tmux.keys("a")
+    tmux.wait_for("approve this?")
     tmux.keys("a")
     screen = tmux.wait_for("Inbox 4 open")
+    assert "approved: " in screen  # said on the status line, no toast over the list
     tmux.keys("q")
     assert _wait_file(rc) == "0"
 
@@ -189,4 +205,55 @@ def test_command_typed_in_one_burst(tmux: Tmux, db_path: Path, tmp_path: Path) -
     tmux.wait_for("Audit")
     tmux.keys("Escape")
     tmux.run("send-keys", "-t", "app", ":quit", "Enter")
+    assert _wait_file(rc) == "0"
+
+
+def test_answer_a_question_then_jump_to_the_next(tmux: Tmux, db_path: Path, tmp_path: Path) -> None:
+    """As a manager would: the questions only, n to the first, A, a number key; then the
+    whole inbox again and n to what waits next. The answer is in the store, as the agent
+    spelled the option."""
+    import sqlite3
+
+    rc = _start(tmux, db_path, 120, tmp_path)
+    tmux.wait_for("Which database for the cache?")
+    tmux.keys("/", "kind:question", "Enter")
+    tmux.wait_for("Inbox 5 open · /kind:question")
+    tmux.keys("n")
+    tmux.wait_for("1 of 1 waiting")
+    tmux.keys("A")
+    screen = tmux.wait_for("1-3 or enter: answer")
+    assert "Redis" in screen and "Memcached" in screen and "Postgres" in screen
+    tmux.keys("2")
+    tmux.wait_for("answered 'Memcached'")
+    tmux.keys("Escape")  # the filter off: everything that waits
+    tmux.wait_for("Inbox 4 open ─")
+    tmux.keys("n")
+    tmux.wait_for("of 4 waiting:")
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT action, answer, actor FROM decisions WHERE escalation = 'esc-db'"
+        ).fetchall()
+    assert [(a, ans) for a, ans, _actor in rows] == [("answer", "Memcached")]
+    tmux.keys(":", "quit", "Enter")
+    assert _wait_file(rc) == "0"
+
+
+def test_tab_in_the_prompt_completes_and_types_no_decision(
+    tmux: Tmux, db_path: Path, tmp_path: Path
+) -> None:
+    """Typing "rel" after Tab used to land on a pane and fire `r` (a retry)."""
+    import sqlite3
+
+    rc = _start(tmux, db_path, 120, tmp_path)
+    tmux.wait_for("Which database for the cache?")
+    tmux.keys(":", "wor", "Tab")
+    tmux.wait_for(":workflow ")
+    tmux.keys("Tab", "r", "e", "l", "a")
+    screen = tmux.wait_for(":workflow rela")
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1  # esc-old
+    assert "Inbox 5 open" in screen
+    tmux.keys("Escape")
+    tmux.wait_gone(":workflow rela")  # closed before the next prompt opens
+    tmux.keys(":", "quit", "Enter")
     assert _wait_file(rc) == "0"

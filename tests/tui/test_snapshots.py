@@ -1,4 +1,5 @@
-"""Snapshots of the main screen and each pane at 120x40 and at a 45-column side panel.
+"""Snapshots of the main screen and each pane at 120x40, at a 45-column side panel and in a
+small 80x24 terminal; details, the answer dialog and the workflow picker at all three.
 
 Deterministic: a fixed swarm (tests/tui/swarm_data.py), a frozen clock, animations
 off, and every screenshot taken after the first poll merged the store (on_mount
@@ -18,7 +19,7 @@ from textual.pilot import Pilot
 from swarmdeck.tui.app import SwarmdeckApp
 from tests.helpers.tui import make_app
 
-SIZES = {"wide": (120, 40), "side": (45, 40)}
+SIZES = {"wide": (120, 40), "side": (45, 40), "small": (80, 24)}
 
 Snap = Callable[..., bool]
 
@@ -28,7 +29,7 @@ def test_main_screen(snap_compare: Snap, db_path: Path, size: str) -> None:
     assert snap_compare(make_app(db_path), terminal_size=SIZES[size])
 
 
-@pytest.mark.parametrize("size", SIZES.keys())
+@pytest.mark.parametrize("size", ["wide", "side"])
 @pytest.mark.parametrize("pane", ["swarm", "inbox", "workflow"])
 def test_single_pane(snap_compare: Snap, db_path: Path, pane: str, size: str) -> None:
     assert snap_compare(make_app(db_path, pane=pane), terminal_size=SIZES[size])
@@ -39,15 +40,41 @@ async def _settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-def test_escalation_details(snap_compare: Snap, db_path: Path) -> None:
+async def _on_row(pilot: Pilot[Any], key: str) -> None:
+    app = pilot.app
+    assert isinstance(app, SwarmdeckApp)
+    app.inbox_list.move_to(app.models.inbox.index[key])
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES.keys())
+def test_escalation_details(snap_compare: Snap, db_path: Path, size: str) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        assert isinstance(app, SwarmdeckApp)
-        app.inbox_list.move_to(app.models.inbox.index["esc-hostile"])
+        await _on_row(pilot, "esc-hostile")
         await pilot.press("enter")
         await _settle(pilot)
 
-    assert snap_compare(make_app(db_path), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_app(db_path), terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES.keys())
+def test_answer_dialog(snap_compare: Snap, db_path: Path, size: str) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _on_row(pilot, "esc-db")
+        await pilot.press("A")
+        await pilot.pause()  # (the decision worker waits on the dialog: not "settled")
+        await pilot.pause()
+
+    assert snap_compare(make_app(db_path), terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES.keys())
+def test_workflow_picker(snap_compare: Snap, db_path: Path, size: str) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.press("3", "w")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(db_path), terminal_size=SIZES[size], run_before=run_before)
 
 
 def test_reject_dialog(snap_compare: Snap, db_path: Path) -> None:

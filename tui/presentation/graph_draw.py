@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len, get_character_cell_size
 
-from swarmdeck.tui.presentation.graph_layout import BOX_W, Layout, Placed
+from swarmdeck.tui.presentation.graph_layout import Layout, Placed
 from swarmdeck.tui.render import NODE_SYMBOLS, fit, symbol
 from swarmdeck.tui.safe_text import clean
 
@@ -132,7 +132,7 @@ def draw(lay: Layout, ascii_only: bool, cursor: str | None, workflow: str = "") 
     for items in lay.layers:
         for p in items:
             if p.node is None:
-                canvas.hline(p.x, p.x + BOX_W - 1, p.port)
+                canvas.hline(p.x, p.x + p.box_w - 1, p.port)
                 continue
             _box(canvas, p, ascii_only, cursor == p.id, workflow)
     canvas.finish()
@@ -150,7 +150,7 @@ def _box(canvas: Canvas, p: Placed, ascii_only: bool, selected: bool, workflow: 
             v = "|"
     else:
         tl, tr, bl, br, h, v = ("+", "+", "+", "+", "-", "|") if ascii_only else "╭╮╰╯─│"
-    inner = BOX_W - 2
+    inner = p.box_w - 2
     label_id = clean(short_id(node.id, workflow), max_len=60)
     top_text = f"{h} {label_id} " if not node.gate else f"{h} GATE {label_id} "
     top = tl + _pad_line(top_text, inner, h) + tr
@@ -203,7 +203,8 @@ def compact_lines(
             )
             label = clean(node.label or node.id, max_len=200, single_line=True)
             shown = clean(short_id(node.id, workflow), max_len=40)
-            left = f"{sym}{gate}{shown} {label}{after}"
+            label = "" if label == shown else f" {label}"  # "plan plan" says it once
+            left = f"{sym}{gate}{shown}{label}{after}"
             state = f" {node.state}"
             style = f"node-{node.state}" + (" cursor" if node.id == cursor else "")
             lines.append([(fit(left, max(1, width - len(state))) + state, style)])

@@ -111,6 +111,13 @@ def status_line(s: StatusState) -> Text:
     return text
 
 
+def status_message(text: str, severity: str, *, ascii_only: bool = False) -> Text:
+    """A message shown on the status line (where a toast would cover the list)."""
+    mark = {"error": ("✗", "x"), "warning": ("⚠", "!")}.get(severity, ("›", ">"))
+    style = "bold" if severity in ("error", "warning") else ""
+    return Text(f"{mark[1] if ascii_only else mark[0]} {clean(text, max_len=300)}", style)
+
+
 def swarm_title(swarm: SwarmModel) -> str:
     total = len(swarm.agents)
     count = f"{len(swarm.order)}/{total}" if swarm.filter else f"{total}"
@@ -137,7 +144,7 @@ def workflow_title(graph: Workflow | None, workflows: Sequence[WorkflowSummary])
         return "[3] Workflow (none)"
     summary = next((w for w in workflows if w.name == graph.name), None)
     done = f" {summary.done}/{summary.tasks} done" if summary else ""
-    more = f" · w: next of {len(workflows)}" if len(workflows) > 1 else ""
+    more = f" · w: pick one of {len(workflows)}" if len(workflows) > 1 else ""
     return f"[3] Workflow {graph.name}{done}{more}"
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -29,6 +29,13 @@ from swarmdeck.tui.safe_text import clean, safe
 
 Loader = Callable[[], Awaitable[RenderableType]]
 Revealer = Callable[[str], Awaitable[RenderableType]]
+#: Why a decision key does nothing here right now (None: it may decide).
+Decidable = Callable[[], str | None]
+#: What a live view shows, as a token that changes when it does (a row's rev).
+Watch = Callable[[], object]
+
+#: A live view reloads at most this often while the store changes under it.
+RELOAD_EVERY = 1.0
 
 SCREEN_CSS = """
 DetailScreen { background: $surface; }
@@ -46,7 +53,14 @@ def when(ts: float | None) -> str:
 
 
 class DetailScreen(Screen[Action | None]):
-    """A titled, scrollable view; ``esc`` goes back. Escalation views accept decisions."""
+    """A titled, scrollable view; ``esc`` goes back.
+
+    Escalation and agent views take the decision keys (``decidable`` says when not,
+    and why: already decided, nothing open, read-only). A view with a ``watch``
+    reloads when what it watches changes (another manager decided, the agent moved on:
+    the App calls :meth:`models_changed` after each poll), at most once a second,
+    keeping its scroll position.
+    """
 
     DEFAULT_CSS = SCREEN_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,6 +73,7 @@ class DetailScreen(Screen[Action | None]):
         Binding("d", "decide('reject')", "Reject", id="details.reject"),
         Binding("o", "decide('reroute')", "Reroute", id="details.reroute"),
         Binding("r", "decide('retry')", "Retry", id="details.retry"),
+        Binding("A", "decide('answer')", "Answer", id="details.answer"),
         Binding("v", "reveal", "Reveal (audited)", id="details.reveal"),
     ]
 
@@ -67,18 +82,26 @@ class DetailScreen(Screen[Action | None]):
         title: str,
         loader: Loader,
         *,
-        decisions: bool = False,
+        decidable: Decidable | None = None,
         revealer: Revealer | None = None,
+        watch: Watch | None = None,
     ) -> None:
         """Args:
+        decidable: for views a decision can be taken from; the decision keys are
+            shown, and a key that cannot act says why instead of doing nothing.
         revealer: for guardrail escalations, shows the masked originals given the
             manager's reason (the call records the reveal in the audit chain).
+        watch: makes the view live (see the class docstring).
         """
         super().__init__()
         self.title_text = title
         self.loader = loader
-        self.decisions = decisions
+        self.decidable = decidable
         self.revealer = revealer
+        self.watched = watch
+        self._seen = watch() if watch is not None else None
+        self.stale = False
+        self.loads = 0
 
     def compose(self) -> ComposeResult:
         yield Static(safe(self.title_text, single_line=True), id="detail-title")
@@ -89,6 +112,8 @@ class DetailScreen(Screen[Action | None]):
     def on_mount(self) -> None:
         self.query_one("#detail-scroll", VerticalScroll).focus()
         self.run_worker(self._load(), exclusive=True, group="details")
+        if self.watched is not None:
+            self.set_interval(RELOAD_EVERY, self._reload_if_stale, name="details-reload")
 
     async def _load(self) -> None:
         try:
@@ -96,10 +121,24 @@ class DetailScreen(Screen[Action | None]):
         except NotFound as exc:
             body = Text(str(exc), style="bold")
         self.query_one("#detail-body", Static).update(body)
+        self.loads += 1
+
+    def models_changed(self) -> None:
+        """The App's models moved: reload (soon) if what this view shows did."""
+        if self.watched is not None:
+            seen = self.watched()
+            if seen != self._seen:
+                self._seen = seen
+                self.stale = True
+
+    def _reload_if_stale(self) -> None:
+        if self.stale:
+            self.stale = False
+            self.run_worker(self._load(), exclusive=True, group="details")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "decide":
-            return self.decisions
+            return self.decidable is not None
         if action == "reveal":
             return self.revealer is not None
         return True
@@ -108,6 +147,10 @@ class DetailScreen(Screen[Action | None]):
         self.dismiss(None)
 
     def action_decide(self, action: Action) -> None:
+        why = self.decidable() if self.decidable is not None else "nothing to decide here"
+        if why:
+            self.notify(why, severity="warning", markup=False)
+            return
         self.dismiss(action)
 
     def action_reveal(self) -> None:
@@ -151,21 +194,40 @@ def _kv(rows: list[tuple[str, Text | str]]) -> Table:
     return table
 
 
-def events_table(events: list[StoredEvent], now: float) -> Table:
+class ByWidth:
+    """One renderable for wide views, another below ``at`` cells (a side panel): chosen
+    when drawn, since a loader does not know the width it will be shown at."""
+
+    def __init__(self, wide: RenderableType, narrow: RenderableType, at: int = 70) -> None:
+        self.wide = wide
+        self.narrow = narrow
+        self.at = at
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.narrow if options.max_width < self.at else self.wide
+
+
+def events_table(events: list[StoredEvent], now: float) -> RenderableType:
+    """Recent events; in a narrow view without the agent column and with a short kind,
+    so what happened keeps room to be read."""
+    return ByWidth(_events(events, now, narrow=False), _events(events, now, narrow=True))
+
+
+def _events(events: list[StoredEvent], now: float, *, narrow: bool) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-    table.add_column("age", no_wrap=True, width=6)
-    table.add_column("kind", no_wrap=True, width=18)
-    table.add_column("agent", no_wrap=True, max_width=16)
+    table.add_column("age", no_wrap=True, width=4)
+    table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=12 if narrow else 18)
+    if not narrow:
+        table.add_column("agent", no_wrap=True, max_width=16)
     table.add_column("what", overflow="fold", ratio=1)
     for event in events:
-        table.add_row(
-            short_duration(now - event.ts),
-            event.kind,
-            safe(event.agent or "", max_len=60),
-            safe(_summary(event), max_len=300, single_line=True),
-        )
+        cells: list[RenderableType] = [short_duration(now - event.ts), event.kind]
+        if not narrow:
+            cells.append(safe(event.agent or "", max_len=60))
+        cells.append(safe(_summary(event), max_len=300, single_line=True))
+        table.add_row(*cells)
     if not events:
-        table.add_row("", Text("no events", style="dim"), "", "")
+        table.add_row("", Text("no events", style="dim"), *([""] * (1 if narrow else 2)))
     return table
 
 
@@ -266,6 +328,9 @@ async def escalation_details(store: Store, escalation_id: str, now: float) -> Re
     history.append(f"{when(e.raised_ts)}  raised by {clean(e.agent or e.source, max_len=80)}\n")
     for d in reversed(decisions):
         history.append(f"{when(d.ts)}  {d.action} by {clean(d.actor, max_len=80)}")
+        if d.answer:
+            history.append(": ")
+            history.append_text(safe(d.answer, max_len=2000, single_line=True))
         if d.reason:
             history.append(": ")
             history.append_text(safe(d.reason, max_len=2000, single_line=True))
@@ -380,6 +445,19 @@ def _audit_detail(detail: dict[str, Any]) -> Text:
     if rest:
         parts.append(json.dumps(rest, sort_keys=True, default=str)[:300])
     return safe(" ".join(parts), max_len=800, single_line=True)
+
+
+async def messages_view(log: list[tuple[float, str, str]]) -> RenderableType:
+    """``:messages``: what toasts and the status line said, newest first."""
+    table = Table(box=None, padding=(0, 1), show_header=False, expand=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold", ratio=1)
+    for ts, severity, text in reversed(log):
+        table.add_row(when(ts), severity, safe(text, max_len=600, single_line=True))
+    if not log:
+        table.add_row("", "", Text("nothing said yet", style="dim"))
+    return table
 
 
 async def reveal_view(store: Store, escalation_id: str, actor: str, reason: str) -> RenderableType:

@@ -10,10 +10,12 @@ from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 
+from swarmdeck.tui.command_line import CommandInput
 from swarmdeck.tui.commands import help_rows
 from swarmdeck.tui.decisions import DECISION_BINDING_IDS
 from swarmdeck.tui.screens.details import DetailScreen
-from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
+from swarmdeck.tui.screens.modals import AnswerScreen, ConfirmScreen, PickScreen, ReasonScreen
+from swarmdeck.tui.screens.workflow_picker import WorkflowPicker
 from swarmdeck.tui.widgets.graph import WorkflowGraph
 from swarmdeck.tui.widgets.lists import InboxList, RowList, SwarmList
 
@@ -55,7 +57,8 @@ async def help_view(app: SwarmdeckApp) -> RenderableType:
         ("Inbox", [InboxList]),
         ("Workflow", [WorkflowGraph]),
         ("Details view", [DetailScreen]),
-        ("Dialogs", [ReasonScreen, PickScreen, ConfirmScreen]),
+        ("The : and / prompt", [CommandInput]),
+        ("Dialogs", [ReasonScreen, PickScreen, AnswerScreen, WorkflowPicker, ConfirmScreen]),
     ]
     parts: list[RenderableType] = []
     if app.read_only:
@@ -99,7 +102,7 @@ async def help_view(app: SwarmdeckApp) -> RenderableType:
     parts.append(
         Text(
             "\nRemap any key by its id in the config file, e.g.\n"
-            '  [tui.keymap]\n  "inbox.approve" = "A"\n'
+            '  [tui.keymap]\n  "inbox.approve" = "y"\n'
             "ctrl+p opens the command palette "
             "(inbox: approve <title>, workflow: NAME, theme: NAME …)."
         )

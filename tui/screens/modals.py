@@ -1,4 +1,4 @@
-"""Small modal dialogs: a required reason, a pick from a list, a confirmation.
+"""Small modal dialogs: a required reason, a pick from a list, an answer, a confirmation.
 
 Each returns its answer through ``dismiss`` (None when cancelled with Esc), so the
 caller awaits ``push_screen_wait`` or passes a callback.
@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -80,8 +81,8 @@ class PickScreen(ModalScreen[str | None]):
     DEFAULT_CSS = modal_css("PickScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
-        Binding("j", "down", show=False, id="modal.down"),
-        Binding("k", "up", show=False, id="modal.up"),
+        Binding("j", "down", "Down", show=False, id="modal.down"),
+        Binding("k", "up", "Up", show=False, id="modal.up"),
     ]
 
     def __init__(self, prompt: Text | str, choices: list[tuple[str, Text]]) -> None:
@@ -112,8 +113,87 @@ class PickScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class AnswerScreen(ModalScreen[str | None]):
+    """Answer a question: one of its options (a number key picks it at once, or j/k and
+    enter), or, when it offers none, the answer typed out (sent to the agent as is)."""
+
+    DEFAULT_CSS = modal_css("AnswerScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+        Binding("j", "down", "Down", show=False, id="modal.down"),
+        Binding("k", "up", "Up", show=False, id="modal.up"),
+    ]
+
+    def __init__(self, prompt: Text | str, options: list[str] | None, body: Text | None) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.options = list(options or [])
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.prompt, classes="prompt")
+            if self.body is not None and self.body.plain.strip():
+                yield Static(self.body, classes="hint")
+            if self.options:
+                yield OptionList(
+                    *[
+                        Option(
+                            Text.assemble(f"{n}  " if n < 10 else "   ", Text(option)), id=option
+                        )
+                        for n, option in enumerate(self.options, 1)
+                    ]
+                )
+                keys = f"1-{min(9, len(self.options))}" if len(self.options) > 1 else "1"
+                yield Label(f"{keys} or enter: answer · esc: cancel", classes="hint")
+            else:
+                yield Input(placeholder="your answer (sent to the agent)", id="answer")
+                yield Label("", classes="problem", id="answer-error")
+                yield Label("enter: send · esc: cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        if self.options:
+            self.query_one(OptionList).focus()
+        else:
+            self.query_one("#answer", Input).focus()
+
+    def on_key(self, event: Key) -> None:
+        if self.options and event.character and event.character.isdigit():
+            n = int(event.character)
+            if 1 <= n <= min(9, len(self.options)):
+                event.stop()
+                self.dismiss(self.options[n - 1])
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if not value:
+            self.query_one("#answer-error", Label).update("An answer is required.")
+            return
+        self.dismiss(value)
+
+    def action_down(self) -> None:
+        if self.options:
+            self.query_one(OptionList).action_cursor_down()
+
+    def action_up(self) -> None:
+        if self.options:
+            self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ConfirmScreen(ModalScreen[bool]):
-    """Show exactly what will happen; y or enter confirms, n or esc cancels."""
+    """Show exactly what will happen; y or enter confirms, n or esc cancels.
+
+    ``again`` names more keys that confirm: the key that asked (``a`` twice approves),
+    so a confirmation is one more keystroke, never a new habit.
+    """
 
     DEFAULT_CSS = modal_css("ConfirmScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -121,10 +201,13 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, lines: list[Text]) -> None:
+    def __init__(
+        self, title: str, lines: list[Text], *, again: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.lines = lines
+        self.again = again
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -132,7 +215,13 @@ class ConfirmScreen(ModalScreen[bool]):
             with VerticalScroll():
                 for line in self.lines:
                     yield Static(line)
-            yield Label("y / enter: do it · n / esc: cancel", classes="hint")
+            again = "".join(f"{k} / " for k in sorted(self.again))
+            yield Label(f"{again}y / enter: do it · n / esc: cancel", classes="hint")
+
+    def on_key(self, event: Key) -> None:
+        if event.key in self.again:
+            event.stop()
+            self.dismiss(True)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

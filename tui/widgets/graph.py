@@ -27,7 +27,14 @@ from swarmdeck.tui.presentation.graph_draw import (
     empty_lines,
     line_width,
 )
-from swarmdeck.tui.presentation.graph_layout import BOX_H, BOX_W, Layout, layout, neighbour
+from swarmdeck.tui.presentation.graph_layout import (
+    BOX_H,
+    BOX_W,
+    Layout,
+    box_width,
+    layout,
+    neighbour,
+)
 
 #: Below this width the graph is shown as a list, one node a line.
 NARROW = 60
@@ -68,7 +75,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
         Binding("k,up", "move(0, -1)", "Up", show=False, id="graph.up"),
         Binding("enter", "details", "Task", id="graph.details"),
         Binding("r", "retry", "Retry", id="graph.retry"),
-        Binding("w", "next_workflow", "Next workflow", id="graph.next_workflow"),
+        Binding("w", "pick_workflow", "Workflows…", id="graph.pick_workflow"),
     ]
 
     @dataclass
@@ -94,8 +101,8 @@ class WorkflowGraph(ScrollView, can_focus=True):
             return self.graph
 
     @dataclass
-    class NextWorkflow(Message):
-        """``w``: show the next workflow."""
+    class PickWorkflow(Message):
+        """``w``: choose which workflow to show."""
 
         graph: WorkflowGraph
 
@@ -128,13 +135,22 @@ class WorkflowGraph(ScrollView, can_focus=True):
 
     def set_workflow(self, workflow: Workflow | None) -> None:
         self.workflow = workflow
-        self.lay = layout(workflow) if workflow is not None else None
+        self.lay = self._layout(workflow)
         real = self.real_nodes()
         if real and (self.cursor is None or self.cursor not in {n.id for n in real}):
             self.cursor = real[0].id
         if not real:
             self.cursor = None
         self.rebuild()
+
+    def _layout(self, workflow: Workflow | None) -> Layout | None:
+        """The layout for the pane's width: boxes as wide as the labels need and the pane
+        allows (at the narrowest a label is cut, and the pane scrolls)."""
+        if workflow is None:
+            return None
+        lay = layout(workflow)
+        width = box_width(workflow, self.size.width - 1, len(lay.layers))
+        return lay if width == BOX_W else layout(workflow, width)
 
     def real_nodes(self) -> list[WorkflowNode]:
         return self.lay.real_nodes() if self.lay is not None else []
@@ -186,6 +202,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
         return style
 
     def on_resize(self) -> None:
+        self.lay = self._layout(self.workflow)
         self.rebuild()
 
     def on_focus(self) -> None:
@@ -207,7 +224,7 @@ class WorkflowGraph(ScrollView, can_focus=True):
         p = self.lay.by_id.get(self.cursor)
         if p is not None:
             self.scroll_to_region(
-                Region(p.x, p.y, BOX_W, BOX_H), animate=False, immediate=True, force=True
+                Region(p.x, p.y, p.box_w, BOX_H), animate=False, immediate=True, force=True
             )
 
     def action_move(self, dx: int, dy: int) -> None:
@@ -238,5 +255,5 @@ class WorkflowGraph(ScrollView, can_focus=True):
         if node is not None:
             self.post_message(self.RetryRequested(self, node))
 
-    def action_next_workflow(self) -> None:
-        self.post_message(self.NextWorkflow(self))
+    def action_pick_workflow(self) -> None:
+        self.post_message(self.PickWorkflow(self))

@@ -26,6 +26,7 @@ from textual.strip import Strip
 from swarmdeck.store.events import Action
 from swarmdeck.store.models import Agent, Escalation
 from swarmdeck.tui.model import InboxModel, SwarmModel
+from swarmdeck.tui.presentation.columns import SORT_COLUMN, inbox_columns, swarm_columns
 from swarmdeck.tui.render import (
     ACTION_PAST,
     AGENT_SYMBOLS,
@@ -40,6 +41,12 @@ from swarmdeck.tui.render import (
     tokens,
 )
 from swarmdeck.tui.safe_text import clean
+
+
+def _padded(text: Text, width: int) -> Text:
+    """``text`` exactly ``width`` cells wide (a row's cells line up under the header)."""
+    text.truncate(width, pad=True)
+    return text
 
 
 class Ordered(Protocol):
@@ -292,7 +299,24 @@ class SwarmList(RowList):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort", "Sort", id="swarm.sort"),
+        Binding("a", "decide('approve')", "Approve", show=False, id="swarm.approve"),
+        Binding("d", "decide('reject')", "Reject", show=False, id="swarm.reject"),
+        Binding("o", "decide('reroute')", "Reroute", show=False, id="swarm.reroute"),
+        Binding("r", "decide('retry')", "Retry", show=False, id="swarm.retry"),
+        Binding("A", "decide('answer')", "Answer", show=False, id="swarm.answer"),
     ]
+
+    @dataclass
+    class DecideRequested(Message):
+        """A decision key on an agent: for its most urgent open escalation."""
+
+        swarm: SwarmList
+        action: Action
+        agent: str
+
+        @property
+        def control(self) -> SwarmList:
+            return self.swarm
 
     @dataclass
     class SortRequested(Message):
@@ -309,34 +333,23 @@ class SwarmList(RowList):
     def __init__(self, model: SwarmModel, *, clock: Callable[[], float]) -> None:
         super().__init__(id="swarm-list", clock=clock)
         self.model = model
+        self.read_only = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.read_only and action == "decide")
 
     def stamp(self, key: str, now: float) -> Any:
         agent = self.model.agents[key]
         return (agent.rev, coarse_age(now - agent.last_seen))
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        if width >= 100:
-            fixed = [
-                ("", 2), ("AGENT", 18), ("STATE", 9), ("ROLE", 12), ("VENDOR", 11), ("TASK", 10)
-            ]  # fmt: skip
-            tail = [("SEEN", 5), ("TOKENS", 7), ("COST", 8)]
-        elif width >= 64:
-            fixed = [("", 2), ("AGENT", 16), ("STATE", 9), ("ROLE", 11)]
-            tail = [("SEEN", 5)]
-        else:
-            fixed = [("", 2), ("AGENT", 14)]
-            tail = [("SEEN", 4)]
-        used = sum(w + 1 for _, w in fixed + tail)
-        flex = max(4, width - used)
-        return [*fixed, ("ACTIVITY", flex), *tail]
+        return swarm_columns(width, self.model.sort)
 
     def render_header(self, width: int) -> Text:
-        sort = self.model.sort
+        sorted_by = SORT_COLUMN.get(self.model.sort)
         parts = []
         for label, w in self._columns(width):
-            shown = f"{label}▾" if label and label.lower() == sort else label
-            if sort == "last seen" and label == "SEEN":
-                shown = "SEEN▾"
+            shown = f"{label}{'v' if self.ascii_only else '▾'}" if label == sorted_by else label
             parts.append(fit(shown, w))
         return Text(" ".join(parts))
 
@@ -372,6 +385,11 @@ class SwarmList(RowList):
     def action_sort(self) -> None:
         self.post_message(self.SortRequested(self))
 
+    def action_decide(self, action: Action) -> None:
+        key = self.current
+        if key is not None:
+            self.post_message(self.DecideRequested(self, action, key))
+
 
 class InboxList(RowList):
     """Open escalations by severity then age, then recent decisions with who and delivery."""
@@ -402,6 +420,7 @@ class InboxList(RowList):
         Binding("d", "decide('reject')", "Reject", id="inbox.reject"),
         Binding("o", "decide('reroute')", "Reroute", id="inbox.reroute"),
         Binding("r", "decide('retry')", "Retry", id="inbox.retry"),
+        Binding("A", "decide('answer')", "Answer", id="inbox.answer"),
         Binding("m", "make_rule", "Decide+rule", id="inbox.make_rule"),
         Binding("space", "mark", "Mark", id="inbox.mark"),
         Binding("u", "unmark_all", "Unmark", show=False, id="inbox.unmark"),
@@ -476,14 +495,7 @@ class InboxList(RowList):
         return item is not None and item.state == "open"
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        if width >= 90:
-            fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 7), ("AGENT", 14), ("KIND", 9)]
-        elif width >= 60:
-            fixed = [("", 2), ("SEV", 6), ("AGE", 5), ("DUE", 6), ("AGENT", 12)]
-        else:
-            fixed = [("", 2), ("SEV", 6), ("AGE", 4)]
-        used = sum(w + 1 for _, w in fixed)
-        return [*fixed, ("TITLE", max(6, width - used))]
+        return inbox_columns(width)
 
     def render_header(self, width: int) -> Text:
         return Text(" ".join(fit(label, w) for label, w in self._columns(width)))
@@ -494,6 +506,7 @@ class InboxList(RowList):
         mark = "●" if key in self.marked else " "
         text = Text()
         columns = self._columns(width)
+        shown = {label for label, _ in columns}
         decided = e.state != "open"
         for i, (label, w) in enumerate(columns):
             if i:
@@ -521,27 +534,33 @@ class InboxList(RowList):
                 )
                 text.append(fit(due, w), style)
             elif label == "AGENT":
-                text.append(fit(clean(e.agent or "-", max_len=200), w))
+                # A human gate has no agent: it belongs to its workflow.
+                text.append(fit(clean(e.agent or e.workflow or "-", max_len=200), w))
             elif label == "KIND":
                 text.append(fit(e.kind, w))
             elif label == "TITLE":
-                text.append_text(self._title(e, w, now, narrow=len(columns) <= 4))
+                text.append_text(
+                    self._title(e, w, now, agent="AGENT" not in shown, due="DUE" not in shown)
+                )
         if decided:
             text.stylize(self.get_component_rich_style("rowlist--dim"), 2)
         return text
 
-    def _title(self, e: Escalation, width: int, now: float, *, narrow: bool) -> Text:
+    def _title(self, e: Escalation, width: int, now: float, *, agent: bool, due: bool) -> Text:
+        """The title cell; ``agent`` and ``due`` when those columns are not shown (then
+        the title carries them). A decided row keeps its title first: what was decided
+        matters more than who decided it, and the row must still say what it is."""
         title = clean(e.title, max_len=500, single_line=True)
-        if narrow and e.state == "open":
-            due = countdown(e.deadline, now)
-            who = e.agent or e.workflow  # a human gate belongs to its workflow
-            prefix = f"{clean(who, max_len=60)}: " if who else ""
-            line = prefix + title + (f" ⏱{due}" if due else "")
-            return Text(fit(line, width))
         if e.state == "open":
-            return Text(fit(title, width))
+            who = e.agent or e.workflow  # a human gate belongs to its workflow
+            named = who and (e.agent or who not in title)  # "Ship release-42…" names it
+            prefix = f"{clean(who, max_len=60)}: " if named and agent else ""
+            countdown_text = countdown(e.deadline, now) if due else ""
+            line = prefix + title + (f" ⏱{countdown_text}" if countdown_text else "")
+            return Text(fit(line, width))
         if e.state == "withdrawn":
-            return Text(fit(f"withdrawn: {title}" if narrow else f"{title} — withdrawn", width))
+            line = f"{title} — withdrawn"
+            return Text(fit(line if len(line) <= width else f"withdrawn: {title}", width))
         verb = ACTION_PAST.get(e.action or "", e.action or "decided")
         if e.action == "reroute" and e.target:
             verb += f" to {clean(e.target, max_len=60)}"
@@ -553,12 +572,22 @@ class InboxList(RowList):
                 delivery, "delivery--retrying"
             )
         )
-        tail = Text(f" {dsym} {delivery}", dstyle)
-        head = f"{verb} by {who}" if narrow else f"{title} — {verb} by {who}"
-        room = max(1, width - tail.cell_len)
-        out = Text(fit(head, room))
-        out.append_text(tail)
-        return out
+        # The richest line that keeps the title whole; else what was done, then as much
+        # of the title as fits, then the delivery symbol (details say the rest).
+        why = ""
+        if delivery == "failed" and e.delivery_error:
+            why = f": {clean(e.delivery_error, max_len=200, single_line=True)}"
+        full = Text(f"{title} — {verb} by {who}")
+        full.append(f" {dsym} {delivery}{why}", dstyle)
+        if full.cell_len <= width:
+            return _padded(full, width)
+        short = Text(f"{verb}: ")
+        tail = Text(f" {dsym}" + (f" failed{why}" if delivery == "failed" else ""), dstyle)
+        room = max(1, width - short.cell_len - min(tail.cell_len, width // 3))
+        short.append(fit(title, room))
+        short.append_text(tail)
+        short.truncate(width)
+        return _padded(short, width)
 
     def selected_keys(self) -> list[str]:
         """The marked items (in inbox order, including any a filter hides), or the one
