@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event
-from swarmdeck.store.models import Delivery
+from swarmdeck.store.models import AppendResult, Delivery
 
 
 class AdapterOptions(BaseModel):
@@ -83,6 +83,10 @@ class AdapterContext:
             shown in the app's adapter list.
         clock: wall-clock seconds, injectable in tests.
         log: a logger named after the instance.
+        commit: store a batch *now* (filtered, fenced by this collector's lease) and
+            return its counts, for adapters that answer a client only once its input is
+            stored; raises :class:`~swarmdeck.store.errors.LeaseLost` when this
+            collector no longer leads the instance. None outside a supervisor.
     """
 
     name: str
@@ -90,6 +94,7 @@ class AdapterContext:
     set_health: HealthSetter
     clock: Callable[[], float] = time.time
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("swarmdeck.adapter"))
+    commit: Callable[[Batch], Awaitable[AppendResult]] | None = None
 
 
 class Adapter(abc.ABC):

@@ -28,13 +28,14 @@ from swarmdeck.store.append import AppendMixin
 from swarmdeck.store.dead_letters import DEAD_LETTER_RAW_LIMIT
 from swarmdeck.store.decide import DecideMixin
 from swarmdeck.store.feed import FeedMixin
+from swarmdeck.store.interim_fleet import InterimFleetMixin
 from swarmdeck.store.outbox import DELIVERY_STATES, OutboxMixin
 from swarmdeck.store.rows import stored_event
 
 __all__ = ["DEAD_LETTER_RAW_LIMIT", "DELIVERY_STATES", "Store", "stored_event"]
 
 
-class Store(AppendMixin, DecideMixin, OutboxMixin, FeedMixin):
+class Store(InterimFleetMixin, AppendMixin, DecideMixin, OutboxMixin, FeedMixin):
     """An open swarmdeck database. Use :meth:`open`; close with :meth:`close` or ``async with``.
 
     Every public method is part of the store contract (``tests/store_contract``).

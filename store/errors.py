@@ -35,3 +35,12 @@ class AlreadyDecided(StoreError):
         else:
             message = f"escalation {escalation} is {state}, not open"
         super().__init__(message)
+
+
+class LeaseLost(StoreError):
+    """A fenced write came from a holder whose lease (``name`` at ``epoch``) is gone."""
+
+    def __init__(self, name: str, epoch: int) -> None:
+        self.name = name
+        self.epoch = epoch
+        super().__init__(f"the lease on {name!r} at epoch {epoch} is no longer held")

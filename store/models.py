@@ -234,6 +234,17 @@ class AdapterHealth(Row):
     rev: int
 
 
+@dataclass(frozen=True, slots=True)
+class Lease(Row):
+    """Who leads an adapter instance (or a service such as ``policy``), and until when."""
+
+    name: str
+    holder: str
+    epoch: int
+    """Grows by one each time another holder takes the lease: the fencing token."""
+    expires_ts: float
+
+
 def loads_list(text: str | None) -> list[Any] | None:
     """Decode a JSON list column (NULL stays None)."""
     return None if text is None else list(json.loads(text))

@@ -26,6 +26,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -52,6 +53,10 @@ def default_db_path() -> Path:
 def default_config_path() -> Path:
     env = os.environ.get("SWARMDECK_CONFIG")
     return Path(env).expanduser() if env else default_config_dir() / "config.toml"
+
+
+#: Lease names of the once-per-database services; no adapter instance may be named so.
+SERVICE_LEASES = ("policy", "anchor", "notify", "retention")
 
 
 class ConfigError(Exception):
@@ -130,6 +135,20 @@ class CollectorSettings(_Section):
     spawn: bool = False
     """The TUI starts ``swarmdeck serve`` as a separate process instead of in-process (keeps
     ingest off the UI's core on busy swarms)."""
+    lease_ttl: float = Field(default=6.0, ge=1.0, le=300.0)
+    """Seconds a collector's lease on an adapter instance or service lasts unrenewed: when its
+    host dies, another collector takes over after at most this plus ``lease_renew``."""
+    lease_renew: float = Field(default=2.0, ge=0.1, le=100.0)
+    """Seconds between lease renewals (and a standby collector's takeover attempts)."""
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> CollectorSettings:
+        if self.lease_renew * 2 > self.lease_ttl:
+            raise ValueError(
+                f"lease_renew ({self.lease_renew:g}s) must be at most half of lease_ttl "
+                f"({self.lease_ttl:g}s): one missed renewal must not lose the lease"
+            )
+        return self
 
 
 class HookSettings(_Section):
@@ -256,8 +275,11 @@ class Settings(BaseSettings):
 
     db: Path = Field(default_factory=default_db_path)
     """The database file (created 0600 in a 0700 directory)."""
+    identity: str | None = Field(default=None, min_length=1, max_length=200)
+    """Who decides, as recorded on decisions (``alice``); default ``$USER@host``, plus the SSH
+    client. The host a decision came from is recorded beside it either way."""
     actor: str | None = None
-    """Who decides (``user@host``); default from the login and host, plus the SSH client."""
+    """Older name of ``identity`` (used when ``identity`` is unset)."""
     adapters: list[AdapterConfig] = Field(default_factory=list)
     """Configured adapter instances (``[[adapters]]``)."""
     demo: DemoSettings = Field(default_factory=DemoSettings)
@@ -294,6 +316,11 @@ class Settings(BaseSettings):
     def _unique_names(cls, value: list[AdapterConfig]) -> list[AdapterConfig]:
         seen: set[str] = set()
         for adapter in value:
+            if adapter.name in SERVICE_LEASES:
+                raise ValueError(
+                    f"adapter name {adapter.name!r} is reserved (a service has it: "
+                    f"{', '.join(SERVICE_LEASES)})"
+                )
             if adapter.name in seen:
                 raise ValueError(f"two adapters are named {adapter.name!r}")
             seen.add(adapter.name)

@@ -245,7 +245,14 @@ class DecisionController:
         decided: list[str] = []
         for e in items:
             try:
-                await app.store.decide(e.id, action, actor=app.actor, reason=reason, target=target)
+                await app.store.decide(
+                    e.id,
+                    action,
+                    actor=app.actor,
+                    reason=reason,
+                    target=target,
+                    host=app.decision_host,
+                )
                 done += 1
                 decided.append(e.id)
             except AlreadyDecided as exc:
@@ -294,7 +301,10 @@ class DecisionController:
         if e is None or e.state != "open":
             app.say("pick an open escalation to decide and make a rule", severity="warning")
             return
-        app.push_screen(MakeRuleScreen(app.store, e, actor=app.actor, clock=app.clock), self._ruled)
+        app.push_screen(
+            MakeRuleScreen(app.store, e, actor=app.actor, clock=app.clock, host=app.decision_host),
+            self._ruled,
+        )
 
     async def _ruled(self, _result: object) -> None:
         await self.app.poll()
@@ -318,6 +328,7 @@ class DecisionController:
                 "retry",
                 actor=app.actor,
                 reason="retry from the workflow graph",
+                host=app.decision_host,
             )
         except AlreadyDecided as exc:
             app.say(f"Too late: {exc}", severity="warning")
