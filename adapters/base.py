@@ -83,6 +83,9 @@ class AdapterContext:
             shown in the app's adapter list.
         clock: wall-clock seconds, injectable in tests.
         log: a logger named after the instance.
+        listener_token: the bearer token HTTP listeners require (see ``swarmdeck.tokens``),
+            read per request so a rotation applies at once; None when the collector gave
+            none, and a listener that requires a token then refuses to start.
         commit: store a batch *now* (filtered, fenced by this collector's lease) and
             return its counts, for adapters that answer a client only once its input is
             stored; raises :class:`~swarmdeck.store.errors.LeaseLost` when this
@@ -94,6 +97,7 @@ class AdapterContext:
     set_health: HealthSetter
     clock: Callable[[], float] = time.time
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("swarmdeck.adapter"))
+    listener_token: Callable[[], str] | None = None
     commit: Callable[[Batch], Awaitable[AppendResult]] | None = None
 
 

@@ -119,6 +119,7 @@ class Supervisor:
         delivery_backoff_base: float = 1.0,
         delivery_backoff_max: float = 300.0,
         delivery_max_attempts: int = 12,
+        listener_token: Callable[[], str] | None = None,
         rng: random.Random | None = None,
         leadership: Leadership | None = None,
     ) -> None:
@@ -147,6 +148,8 @@ class Supervisor:
         self.delivery_backoff_base = delivery_backoff_base
         self.delivery_backoff_max = delivery_backoff_max
         self.delivery_max_attempts = delivery_max_attempts
+        #: The bearer token HTTP listeners require (given to every adapter's context).
+        self.listener_token = listener_token
         self.rng = rng or random.Random()
         #: Live adapter objects by instance name (replaced on restart).
         self.adapters: dict[str, Adapter] = {}
@@ -288,6 +291,7 @@ class Supervisor:
                 set_health=report,
                 clock=self.clock,
                 log=logging.getLogger(f"swarmdeck.adapter.{inst.name}"),
+                listener_token=self.listener_token,
                 commit=self.commit_for(inst, term),
             )
             try:

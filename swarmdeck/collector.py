@@ -38,6 +38,7 @@ from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.notify import build_notify_services
 from swarmdeck.policy import build_policy_service
 from swarmdeck.store.db import Store
+from swarmdeck.tokens import TokenSource
 
 log = logging.getLogger("swarmdeck.collector")
 
@@ -274,6 +275,7 @@ class Collector:
                 delivery_backoff_max=c.delivery_backoff_max,
                 delivery_max_attempts=c.delivery_max_attempts,
                 leadership=leadership,
+                listener_token=TokenSource(self.settings.server.effective_token_file()),
             )
             log.info(
                 "collector %s for %s: adapters %s",

@@ -263,6 +263,18 @@ class AuditSettings(_Section):
         return value.expanduser() if value is not None else None
 
 
+class ServerSettings(_Section):
+    """What every HTTP listener shares (the ``claude-code`` and ``mcp`` adapters)."""
+
+    token_file: Path | None = None
+    """Where the listeners' bearer token is kept (created 0600 on first use); default: ``token``
+    in the data directory. ``SWARMDECK_TOKEN`` overrides it. ``swarmdeck token show`` prints
+    it, ``swarmdeck token rotate`` replaces it."""
+
+    def effective_token_file(self) -> Path:
+        return (self.token_file or default_data_dir() / "token").expanduser()
+
+
 class Settings(BaseSettings):
     """Every setting of swarmdeck."""
 
@@ -286,6 +298,7 @@ class Settings(BaseSettings):
     tui: TuiSettings = Field(default_factory=TuiSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     policy: dict[str, Any] = Field(default_factory=dict)
     """Escalation paths: ``[[policy.rules]]`` (see the README)."""
