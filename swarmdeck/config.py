@@ -164,6 +164,10 @@ class HookSettings(_Section):
     review_stop: bool = False
     """Also hold Claude Code's Stop/SubagentStop for a manager: approve lets it stop, retry
     keeps it working with the manager's reason as its next instruction."""
+    servers: list[str] = Field(default_factory=list, max_length=20)
+    """Collectors' hook endpoints (``http(s)://host:7342/hooks/claude-code``) the hook hands
+    its calls to instead of a local store (agents on hosts without a collector), tried in
+    order while one cannot be reached; ``--server`` overrides. Any failure answers deny."""
 
 
 _SEVERITY = Literal["low", "normal", "high", "critical"]

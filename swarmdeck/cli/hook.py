@@ -7,6 +7,10 @@ decides (or the configured timeout passes), then prints Claude Code's JSON.
 It never crashes with a traceback and never exits 1 when it means to deny (exit
 codes other than 0 and 2 let the tool call through): every failure becomes the
 configured default (deny unless configured otherwise), with the reason on stderr.
+
+With ``--server URL`` (an agent on a host without a collector) it opens no store:
+the payload goes to that collector's hook endpoint with the bearer token
+(:mod:`swarmdeck.adapters.hooks.remote`), and any failure there is a deny.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from swarmdeck.adapters.bridge import STORE_ERRORS, StoreBridge
 from swarmdeck.adapters.hooks.claude_code import (
+    Default,
     HookConfig,
     PayloadError,
     default_answer,
@@ -31,11 +38,13 @@ from swarmdeck.adapters.hooks.claude_code import (
     parse_payload,
     session_agent_name,
 )
+from swarmdeck.adapters.hooks.remote import Remote, check_server, fail_closed, forward
 from swarmdeck.cli._common import common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.config import Settings
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
+from swarmdeck.tokens import TokenError, from_env, read_token
 
 #: Origin of what the hook command writes (no collector adapter has this name, so
 #: the hook acknowledges its decisions' outbox rows itself).
@@ -59,14 +68,23 @@ def hook() -> None:
     default=None,
     help="Seconds to wait for a decision (default: hooks.timeout, 600).",
 )
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="URL",
+    help="A collector's hook endpoint (http(s)://host:7342/hooks/claude-code) to hand the "
+    "call to instead of a local store; repeat to try the next when one cannot be reached "
+    "(default: hooks.servers). The token is $SWARMDECK_TOKEN or the token file.",
+)
 @click.pass_context
-def claude_code(ctx: click.Context, timeout: float | None) -> None:
+def claude_code(ctx: click.Context, timeout: float | None, servers: tuple[str, ...]) -> None:
     """Claude Code hook: reads the hook JSON on stdin, answers on stdout.
 
     Configure it with `swarmdeck install claude-code`.
     """
     raw = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
-    code, out, err = run_hook(ctx, raw, timeout)
+    code, out, err = run_hook(ctx, raw, timeout, servers)
     if out:
         sys.stdout.write(out + "\n")
         sys.stdout.flush()
@@ -78,7 +96,9 @@ def claude_code(ctx: click.Context, timeout: float | None) -> None:
     sys.exit(code)
 
 
-def run_hook(ctx: click.Context | None, raw: bytes, timeout: float | None) -> tuple[int, str, str]:
+def run_hook(
+    ctx: click.Context | None, raw: bytes, timeout: float | None, servers: Sequence[str] = ()
+) -> tuple[int, str, str]:
     """The whole hook call: (exit code, stdout, stderr). Never raises."""
     config = HookConfig()
     try:
@@ -90,11 +110,18 @@ def run_hook(ctx: click.Context | None, raw: bytes, timeout: float | None) -> tu
             review_stop=settings.hooks.review_stop,
         )
         db = settings.db
+        servers = list(servers) or list(settings.hooks.servers)
     except Exception as exc:  # invalid config: still answer, with the default
-        answer = default_answer(config.default, f"cannot load settings ({_one_line(exc)})")
+        default: Default = "deny" if servers else config.default
+        answer = default_answer(default, f"cannot load settings ({_one_line(exc)})")
         return answer.exit_code, answer.stdout(), answer.stderr
+    if servers:
+        config.default = "deny"  # a hook handing off to a collector fails closed, always
     try:
-        return asyncio.run(_guarded(raw, config, db, settings))
+        job = (
+            _remote(raw, config, servers, settings) if servers else _run(raw, config, db, settings)
+        )
+        return asyncio.run(_guarded(job, config))
     except Exception as exc:  # a bug must still end in the default, never a traceback
         answer = default_answer(config.default, f"internal error ({_one_line(exc)})")
         return answer.exit_code, answer.stdout(), answer.stderr
@@ -109,9 +136,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 async def _guarded(
-    raw: bytes, config: HookConfig, db: Path, settings: Settings
+    job: Coroutine[Any, Any, tuple[int, str, str]], config: HookConfig
 ) -> tuple[int, str, str]:
-    """``_run``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (Claude Code interrupted, or its
+    """``job``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (Claude Code interrupted, or its
     own timeout): the waiting escalation is withdrawn instead of left open in the inbox."""
     task = asyncio.current_task()
     assert task is not None
@@ -119,7 +146,7 @@ async def _guarded(
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, task.cancel)
-    inner = asyncio.ensure_future(_run(raw, config, db, settings))
+    inner = asyncio.ensure_future(job)
     try:
         return await asyncio.shield(inner)
     except asyncio.CancelledError:
@@ -160,6 +187,27 @@ async def _run(
     finally:
         with contextlib.suppress(Exception):  # the answer is what matters now
             await store.close()
+    return answer.exit_code, answer.stdout(), answer.stderr
+
+
+async def _remote(
+    raw: bytes, config: HookConfig, servers: Sequence[str], settings: Settings
+) -> tuple[int, str, str]:
+    """Hand the call to a collector (``--server``); every failure answers deny."""
+    try:
+        if len(raw) > MAX_PAYLOAD:
+            raise PayloadError(f"hook payload larger than {MAX_PAYLOAD} bytes")
+        payload = parse_payload(raw)
+    except PayloadError as exc:
+        answer = default_answer("deny", str(exc))
+        return answer.exit_code, answer.stdout(), answer.stderr
+    try:
+        urls = [check_server(url) for url in servers]
+        token = from_env() or read_token(settings.server.effective_token_file())
+    except (ValueError, TokenError) as exc:
+        answer = fail_closed(payload, _one_line(exc), config)
+        return answer.exit_code, answer.stdout(), answer.stderr
+    answer = await forward(raw, payload, Remote(urls, token, config.timeout), config)
     return answer.exit_code, answer.stdout(), answer.stderr
 
 
