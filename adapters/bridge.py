@@ -35,6 +35,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.errors import NotFound, StoreError
 from swarmdeck.store.events import Event, make_event
 from swarmdeck.store.models import Decision, Delivery
+from swarmdeck.store.opening import open_store
 from swarmdeck.store.queries.by_origin import open_escalation_ids
 
 #: What a wait can end with, beyond the decision actions themselves.
@@ -422,7 +423,7 @@ class LazyStoreBridge:
     async def bridge(self) -> StoreBridge:
         async with self._lock:
             if self._bridge is None:
-                store = await asyncio.wait_for(Store.open(self.path), self.open_timeout)
+                store = await asyncio.wait_for(open_store(self.path), self.open_timeout)
                 self._bridge = StoreBridge(
                     store, origin=self.origin, poll=self.poll, filters=self.filters
                 )

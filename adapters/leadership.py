@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.text import clean_text
 
 log = logging.getLogger("swarmdeck.leadership")
@@ -55,6 +56,18 @@ def collector_id() -> str:
     """
     host = clean_text(socket.gethostname() or "localhost", single_line=True, max_length=100)
     return f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class TermEnded(LeaseLost):
+    """This collector's own term on a name is over (the store refused a write, renewals
+    failed for a whole ttl, or the lease moved on): it writes nothing more under it."""
+
+    def __init__(self, name: str, epoch: int) -> None:
+        super().__init__(name, epoch, None, None)
+        self.args = (f"this collector no longer leads {name!r} (its term at epoch {epoch} ended)",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class LeaseStore(Protocol):

@@ -41,7 +41,7 @@ from swarmdeck.adapters.base import (
     DeliveryError,
     Rejected,
 )
-from swarmdeck.adapters.leadership import Leadership, Term, collector_id
+from swarmdeck.adapters.leadership import Leadership, Term, TermEnded, collector_id
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event
@@ -252,7 +252,7 @@ class Supervisor:
 
         async def commit(batch: Batch) -> AppendResult:
             if not term.active:
-                raise LeaseLost(*term.lease)
+                raise TermEnded(*term.lease)
             events = batch.events
             for flt in self.filters:
                 events = await flt(events, inst.name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from swarmdeck.store.connection import StoreBase
+from swarmdeck.store.base import StoreCore
 from swarmdeck.store.models import AdapterHealth
 
 _UPSERT_STATE = (
@@ -20,7 +20,7 @@ _UPSERT_STATE = (
 )
 
 
-class AdapterStateMixin(StoreBase):
+class AdapterStateMixin(StoreCore):
     """Per-adapter key/value state and health."""
 
     async def get_state(self, adapter: str, key: str) -> str | None:
@@ -36,18 +36,20 @@ class AdapterStateMixin(StoreBase):
         return {str(k): str(v) for k, v in rows}
 
     async def set_state(self, adapter: str, key: str, value: str) -> None:
-        async with self._write():
-            await self._set_states_in_tx(adapter, {key: value})
+        await self._transact(lambda: self._set_states_in_tx(adapter, {key: value}), bumps=False)
 
     async def delete_state(self, adapter: str, key: str) -> None:
         """Forget one entry (a task the policy engine no longer follows)."""
-        async with self._write() as db:
-            await db.execute(
+        await self._transact(
+            lambda: self._exec(
                 "DELETE FROM adapter_state WHERE adapter = ? AND key = ?", (adapter, key)
-            )
+            ),
+            bumps=False,
+        )
 
     async def _set_states_in_tx(self, adapter: str, state: Mapping[str, str]) -> None:
-        await self._conn.executemany(_UPSERT_STATE, [(adapter, k, v) for k, v in state.items()])
+        if state:
+            await self._exec_many(_UPSERT_STATE, [(adapter, k, v) for k, v in state.items()])
 
     async def set_health(
         self,
@@ -60,17 +62,20 @@ class AdapterStateMixin(StoreBase):
         last_error: str | None = None,
     ) -> None:
         """Record an adapter instance's health; ``last_error`` None keeps the previous one."""
-        async with self._write() as db:
+
+        async def body() -> None:
             rev = await self._bump_rev()
-            await db.execute(
+            await self._exec(
                 "INSERT INTO adapter_health(name, type, state, detail, restarts, last_error, "
                 "updated_ts, rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
                 "type = excluded.type, state = excluded.state, detail = excluded.detail, "
                 "restarts = excluded.restarts, "
-                "last_error = COALESCE(excluded.last_error, last_error), "
+                "last_error = COALESCE(excluded.last_error, adapter_health.last_error), "
                 "updated_ts = excluded.updated_ts, rev = excluded.rev",
                 (name, type_, state, detail, restarts, last_error, self.clock(), rev),
             )
+
+        await self._transact(body)
 
     async def adapter_health(self) -> list[AdapterHealth]:
         rows = await self._fetchall(

@@ -1,5 +1,9 @@
 """Append: store a batch of validated events and fold them into the projections, atomically.
 
+:class:`AppendBase` is the public API of both backends (and the lease fencing of
+``append_with_state``); :class:`AppendMixin` is SQLite's hot path, described here.
+PostgreSQL's is :mod:`swarmdeck.store.postgres.append`.
+
 The hot path of ingest (~30,000 events/s end to end). ``INSERT OR IGNORE`` with
 ``executemany`` makes ``(source, id)`` idempotent; one ``SELECT`` of the rows
 inserted in this transaction tells which events were new, and only those are
@@ -11,12 +15,16 @@ overwrites a value.
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Iterable, Sequence
+
+import aiosqlite
 
 from swarmdeck.store import events as ev
 from swarmdeck.store.adapter_state import AdapterStateMixin
 from swarmdeck.store.dead_letters import DeadLettersMixin
+from swarmdeck.store.leases import LeasesMixin
 from swarmdeck.store.models import AppendResult
 from swarmdeck.store.projections import fold_events
 
@@ -84,8 +92,8 @@ def _event_data(event: ev.Event) -> str | None:
     return None if data == "{}" else data
 
 
-class AppendMixin(DeadLettersMixin, AdapterStateMixin):
-    """Ingest: events in, projections folded, positions saved with them."""
+class AppendBase(DeadLettersMixin, AdapterStateMixin, LeasesMixin):
+    """Ingest: events in, projections folded, positions saved with them (both backends)."""
 
     async def append(self, events: Sequence[ev.Event], *, origin: str) -> AppendResult:
         """Store a batch of validated events and update the projections, atomically.
@@ -99,8 +107,7 @@ class AppendMixin(DeadLettersMixin, AdapterStateMixin):
             origin: the adapter instance that received them; decisions on escalations
                 raised here are delivered back through it.
         """
-        async with self._write():
-            return await self._append_in_tx(events, origin)
+        return await self._transact(lambda: self._append_in_tx(events, origin))
 
     async def append_with_state(
         self,
@@ -109,6 +116,7 @@ class AppendMixin(DeadLettersMixin, AdapterStateMixin):
         origin: str,
         state: dict[str, str],
         rejected: Iterable[tuple[str, bytes | str, str]] = (),
+        lease: tuple[str, int] | None = None,
     ) -> AppendResult:
         """Append events and save the adapter's position (offset, cursor) atomically.
 
@@ -117,14 +125,35 @@ class AppendMixin(DeadLettersMixin, AdapterStateMixin):
 
         Args:
             rejected: ``(location, raw, error)`` of input the position moves past.
+            lease: ``(name, epoch)`` this collector leads ``origin`` under: the batch
+                commits only while that lease is still held with that epoch.
+
+        Raises:
+            LeaseLost: ``lease`` changed holder; nothing was written.
         """
-        async with self._write():
+        kept = [(origin, loc, raw, err) for loc, raw, err in rejected]
+
+        async def body() -> AppendResult:
+            if lease is not None:
+                await self._check_lease_in_tx(lease)
             result = await self._append_in_tx(events, origin)
             await self._set_states_in_tx(origin, state)
             # Input the position moves past must be kept in the same transaction, or a
             # crash in between would lose the rejected lines for good.
-            await self._dead_letters_in_tx((origin, loc, raw, err) for loc, raw, err in rejected)
-        return result
+            await self._dead_letters_in_tx(kept)
+            return result
+
+        return await self._transact(body)
+
+    @abc.abstractmethod
+    async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
+        """Insert the new events and fold them into the projections; inside a transaction."""
+
+
+class AppendMixin(AppendBase):
+    """SQLite's append: ``INSERT OR IGNORE`` with ``executemany``, numbered-parameter upserts."""
+
+    _conn: aiosqlite.Connection  # SqliteCore's
 
     async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
         if not events:

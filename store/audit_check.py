@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from swarmdeck.store.audit import GENESIS
 
 if TYPE_CHECKING:
-    from swarmdeck.store.connection import StoreBase as Store
+    from swarmdeck.store.base import StoreCore as Store
 
 _DELIVERY = ("decision.delivered", "decision.failed")
 

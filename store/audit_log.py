@@ -14,37 +14,40 @@ from typing import Any
 
 from swarmdeck.store import audit as audit_chain
 from swarmdeck.store import audit_check
-from swarmdeck.store.connection import StoreBase
+from swarmdeck.store.base import StoreCore
 from swarmdeck.store.models import AuditRecord, AuditVerdict
 
 _AUDIT_COLUMNS = "seq, ts, actor, action, subject, detail, prev, hash"
 
 
-class AuditMixin(StoreBase):
+class AuditMixin(StoreCore):
     """The tamper-evident audit trail."""
 
     async def _audit_insert(
         self, ts: float, actor: str, action: str, subject: str, detail: dict[str, Any]
     ) -> None:
-        """Append one chained audit record; call inside :meth:`_write`."""
+        """Append one chained audit record; call inside :meth:`_transact`."""
+        await self._serialise("audit")
         last = await self._fetchone("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, audit_chain.GENESIS)
         body = audit_chain.dump_detail(detail)
         digest = audit_chain.record_hash(prev, seq, ts, actor, action, subject, body)
-        await self._conn.execute(
+        await self._exec(
             f"INSERT INTO audit({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, actor, action, subject, body, prev, digest),
         )
         # The count catches deletion of the newest records, which no link can.
-        await self._conn.execute(
+        await self._exec(
             "INSERT INTO meta(key, value) VALUES ('audit_count', 1) "
-            "ON CONFLICT(key) DO UPDATE SET value = value + 1"
+            "ON CONFLICT(key) DO UPDATE SET value = meta.value + 1"
         )
 
     async def audit(self, actor: str, action: str, subject: str, detail: dict[str, Any]) -> None:
         """Append an audit record of its own (a reveal, a rule change, ...)."""
-        async with self._write():
-            await self._audit_insert(self.clock(), actor, action, subject, detail)
+        now = self.clock()
+        await self._transact(
+            lambda: self._audit_insert(now, actor, action, subject, detail), bumps=False
+        )
 
     async def audit_records(self, since: float | None = None) -> list[AuditRecord]:
         """The chain in order, optionally only records at or after ``since``."""

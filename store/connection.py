@@ -9,10 +9,8 @@ Within one process, coroutines share the connection; :meth:`StoreBase._write` ho
 an asyncio lock for the span of a transaction so two coroutines can never
 interleave statements inside each other's transaction.
 
-Everything that touches SQL is private to ``swarmdeck.store``: the methods with a
-leading underscore here (``_write``, ``_fetchall``, ``_fetchone``, ``_bump_rev``)
-are what the store's own modules build on; code above the store calls the named
-methods and query functions instead (``tests/store_contract`` lists them).
+This is SQLite's implementation of :class:`swarmdeck.store.base.StoreCore`, the
+small SQL core every job of the store is written over.
 """
 
 from __future__ import annotations
@@ -23,13 +21,14 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiosqlite
 
+from swarmdeck.store.base import Dialect, StoreCore
 from swarmdeck.store.errors import SchemaTooNew, StoreError
 from swarmdeck.store.schema import SCHEMA_VERSION, pending_statements
 
@@ -59,12 +58,21 @@ def _secure_path(path: Path) -> None:
                 path.chmod(0o600)
 
 
-class StoreBase:
-    """An open swarmdeck database. Use :meth:`open`; close with :meth:`close` or ``async with``."""
+T = TypeVar("T")
+
+#: How often :meth:`SqliteCore.wait_for_change` looks at the counter (one indexed read).
+CHANGE_POLL_SECONDS = 0.05
+
+
+class SqliteCore(StoreCore):
+    """An open SQLite database. Use :meth:`open`; close with :meth:`close` or ``async with``."""
+
+    dialect: ClassVar[Dialect] = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: Path, clock: Callable[[], float]) -> None:
         self._conn = conn
         self.path = path
+        self.location = str(path)
         self.clock = clock
         self._write_lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
@@ -148,12 +156,6 @@ class StoreBase:
     async def close(self) -> None:
         await self._conn.close()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # ------------------------------------------------------------------ transactions
 
     @asynccontextmanager
@@ -188,6 +190,18 @@ class StoreBase:
                     raise
             finally:
                 self._tx_owner = None
+
+    async def _transact(self, body: Callable[[], Awaitable[T]], *, bumps: bool = True) -> T:
+        """One write transaction around ``body`` (SQLite never needs to run it twice)."""
+        async with self._write():
+            return await body()
+
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = await self._conn.execute(sql, params)
+        return int(cur.rowcount)
+
+    async def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
 
     @property
     def in_transaction(self) -> bool:
@@ -249,10 +263,16 @@ class StoreBase:
         assert row is not None
         return int(row[0])
 
-    async def rev(self) -> int:
-        """The store-wide change counter: cheap to poll, grows with every committed change."""
-        row = await self._fetchone("SELECT value FROM meta WHERE key = 'rev'")
-        return int(row[0]) if row else 0
+    async def wait_for_change(self, since_rev: int, timeout: float) -> int:  # noqa: ASYNC109
+        """Poll the counter every :data:`CHANGE_POLL_SECONDS` (SQLite has no push)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            rev = await self.rev()
+            left = deadline - loop.time()
+            if rev > since_rev or left <= 0:
+                return rev
+            await asyncio.sleep(min(CHANGE_POLL_SECONDS, left))
 
     async def data_version(self) -> int:
         """A number that changes when *another* connection commits (SQLite's

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from swarmdeck.store.connection import StoreBase
+from swarmdeck.store.base import StoreCore
 from swarmdeck.store.models import DeadLetter
 
 #: Dead letters keep at most this much of the offending input.
 DEAD_LETTER_RAW_LIMIT = 16_384
 
 
-class DeadLettersMixin(StoreBase):
+class DeadLettersMixin(StoreCore):
     """Keep and list rejected input."""
 
     async def dead_letter(
@@ -28,8 +28,8 @@ class DeadLettersMixin(StoreBase):
 
     async def dead_letters_add(self, items: Iterable[tuple[str, str, bytes | str, str]]) -> None:
         """Batch form of :meth:`dead_letter`: ``(origin, location, raw, error)`` tuples."""
-        async with self._write():
-            await self._dead_letters_in_tx(items)
+        batch = list(items)  # the body may run twice: it must not consume an iterator
+        await self._transact(lambda: self._dead_letters_in_tx(batch), bumps=False)
 
     async def _dead_letters_in_tx(self, items: Iterable[tuple[str, str, bytes | str, str]]) -> None:
         now = self.clock()
@@ -38,7 +38,7 @@ class DeadLettersMixin(StoreBase):
             data = raw.encode("utf-8", "replace") if isinstance(raw, str) else bytes(raw)
             rows.append((now, origin, location, data[:DEAD_LETTER_RAW_LIMIT], error))
         if rows:
-            await self._conn.executemany(
+            await self._exec_many(
                 "INSERT INTO dead_letters(ts, origin, location, raw, error) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )

@@ -38,9 +38,18 @@ class AlreadyDecided(StoreError):
 
 
 class LeaseLost(StoreError):
-    """A fenced write came from a holder whose lease (``name`` at ``epoch``) is gone."""
+    """A fenced write was refused: its lease changed holder (or epoch) meanwhile."""
 
-    def __init__(self, name: str, epoch: int) -> None:
+    def __init__(self, name: str, epoch: int, holder: str | None, current: int | None) -> None:
         self.name = name
         self.epoch = epoch
-        super().__init__(f"the lease on {name!r} at epoch {epoch} is no longer held")
+        self.holder = holder
+        self.current = current
+        if current is None:
+            message = f"lease {name!r} does not exist (fenced with epoch {epoch})"
+        else:
+            message = (
+                f"lease {name!r} is held by {holder} with epoch {current}, "
+                f"not epoch {epoch}: this writer lost it"
+            )
+        super().__init__(message)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from swarmdeck.store import rows
-from swarmdeck.store.connection import StoreBase
+from swarmdeck.store.base import StoreCore
 from swarmdeck.store.models import StoredEvent
 
 
-class FeedMixin(StoreBase):
+class FeedMixin(StoreCore):
     """Events in seq order, and the retention cut."""
 
     async def events_since(
@@ -66,7 +66,7 @@ class FeedMixin(StoreBase):
         elif task is not None:
             where, params = "task = ?", [task]
         else:
-            where, params = "1", []
+            where, params = "TRUE", []
         found = await self._fetchall(
             f"SELECT {rows.EVENT_COLUMNS} FROM events WHERE {where} ORDER BY seq DESC LIMIT ?",
             (*params, limit),
@@ -89,10 +89,11 @@ class FeedMixin(StoreBase):
         older than the limit; there is no ts index to keep ingest cheap. The newest
         event is always kept, so :meth:`last_seq` never moves back under a follower.
         """
-        async with self._write() as db:
-            cur = await db.execute(
+        return await self._transact(
+            lambda: self._exec(
                 "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events WHERE ts < ?) "
                 "AND seq < (SELECT MAX(seq) FROM events)",
                 (older_than,),
-            )
-            return int(cur.rowcount)
+            ),
+            bumps=False,
+        )

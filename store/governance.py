@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import SEVERITIES, SEVERITY_RANK, Severity
 from swarmdeck.store.models import Row
+from swarmdeck.store.opening import is_postgres_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,8 @@ _VAULT_COLUMNS = (
     "id, ts, source, event_id, escalation, agent, task, location, detector, placeholder, original"
 )
 _INSERT_VAULT = (
-    f"INSERT OR IGNORE INTO revealable({_VAULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO revealable({_VAULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -65,21 +67,27 @@ async def vault_put(store: Store, items: list[Revealable]) -> None:
     """Keep originals (idempotent: a re-delivered event adds nothing)."""
     if not items:
         return
-    async with store._write() as db:
-        await db.executemany(_INSERT_VAULT, [tuple(r.to_dict().values()) for r in items])
+    rows = [tuple(r.to_dict().values()) for r in items]
+    await store._transact(lambda: store._exec_many(_INSERT_VAULT, rows), bumps=False)
 
 
-def vault_put_sync(path: Path, items: list[Revealable]) -> None:
-    """:func:`vault_put` over a short-lived stdlib connection (for a caller with no Store).
+def vault_put_sync(target: str | Path, items: list[Revealable]) -> None:
+    """:func:`vault_put` over a short-lived connection of its own (for a caller with no Store).
 
     Guardrail hits are rare, so opening a connection per batch with hits costs nothing
     that matters, and leaves no connection (or its thread) to close at exit. The
     database is one a :class:`Store` has opened (and so migrated) before: the events
-    these originals belong to are written through it.
+    these originals belong to are written through it. ``target`` is a SQLite file or
+    a ``postgresql://`` URL.
     """
     if not items:
         return
-    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    if is_postgres_url(target):
+        from swarmdeck.store.postgres.sync import execute_many
+
+        execute_many(str(target), _INSERT_VAULT, [tuple(r.to_dict().values()) for r in items])
+        return
+    conn = sqlite3.connect(target, timeout=10.0, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(_INSERT_VAULT, [tuple(r.to_dict().values()) for r in items])
@@ -118,7 +126,7 @@ async def vault_find(
     if agent is not None:
         clauses.append("agent = ?")
         params.append(agent)
-    where = " AND ".join(clauses) or "1"
+    where = " AND ".join(clauses) or "TRUE"
     rows = await store._fetchall(
         f"SELECT {_VAULT_COLUMNS} FROM revealable WHERE {where} ORDER BY ts, id", params
     )
@@ -192,35 +200,39 @@ async def set_escalation(
     Returns:
         False when the escalation is not open (decided or withdrawn meanwhile).
     """
-    async with store._write() as db:
+    now = store.clock()
+
+    async def body() -> bool:
         row = await store._fetchone(
-            "SELECT severity, deadline FROM escalations WHERE id = ? AND state = 'open'",
+            "SELECT severity, deadline FROM escalations WHERE id = ? AND state = 'open'"
+            f"{store._for_update}",
             (escalation,),
         )
         if row is None:
             return False
         old_severity, old_deadline = row
         rev = await store._bump_rev()
-        await db.execute(
+        await store._exec(
             "UPDATE escalations SET severity = COALESCE(?, severity), "
             "deadline = COALESCE(?, deadline), rev = ? WHERE id = ?",
             (severity, deadline, rev, escalation),
         )
         if rule is not None:
-            await db.execute(_SET_OWNER, (escalation, rule))
+            await store._exec(_SET_OWNER, (escalation, rule))
         record = {
             "severity": [old_severity, severity or old_severity],
             "deadline": [old_deadline, deadline if deadline is not None else old_deadline],
             **(detail or {}),
         }
-        await store._audit_insert(store.clock(), actor, action, escalation, record)
-    return True
+        await store._audit_insert(now, actor, action, escalation, record)
+        return True
+
+    return await store._transact(body)
 
 
 async def set_owner(store: Store, escalation: str, rule: str) -> None:
     """Remember which rule acted on an escalation (its ``on_expiry`` applies later)."""
-    async with store._write() as db:
-        await db.execute(_SET_OWNER, (escalation, rule))
+    await store._transact(lambda: store._exec(_SET_OWNER, (escalation, rule)), bumps=False)
 
 
 async def owner(store: Store, escalation: str) -> str | None:
@@ -260,22 +272,25 @@ async def expire(
         The new severity, or None when it was already handled or is no longer open.
     """
     now = store.clock()
-    async with store._write() as db:
-        cur = await db.execute(
-            "INSERT OR IGNORE INTO escalation_expiry(escalation, deadline, ts) VALUES (?, ?, ?)",
+
+    async def body() -> Severity | None:
+        inserted = await store._exec(
+            "INSERT INTO escalation_expiry(escalation, deadline, ts) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (escalation, deadline, now),
         )
-        if cur.rowcount != 1:
+        if inserted != 1:
             return None
         row = await store._fetchone(
-            "SELECT severity FROM escalations WHERE id = ? AND state = 'open'", (escalation,)
+            f"SELECT severity FROM escalations WHERE id = ? AND state = 'open'{store._for_update}",
+            (escalation,),
         )
         if row is None:
             return None
         old: Severity = row[0]
         new = next_severity(old)
         rev = await store._bump_rev()
-        await db.execute(
+        await store._exec(
             "UPDATE escalations SET severity = ?, rev = ? WHERE id = ?", (new, rev, escalation)
         )
         await store._audit_insert(
@@ -285,4 +300,6 @@ async def expire(
             escalation,
             {"severity": [old, new], "deadline": deadline, **detail},
         )
-    return new
+        return new
+
+    return await store._transact(body)

@@ -169,6 +169,22 @@ class Decision(Row):
     answer: str | None
     actor: str
     ts: float
+    host: str | None = None
+    """Where the decision was made (the deciding manager's host), when known."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease(Row):
+    """Who leads ``name`` (an adapter instance, or ``policy``) until when.
+
+    ``epoch`` grows on every change of holder: a write fenced with an older epoch is
+    refused (:class:`swarmdeck.store.errors.LeaseLost`).
+    """
+
+    name: str
+    holder: str
+    epoch: int
+    expires_ts: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,17 +248,6 @@ class AdapterHealth(Row):
     last_error: str | None
     updated_ts: float
     rev: int
-
-
-@dataclass(frozen=True, slots=True)
-class Lease(Row):
-    """Who leads an adapter instance (or a service such as ``policy``), and until when."""
-
-    name: str
-    holder: str
-    epoch: int
-    """Grows by one each time another holder takes the lease: the fencing token."""
-    expires_ts: float
 
 
 def loads_list(text: str | None) -> list[Any] | None:

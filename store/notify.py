@@ -1,7 +1,7 @@
 """Store-level bookkeeping of pushes: what each route was sent, and which action links were used.
 
 A push is claimed before it is sent: one row per ``(route, subject)`` (``subject`` is
-``escalation:<id>`` or ``adapter:<name>``), inserted with ``INSERT OR IGNORE``. The
+``escalation:<id>`` or ``adapter:<name>``), inserted with ``ON CONFLICT DO NOTHING``. The
 primary key is what makes "at most one push per escalation per route" hold, across a
 collector restart too: a second claim of the same subject inserts nothing.
 
@@ -18,7 +18,6 @@ Nothing here imports Textual or anything above the store.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -78,15 +77,20 @@ async def claim_pushes(store: Store, route: str, claims: Sequence[Claim], now: f
     if not claims:
         return []
     subjects = [c.subject for c in claims]
-    async with store._write() as db:
+
+    async def body() -> list[str]:
+        await store._serialise(f"notify-claim:{route}")
         known = await _known_subjects(store, route, subjects)
         fresh = [c for c in claims if c.subject not in known]
-        await db.executemany(
-            "INSERT OR IGNORE INTO notify_pushes(route, subject, reason, severity, next_attempt, "
-            "created_ts) VALUES (?, ?, ?, ?, ?, ?)",
-            [(route, c.subject, c.reason, c.severity, now, now) for c in fresh],
-        )
-    return [c.subject for c in fresh]
+        if fresh:
+            await store._exec_many(
+                "INSERT INTO notify_pushes(route, subject, reason, severity, next_attempt, "
+                "created_ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(route, c.subject, c.reason, c.severity, now, now) for c in fresh],
+            )
+        return [c.subject for c in fresh]
+
+    return await store._transact(body, bumps=False)
 
 
 async def _known_subjects(store: Store, route: str, subjects: Sequence[str]) -> set[str]:
@@ -193,11 +197,13 @@ async def forget(store: Store, route: str, subjects: Iterable[str]) -> None:
     names = list(subjects)
     if not names:
         return
-    async with store._write() as db:
-        await db.executemany(
+    await store._transact(
+        lambda: store._exec_many(
             "DELETE FROM notify_pushes WHERE route = ? AND subject = ? AND state != 'pending'",
             [(route, s) for s in names],
-        )
+        ),
+        bumps=False,
+    )
 
 
 async def _update(
@@ -206,29 +212,28 @@ async def _update(
     names = list(subjects)
     if not names:
         return
-    async with store._write() as db:
-        await db.executemany(
+    await store._transact(
+        lambda: store._exec_many(
             f"UPDATE notify_pushes SET {assignments} WHERE route = ? AND subject = ?",
             [(*values, route, s) for s in names],
-        )
+        ),
+        bumps=False,
+    )
 
 
 async def use_link(
     store: Store, nonce: str, escalation: str, route: str, actor: str, now: float
 ) -> LinkUse | None:
     """Spend an action link's nonce: None if it is fresh (now spent), else its earlier use."""
-    async with store._write() as db:
-        try:
-            await db.execute(
-                "INSERT INTO notify_links(nonce, escalation, route, actor, used_ts) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (nonce, escalation, route, actor, now),
-            )
-        except sqlite3.IntegrityError:
-            pass
-        else:
-            return None
-    return await link_use(store, nonce)
+    spent = await store._transact(
+        lambda: store._exec(
+            "INSERT INTO notify_links(nonce, escalation, route, actor, used_ts) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (nonce, escalation, route, actor, now),
+        ),
+        bumps=False,
+    )
+    return None if spent == 1 else await link_use(store, nonce)
 
 
 async def link_use(store: Store, nonce: str) -> LinkUse | None:
@@ -242,5 +247,6 @@ async def link_use(store: Store, nonce: str) -> LinkUse | None:
 
 async def release_link(store: Store, nonce: str) -> None:
     """Give a nonce back when nothing was decided with it (the decision was malformed)."""
-    async with store._write() as db:
-        await db.execute("DELETE FROM notify_links WHERE nonce = ?", (nonce,))
+    await store._transact(
+        lambda: store._exec("DELETE FROM notify_links WHERE nonce = ?", (nonce,)), bumps=False
+    )

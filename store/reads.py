@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from swarmdeck.store import rows
-from swarmdeck.store.connection import StoreBase
+from swarmdeck.store.base import StoreCore
 from swarmdeck.store.errors import NotFound
 from swarmdeck.store.models import (
     Agent,
@@ -39,7 +39,7 @@ def _limit(limit: int | None) -> str:
     return f"LIMIT {int(limit)}" if limit is not None else ""
 
 
-class ReadsMixin(StoreBase):
+class ReadsMixin(StoreCore):
     """The projections, as the panes read them."""
 
     async def agents(
@@ -221,9 +221,11 @@ class ReadsMixin(StoreBase):
                     )
                 )
                 seen.add(task.id)
+        # Insertion order: SQLite's rowid, PostgreSQL's identity column.
+        order = "rowid" if self.dialect == "sqlite" else "id"
         edge_rows = await self._fetchall(
             "SELECT src, dst FROM edges "
-            "WHERE workflow = ? AND kind IN ('flow', 'depends', 'parent') ORDER BY rowid",
+            f"WHERE workflow = ? AND kind IN ('flow', 'depends', 'parent') ORDER BY {order}",
             (name,),
         )
         edges: list[tuple[str, str]] = []

@@ -260,6 +260,22 @@ MIGRATIONS: tuple[str, ...] = (
         used_ts    REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 5: beyond one machine (the same tables as PostgreSQL's, store/postgres/schema.py).
+    #    * leases: which collector leads an adapter instance (or the policy engine), with
+    #      the fencing epoch that append_with_state(lease=...) checks.
+    #    * outbox.claimed_by / claimed_until: a delivery claimed by one collector at a time.
+    #    * decisions.host: where a decision was made.
+    """
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        epoch      INTEGER NOT NULL,
+        expires_ts REAL NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until REAL;
+    ALTER TABLE decisions ADD COLUMN host TEXT;
+    """,
 )
 
 #: The schema version this code writes.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -33,11 +34,12 @@ from swarmdeck.adapters.leadership import Leadership, collector_id
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.anchor import build_anchor_service
-from swarmdeck.config import ConfigError, Settings
+from swarmdeck.config import ConfigError, Settings, default_data_dir
 from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.notify import build_notify_services
 from swarmdeck.policy import build_policy_service
 from swarmdeck.store.db import Store
+from swarmdeck.store.opening import display_location, open_store
 from swarmdeck.tokens import TokenSource
 
 log = logging.getLogger("swarmdeck.collector")
@@ -53,11 +55,16 @@ class Service(Protocol):
     async def run(self) -> None: ...
 
 
-def lock_path(db: Path) -> Path:
-    return db.with_name(db.name + ".lock")
+def lock_path(db: Path | str) -> Path:
+    """``<db>.lock`` beside a SQLite file; for a database on a server, a lock in this
+    host's data directory named after the database (one collector per host and database)."""
+    if isinstance(db, Path):
+        return db.with_name(db.name + ".lock")
+    digest = hashlib.sha256(display_location(db).encode()).hexdigest()[:16]
+    return default_data_dir() / f"collector-{digest}.lock"
 
 
-def lock_holder(db: Path) -> int | None:
+def lock_holder(db: Path | str) -> int | None:
     """The pid of the process holding the collector lock of ``db``, or None if free."""
     path = lock_path(db)
     try:
@@ -259,7 +266,7 @@ class Collector:
         try:
             instances = build_instances(self.settings)
             if store is None:
-                store = await Store.open(self.settings.db, clock=self.clock)
+                store = await open_store(self.settings.db, clock=self.clock)
             filters = build_filters(self.settings, store)
             services = leased_services(self.settings, store, self.clock, self.config_path)
             c = self.settings.collector
@@ -280,7 +287,7 @@ class Collector:
             log.info(
                 "collector %s for %s: adapters %s",
                 self.holder,
-                self.settings.db,
+                display_location(self.settings.db),
                 [i.name for i in instances],
             )
             # Leases outlive everything else: the supervisor's last flush still commits

@@ -50,6 +50,16 @@ def default_db_path() -> Path:
     return default_data_dir() / "swarmdeck.db"
 
 
+#: URL schemes of a database on a server (the store's ``is_postgres_url`` says the same;
+#: configuration sits below the store, so it cannot ask it).
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_database_url(text: str) -> bool:
+    """Whether ``db`` names a server's database (a URL) rather than a file."""
+    return text.lower().startswith(DATABASE_URL_SCHEMES)
+
+
 def default_config_path() -> Path:
     env = os.environ.get("SWARMDECK_CONFIG")
     return Path(env).expanduser() if env else default_config_dir() / "config.toml"
@@ -289,8 +299,9 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    db: Path = Field(default_factory=default_db_path)
-    """The database file (created 0600 in a 0700 directory)."""
+    db: Path | str = Field(default_factory=default_db_path)
+    """The database: a SQLite file (created 0600 in a 0700 directory), or a
+    ``postgresql://user@host/dbname`` URL (a database a team shares)."""
     identity: str | None = Field(default=None, min_length=1, max_length=200)
     """Who decides, as recorded on decisions (``alice``); default ``$USER@host``, plus the SSH
     client. The host a decision came from is recorded beside it either way."""
@@ -325,8 +336,22 @@ class Settings(BaseSettings):
 
     @field_validator("db", mode="after")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | str) -> Path | str:
+        if isinstance(value, str) and is_database_url(value):
+            return value
+        return Path(value).expanduser()
+
+    @property
+    def db_is_url(self) -> bool:
+        """Whether the database is a server's (PostgreSQL) rather than a local file."""
+        return isinstance(self.db, str)
+
+    @property
+    def local_dir(self) -> Path:
+        """Where this host keeps what belongs beside the database but never in it (the
+        action-link key, the web token, the collector lock): the SQLite file's directory,
+        or the data directory when the database is on a server."""
+        return self.db.parent if isinstance(self.db, Path) else default_data_dir()
 
     @field_validator("adapters", mode="after")
     @classmethod

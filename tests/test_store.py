@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from swarmdeck.store import governance
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.errors import SchemaTooNew, StoreError
 from swarmdeck.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers import raise_escalation
@@ -35,7 +35,7 @@ def _user_version(path: Path) -> int:
 
 
 async def test_file_permissions(db_path: Path) -> None:
-    async with await Store.open(db_path):
+    async with await SqliteStore.open(db_path):
         pass
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
@@ -47,20 +47,20 @@ async def test_refuses_newer_schema_and_non_databases(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(SchemaTooNew, match="newer than this swarmdeck"):
-        await Store.open(newer)
+        await SqliteStore.open(newer)
     junk = tmp_path / "junk.db"
     junk.write_bytes(os.urandom(4096))
     with pytest.raises(StoreError, match="not a usable swarmdeck database"):
-        await Store.open(junk)
+        await SqliteStore.open(junk)
     with pytest.raises(StoreError, match="is a directory"):
-        await Store.open(tmp_path)
+        await SqliteStore.open(tmp_path)
     with pytest.raises(StoreError, match="no database"):
-        await Store.open(tmp_path / "absent.db", create=False)
+        await SqliteStore.open(tmp_path / "absent.db", create=False)
 
 
 async def test_two_processes_migrating_at_once(tmp_path: Path) -> None:
     path = tmp_path / "race.db"
-    stores = await asyncio.gather(*(Store.open(path) for _ in range(4)))
+    stores = await asyncio.gather(*(SqliteStore.open(path) for _ in range(4)))
     for s in stores:
         await s.close()
     assert _user_version(path) == SCHEMA_VERSION
@@ -75,7 +75,7 @@ async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
-    async with await Store.open(path) as s:
+    async with await SqliteStore.open(path) as s:
         assert (await s.agent("old-agent")).origin == "demo"  # data kept
         plan = await s._fetchall(
             "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE escalation = 'E' ORDER BY id DESC"
@@ -95,7 +95,7 @@ async def test_a_version_2_database_with_governance_tables_upgrades_in_place(
     path = tmp_path / "old.db"
     path.write_bytes(gzip.decompress((FIXTURES / "schema2-governance.db.gz").read_bytes()))
     assert _user_version(path) == 2
-    async with await Store.open(path) as s:
+    async with await SqliteStore.open(path) as s:
         assert _user_version(path) == SCHEMA_VERSION
         [kept] = await governance.vault_find(s, escalation="G1")
         assert (kept.original, kept.detector) == ("AKIAOLD", "aws-access-key")
@@ -111,7 +111,7 @@ async def test_a_version_2_database_with_governance_tables_upgrades_in_place(
         assert await governance.owner(s, "G1") == "new-rule"
 
 
-async def test_reads_never_see_another_coroutines_open_transaction(store: Store) -> None:
+async def test_reads_never_see_another_coroutines_open_transaction(store: SqliteStore) -> None:
     """The collector's coroutines share one connection: a read issued while another
     coroutine's transaction is open must wait for it, not read its uncommitted rows."""
     order: list[str] = []
@@ -141,7 +141,7 @@ async def test_cancelling_a_write_that_waits_for_the_lock_leaves_no_transaction(
 ) -> None:
     """A cancelled caller (a client hanging up) must not leave BEGIN IMMEDIATE holding the
     database's write lock for every other process."""
-    async with await Store.open(db_path) as s:
+    async with await SqliteStore.open(db_path) as s:
         blocker = sqlite3.connect(db_path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         loop = asyncio.get_running_loop()

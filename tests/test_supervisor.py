@@ -11,7 +11,7 @@ import pytest
 
 from swarmdeck.adapters.base import Adapter, AdapterOptions, Batch, DeliveryError, Rejected
 from swarmdeck.adapters.supervisor import Instance, Supervisor, backoff_delay
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.events import Event
 from swarmdeck.store.models import Delivery
 from tests.helpers import ev, raise_escalation
@@ -124,7 +124,7 @@ async def stop(task: asyncio.Task[None]) -> None:
         await task
 
 
-def fast(store: Store, instances: list[Instance], **kw: object) -> Supervisor:
+def fast(store: SqliteStore, instances: list[Instance], **kw: object) -> Supervisor:
     return Supervisor(
         store,
         instances,
@@ -138,7 +138,7 @@ def fast(store: Store, instances: list[Instance], **kw: object) -> Supervisor:
     )
 
 
-async def test_a_crashing_adapter_restarts_while_others_keep_flowing(store: Store) -> None:
+async def test_a_crashing_adapter_restarts_while_others_keep_flowing(store: SqliteStore) -> None:
     Crasher.runs = 0
     sup = fast(
         store,
@@ -165,11 +165,11 @@ async def test_a_crashing_adapter_restarts_while_others_keep_flowing(store: Stor
     assert health["ticker"].state == "stopped"  # marked on shutdown
 
 
-async def _more_ticks(store: Store, before: int) -> bool:
+async def _more_ticks(store: SqliteStore, before: int) -> bool:
     return (await store.agent("ticker")).events > before + 5
 
 
-async def test_positions_and_rejects_are_stored_with_the_batch(store: Store) -> None:
+async def test_positions_and_rejects_are_stored_with_the_batch(store: SqliteStore) -> None:
     sup = fast(store, [Instance("tail", Positioned, AdapterOptions())])
     task = await run_supervisor(sup)
 
@@ -184,7 +184,7 @@ async def test_positions_and_rejects_are_stored_with_the_batch(store: Store) -> 
     assert {h.name: h.state for h in await store.adapter_health()}["tail"] == "stopped"
 
 
-async def test_delivery_retries_with_backoff_then_succeeds(store: Store) -> None:
+async def test_delivery_retries_with_backoff_then_succeeds(store: SqliteStore) -> None:
     Flaky.failures_left, Flaky.delivered = 2, []
     sup = fast(store, [Instance("flaky", Flaky, AdapterOptions())])
     task = await run_supervisor(sup)
@@ -201,7 +201,7 @@ async def test_delivery_retries_with_backoff_then_succeeds(store: Store) -> None
     assert row == (3, None)
 
 
-async def test_non_retryable_delivery_fails_at_once(store: Store) -> None:
+async def test_non_retryable_delivery_fails_at_once(store: SqliteStore) -> None:
     sup = fast(store, [Instance("refuser", Refuser, AdapterOptions())])
     task = await run_supervisor(sup)
     await until(lambda: _has_escalation(store, "E-refused"))
@@ -216,7 +216,7 @@ async def test_non_retryable_delivery_fails_at_once(store: Store) -> None:
     assert esc.delivery_error == "agent rejected the payload (HTTP 400)"
 
 
-async def test_decisions_wait_for_their_adapter(store: Store) -> None:
+async def test_decisions_wait_for_their_adapter(store: SqliteStore) -> None:
     """A decision for an adapter that is not running stays pending, not lost or failed."""
     await store.append([raise_escalation("E-away")], origin="absent")
     await store.decide("E-away", "approve", actor="me")
@@ -228,7 +228,7 @@ async def test_decisions_wait_for_their_adapter(store: Store) -> None:
 
 
 async def test_writer_keeps_the_batch_while_the_store_is_locked(
-    store: Store, db_path: object
+    store: SqliteStore, db_path: object
 ) -> None:
     """Another process holding the write lock delays ingest; nothing is dropped."""
     import sqlite3
@@ -248,14 +248,14 @@ async def test_writer_keeps_the_batch_while_the_store_is_locked(
     assert ids == list(range(1, len(ids) + 1))  # contiguous: no tick lost while locked
 
 
-async def _more_ticks_from_zero(store: Store) -> bool:
+async def _more_ticks_from_zero(store: SqliteStore) -> bool:
     try:
         return (await store.agent("ticker")).events > 20
     except Exception:
         return False
 
 
-async def _has_escalation(store: Store, esc_id: str) -> bool:
+async def _has_escalation(store: SqliteStore, esc_id: str) -> bool:
     return any(e.id == esc_id for e in await store.escalations())
 
 
@@ -268,7 +268,7 @@ def test_backoff_grows_caps_and_jitters() -> None:
     assert len({round(d, 6) for d in delays}) == len(delays)  # jittered, not lockstep
 
 
-def test_instance_names_must_be_unique(store: Store) -> None:
+def test_instance_names_must_be_unique(store: SqliteStore) -> None:
     with pytest.raises(ValueError, match="unique"):
         Supervisor(
             store,
@@ -276,7 +276,7 @@ def test_instance_names_must_be_unique(store: Store) -> None:
         )
 
 
-async def test_shutdown_commits_what_the_writer_already_took(store: Store) -> None:
+async def test_shutdown_commits_what_the_writer_already_took(store: SqliteStore) -> None:
     """Events already taken off the queue (acknowledged to an HTTP client, say) are
     committed on shutdown, not dropped with the writer's batch."""
     sup = fast(store, [Instance("ticker", Ticker, AdapterOptions())], batch_window=30.0)

@@ -39,6 +39,7 @@ from swarmdeck.config import Settings, TuiSettings
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import Action
+from swarmdeck.store.opening import open_store
 from swarmdeck.tui.command_line import CommandLine
 from swarmdeck.tui.commands import HandlerId
 from swarmdeck.tui.decisions import DecisionController
@@ -234,7 +235,7 @@ class SwarmdeckApp(App[int]):
 
     async def _open_store(self) -> None:
         if self._store is None:
-            self._store = await Store.open(self.settings.db, clock=self.clock)
+            self._store = await open_store(self.settings.db, clock=self.clock)
             self.models.store = self._store
 
     async def on_unmount(self) -> None:

@@ -2,7 +2,7 @@
 
 The names live in ``adapter_state`` under one namespace (session id -> agent name).
 Two hook processes of two new sessions in the same directory must not both take
-the plain name, so the check and the claim are one ``BEGIN IMMEDIATE`` transaction.
+the plain name, so the check and the claim are one transaction (SQLite: ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ async def claim_session_agent(
     and was seen after ``live_since``. A holder that is over loses the plain name to
     this session (if it comes back it is named afresh).
     """
-    async with store._write() as db:
+
+    async def body() -> str:
+        await store._serialise(f"session-agent:{namespace}")
         row = await store._fetchone(
             "SELECT value FROM adapter_state WHERE adapter = ? AND key = ?",
             (namespace, session_id),
@@ -48,9 +50,11 @@ async def claim_session_agent(
             if live:
                 name = alternative
             else:
-                await db.executemany(
+                await store._exec_many(
                     "DELETE FROM adapter_state WHERE adapter = ? AND key = ?",
                     [(namespace, str(h[0])) for h in holders],
                 )
         await store._set_states_in_tx(namespace, {session_id: name})
         return name
+
+    return await store._transact(body, bumps=False)

@@ -1,16 +1,32 @@
-"""Token and cost totals summed from ``usage`` events (budgets, metrics)."""
+"""Token and cost totals summed from ``usage`` events (budgets, metrics).
+
+The JSON of an event's ``data`` is read with each backend's own functions
+(``json_extract`` in SQLite, ``->>`` in PostgreSQL) behind the same named queries.
+"""
 
 from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from swarmdeck.store.base import Dialect
 from swarmdeck.store.db import Store
 
-_TOKENS = (
-    "COALESCE(json_extract(data, '$.tokens_in'), 0) + "
-    "COALESCE(json_extract(data, '$.tokens_out'), 0)"
-)
-_COST = "COALESCE(json_extract(data, '$.cost_usd'), 0)"
+#: Per dialect: tokens (in + out) and cost of one ``usage`` event's JSON ``data``.
+_TOKENS: dict[Dialect, str] = {
+    "sqlite": "COALESCE(json_extract(data, '$.tokens_in'), 0) + "
+    "COALESCE(json_extract(data, '$.tokens_out'), 0)",
+    "postgres": "COALESCE((data::jsonb ->> 'tokens_in')::float8, 0) + "
+    "COALESCE((data::jsonb ->> 'tokens_out')::float8, 0)",
+}
+_COST: dict[Dialect, str] = {
+    "sqlite": "COALESCE(json_extract(data, '$.cost_usd'), 0)",
+    "postgres": "COALESCE((data::jsonb ->> 'cost_usd')::float8, 0)",
+}
+#: Per dialect: the bucket number of ``ts`` (SQLite's CAST truncates, PostgreSQL's rounds).
+_BUCKET: dict[Dialect, str] = {
+    "sqlite": "CAST((ts - ?) / ? AS INTEGER)",
+    "postgres": "FLOOR((ts - ?) / ?)::bigint",
+}
 
 
 class UsageTotals(NamedTuple):
@@ -38,7 +54,8 @@ async def usage_totals(
     stored before ``before_seq`` (a budget seeds its running total from history)."""
     column = "agent" if per == "agent" else "workflow"
     row = await store._fetchone(
-        f"SELECT COALESCE(SUM({_TOKENS}), 0), COALESCE(SUM({_COST}), 0) "
+        f"SELECT COALESCE(SUM({_TOKENS[store.dialect]}), 0), "
+        f"COALESCE(SUM({_COST[store.dialect]}), 0) "
         f"FROM events WHERE kind = 'usage' AND {column} = ? AND ts >= ? AND ts < ? "
         "AND seq < ?",
         (scope, since, until, before_seq),
@@ -51,7 +68,7 @@ async def usage_cost_by_bucket(
 ) -> list[CostBucket]:
     """The cost of ``usage`` events in ``[since, until]``, summed per ``width`` seconds."""
     found = await store._fetchall(
-        f"SELECT CAST((ts - ?) / ? AS INTEGER), SUM({_COST}) "
+        f"SELECT {_BUCKET[store.dialect]}, SUM({_COST[store.dialect]}) "
         "FROM events WHERE kind = 'usage' AND ts >= ? AND ts <= ? GROUP BY 1",
         (since, width, since, until),
     )

@@ -75,7 +75,7 @@ async def make_checkpoint(store: Store, key: SigningKey, *, now: float | None = 
     """A signed checkpoint of the chain head as it is now."""
     length, head = await chain_head(store)
     when = datetime.fromtimestamp(store.clock() if now is None else now, UTC)
-    unsigned = Checkpoint(length, head, when.isoformat(), str(store.path), key.id)
+    unsigned = Checkpoint(length, head, when.isoformat(), store.location, key.id)
     signature = base64.b64encode(key.sign(unsigned.payload())).decode("ascii")
     return Checkpoint(length, head, unsigned.time, unsigned.db, unsigned.key, signature)
 

@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from swarmdeck.config import Settings, load_settings
-from swarmdeck.store.db import Store
+from swarmdeck.store.opening import open_store
 from swarmdeck.store.text import clean_text
 
 EXIT_FAILURE = 1
@@ -42,7 +42,7 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 class Obj:
     """Context object: flags gathered from the group and the subcommand, settings on demand."""
 
-    db: Path | None = None
+    db: str | None = None
     config: Path | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     _settings: Settings | None = None
@@ -59,7 +59,7 @@ class Obj:
         return self._settings
 
 
-def _set_db(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         ctx.ensure_object(Obj).db = value
     return value
@@ -83,11 +83,12 @@ def common_options(func: F) -> F:
     )(func)
     func = click.option(
         "--db",
-        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="PATH|URL",
         expose_value=False,
         callback=_set_db,
         is_eager=True,
-        help="Database file (default: swarmdeck.db in the platform data dir).",
+        help="Database: a SQLite file (default: swarmdeck.db in the platform data dir) "
+        "or a postgresql:// URL.",
     )(func)
     return func
 
@@ -108,7 +109,7 @@ def with_store(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
         settings = get_obj().settings()
 
         async def go() -> T:
-            store = await Store.open(settings.db)
+            store = await open_store(settings.db)
             try:
                 return await func(store, settings, **kwargs)
             finally:

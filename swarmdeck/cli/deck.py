@@ -17,8 +17,8 @@ import time
 from swarmdeck.actor import current_actor, current_host
 from swarmdeck.collector import Collector, lock_holder
 from swarmdeck.config import Settings, default_config_dir
-from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.opening import open_store
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.safe_text import clean
 
@@ -118,7 +118,7 @@ class CollectorLauncher:
 
 
 async def _amain(settings: Settings) -> int:
-    store = await Store.open(settings.db)
+    store = await open_store(settings.db)
     launcher = CollectorLauncher(settings)
     try:
         app = SwarmdeckApp(

@@ -42,8 +42,8 @@ from swarmdeck.adapters.hooks.remote import Remote, check_server, fail_closed, f
 from swarmdeck.cli._common import common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.config import Settings
-from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.opening import display_location, open_store
 from swarmdeck.tokens import TokenError, from_env, read_token
 
 #: Origin of what the hook command writes (no collector adapter has this name, so
@@ -158,7 +158,7 @@ async def _guarded(
 
 
 async def _run(
-    raw: bytes, config: HookConfig, db: Path, settings: Settings
+    raw: bytes, config: HookConfig, db: Path | str, settings: Settings
 ) -> tuple[int, str, str]:
     try:
         if len(raw) > MAX_PAYLOAD:
@@ -170,7 +170,7 @@ async def _run(
         return answer.exit_code, answer.stdout(), answer.stderr
 
     try:
-        store = await asyncio.wait_for(Store.open(db), STORE_OPEN_TIMEOUT)
+        store = await asyncio.wait_for(open_store(db), STORE_OPEN_TIMEOUT)
     except (StoreError, sqlite3.Error, OSError, TimeoutError) as exc:
         answer = fallback(payload, f"store unavailable ({_store_error(exc, db)})", config)
         return answer.exit_code, answer.stdout(), answer.stderr
@@ -211,16 +211,16 @@ async def _remote(
     return answer.exit_code, answer.stdout(), answer.stderr
 
 
-def _store_error(exc: BaseException, db: Path) -> str:
+def _store_error(exc: BaseException, db: Path | str) -> str:
     if isinstance(exc, TimeoutError):
-        return f"{db} did not open within {STORE_OPEN_TIMEOUT:g}s"
+        return f"{display_location(db)} did not open within {STORE_OPEN_TIMEOUT:g}s"
     return _one_line(exc)
 
 
-async def _dead_letter(db: Path, raw: bytes, error: str) -> None:
+async def _dead_letter(db: Path | str, raw: bytes, error: str) -> None:
     """Keep a malformed payload for the dead-letter view, if the store is reachable."""
     try:
-        store = await asyncio.wait_for(Store.open(db), 5.0)
+        store = await asyncio.wait_for(open_store(db), 5.0)
     except Exception:
         return
     try:

@@ -12,8 +12,8 @@ import click
 
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, get_obj
 from swarmdeck.config import Settings
-from swarmdeck.store.db import Store
 from swarmdeck.store.ingest import IngestCounts, ingest_lines
+from swarmdeck.store.opening import open_store
 from swarmdeck.store.text import clean_text
 
 
@@ -69,7 +69,7 @@ def ingest(source: str, origin: str, as_json: bool, progress: bool) -> None:
 
 
 async def _ingest(
-    db: Path, stream: BinaryIO, name: str, origin: str, progress: bool, settings: Settings
+    db: Path | str, stream: BinaryIO, name: str, origin: str, progress: bool, settings: Settings
 ) -> IngestCounts:
     from swarmdeck.collector import build_filters
 
@@ -77,7 +77,7 @@ async def _ingest(
         if progress:
             click.echo(f"committed lines {first}-{last}", err=True)
 
-    async with await Store.open(db) as store:
+    async with await open_store(db) as store:
         return await ingest_lines(
             store,
             stream,

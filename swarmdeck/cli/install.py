@@ -22,6 +22,7 @@ import click
 
 from swarmdeck.cli._common import Obj, common_options
 from swarmdeck.cli._settings import settings_from
+from swarmdeck.config import is_database_url
 
 #: Recognises a handler we installed, whatever the path of the executable.
 MARKER = " hook claude-code"
@@ -46,10 +47,12 @@ def swarmdeck_executable() -> str:
     return shutil.which("swarmdeck") or "swarmdeck"
 
 
-def hook_command(executable: str, db: Path | None = None, config: Path | None = None) -> str:
+def hook_command(executable: str, db: Path | str | None = None, config: Path | None = None) -> str:
     parts = [shlex.quote(executable), "hook", "claude-code"]
-    if db is not None:
-        parts += ["--db", shlex.quote(str(db.expanduser().resolve()))]
+    if isinstance(db, str) and is_database_url(db):
+        parts += ["--db", shlex.quote(db)]
+    elif db is not None:
+        parts += ["--db", shlex.quote(str(Path(db).expanduser().resolve()))]
     if config is not None:
         parts += ["--config", shlex.quote(str(config.expanduser().resolve()))]
     return " ".join(parts)

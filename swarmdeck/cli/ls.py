@@ -110,10 +110,19 @@ async def ls(
         decisions = await store.decisions(limit=limit or 1000)
         rows = [d.to_dict() for d in decisions]
         table = [
-            (d.id, d.escalation, d.action, d.actor, d.reason or "", d.target or "", _iso(d.ts))
+            (
+                d.id,
+                d.escalation,
+                d.action,
+                d.actor,
+                d.host or "",
+                d.reason or "",
+                d.target or "",
+                _iso(d.ts),
+            )
             for d in decisions
         ]
-        headers = ["id", "escalation", "action", "actor", "reason", "target", "ts"]
+        headers = ["id", "escalation", "action", "actor", "host", "reason", "target", "ts"]
     else:
         letters = await store.dead_letters(limit=limit or 100)
         rows = [d.to_dict() for d in letters]

@@ -95,7 +95,7 @@ class IngestFilter:
         config: GuardrailConfig,
         *,
         store: Store | None = None,
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config

@@ -50,7 +50,7 @@ class Service(Protocol):
 def key_path(settings: Settings) -> Path:
     """The action-link signing key: ``[action_links] key_file`` or beside the database."""
     configured = settings.action_links.key_file
-    return configured.expanduser() if configured else settings.db.with_name("action-links.key")
+    return configured.expanduser() if configured else settings.local_dir / "action-links.key"
 
 
 def build_notify_services(

@@ -46,7 +46,7 @@ _HEADERS = {
 }
 
 
-def app_command(db: Path, config: Path | None, read_only: bool) -> str:
+def app_command(db: Path | str, config: Path | None, read_only: bool) -> str:
     """The shell command textual-serve runs per browser session: this swarmdeck's TUI."""
     parts = [sys.executable, "-m", "swarmdeck", "--db", str(db)]
     if config is not None:

@@ -22,7 +22,7 @@ MIN_LENGTH = 16
 
 
 def token_path(settings: Settings) -> Path:
-    return settings.db.with_name("token")
+    return settings.local_dir / "token"
 
 
 def deck_token(settings: Settings) -> str:

@@ -10,12 +10,12 @@ import pytest
 
 from swarmdeck.guardrails import GuardrailConfig, IngestFilter, load_guardrails
 from swarmdeck.policy import PolicyService, load_policy
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.governance import vault_find
 from tests.governance.conftest import Clock, Script
 
 
-async def _chain(store: Store, ev: Script) -> None:
+async def _chain(store: SqliteStore, ev: Script) -> None:
     for i in range(5):
         await store.append(
             [ev("escalation.raised", data={"id": f"E{i}", "kind": "approval", "title": f"do {i}"})],
@@ -54,18 +54,18 @@ async def test_audit_tampering_is_detected(
     tmp_path: Path, clock: Clock, tamper: list[str], expected: str
 ) -> None:
     path = tmp_path / "audit.db"
-    async with await Store.open(path, clock=clock) as store:
+    async with await SqliteStore.open(path, clock=clock) as store:
         await _chain(store, Script(clock))
         assert (await store.audit_verify()).ok
     _raw(path, *tamper)
-    async with await Store.open(path, clock=clock) as store:
+    async with await SqliteStore.open(path, clock=clock) as store:
         verdict = await store.audit_verify()
     assert not verdict.ok
     assert any(expected in p for p in verdict.problems), verdict.problems
 
 
 async def test_budget_raises_once_per_period_and_pauses(
-    store: Store, ev: Script, clock: Clock
+    store: SqliteStore, ev: Script, clock: Clock
 ) -> None:
     guard = load_guardrails(
         {"budgets": [{"name": "daily", "per": "agent", "period": "1d", "max_cost_usd": 1.0,
@@ -109,7 +109,7 @@ async def test_budget_raises_once_per_period_and_pauses(
 
 
 async def test_vault_without_a_store_uses_the_database_file(
-    store: Store, ev: Script, clock: Clock
+    store: SqliteStore, ev: Script, clock: Clock
 ) -> None:
     flt = IngestFilter(GuardrailConfig(), db_path=store.path, clock=clock)
     out = await flt([ev("log", agent="a", data={"text": "card 4111 1111 1111 1111"})], "demo")

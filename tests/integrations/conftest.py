@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore, Store
 from swarmdeck.store.models import Escalation
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -36,8 +36,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "swarm.db")
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore.open(tmp_path / "swarm.db")
     try:
         yield s
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from tests.integrations.conftest import SWARMDECK, open_escalations, payload
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ async def start_hook(
 
 
 async def test_permission_request_approved(
-    tmp_path: Path, store: Store, env: dict[str, str]
+    tmp_path: Path, store: SqliteStore, env: dict[str, str]
 ) -> None:
     hook = await start_hook(store.path, payload("permission_request_bash"), env)
     [esc] = await open_escalations(store)
@@ -78,7 +78,9 @@ async def test_permission_request_approved(
     assert "approved by ana@laptop" in agent.activity
 
 
-async def test_permission_request_rejected_with_reason(store: Store, env: dict[str, str]) -> None:
+async def test_permission_request_rejected_with_reason(
+    store: SqliteStore, env: dict[str, str]
+) -> None:
     hook = await start_hook(store.path, payload("permission_request_bash"), env)
     [esc] = await open_escalations(store)
     await store.decide(esc.id, "reject", actor="ana@laptop", reason="keep build/ for the diff")
@@ -89,7 +91,9 @@ async def test_permission_request_rejected_with_reason(store: Store, env: dict[s
     assert decision["message"] == "Denied by ana@laptop: keep build/ for the diff"
 
 
-async def test_pretooluse_reroute_names_who_takes_over(store: Store, env: dict[str, str]) -> None:
+async def test_pretooluse_reroute_names_who_takes_over(
+    store: SqliteStore, env: dict[str, str]
+) -> None:
     hook = await start_hook(store.path, payload("pretooluse_write"), env)
     [esc] = await open_escalations(store)
     assert esc.severity == "high"  # a write outside the project
@@ -106,7 +110,9 @@ async def test_pretooluse_reroute_names_who_takes_over(store: Store, env: dict[s
     assert "infra owns /etc" in out["permissionDecisionReason"]
 
 
-async def test_subagent_pretooluse_is_its_own_agent(store: Store, env: dict[str, str]) -> None:
+async def test_subagent_pretooluse_is_its_own_agent(
+    store: SqliteStore, env: dict[str, str]
+) -> None:
     hook = await start_hook(store.path, payload("pretooluse_subagent_bash"), env)
     [esc] = await open_escalations(store)
     assert esc.agent == "claude:shop-api/sub:test-runner#a3f9c2"
@@ -125,7 +131,7 @@ async def test_subagent_pretooluse_is_its_own_agent(store: Store, env: dict[str,
     assert "42 passed" in sub.activity
 
 
-async def test_status_only_events(store: Store, env: dict[str, str]) -> None:
+async def test_status_only_events(store: SqliteStore, env: dict[str, str]) -> None:
     for name, state, text in (
         ("pretooluse_read", "working", "Read: /home/dev/shop-api/src/orders.py"),
         ("notification_permission", "blocked", "waiting for permission"),
@@ -141,7 +147,9 @@ async def test_status_only_events(store: Store, env: dict[str, str]) -> None:
     assert await store.escalations() == []
 
 
-async def test_timeout_answers_default_and_withdraws(store: Store, env: dict[str, str]) -> None:
+async def test_timeout_answers_default_and_withdraws(
+    store: SqliteStore, env: dict[str, str]
+) -> None:
     env = {**env, "SWARMDECK_HOOKS__TIMEOUT": "1"}
     hook = await start_hook(store.path, payload("permission_request_bash"), env)
     code, body, err = await hook.result()
@@ -156,7 +164,7 @@ async def test_timeout_answers_default_and_withdraws(store: Store, env: dict[str
 
 
 async def test_timeout_with_default_ask_leaves_claude_dialog(
-    store: Store, env: dict[str, str]
+    store: SqliteStore, env: dict[str, str]
 ) -> None:
     env = {**env, "SWARMDECK_HOOKS__TIMEOUT": "0.5", "SWARMDECK_HOOKS__DEFAULT": "ask"}
     hook = await start_hook(store.path, payload("pretooluse_write"), env)
@@ -196,7 +204,7 @@ async def test_store_down_answers_deny_never_allow(
     ],
 )
 async def test_malformed_payload_denies_with_exit_2(
-    store: Store, env: dict[str, str], raw: bytes, message: str
+    store: SqliteStore, env: dict[str, str], raw: bytes, message: str
 ) -> None:
     hook = await start_hook(store.path, raw, env)
     code, body, err = await hook.result()
@@ -211,7 +219,7 @@ async def test_malformed_payload_denies_with_exit_2(
 
 
 async def test_two_sessions_in_one_directory_get_distinct_names(
-    store: Store, env: dict[str, str]
+    store: SqliteStore, env: dict[str, str]
 ) -> None:
     first = payload("notification_permission")
     second = {**first, "session_id": "77aa11bb-0000-4000-8000-000000000000"}
@@ -222,7 +230,9 @@ async def test_two_sessions_in_one_directory_get_distinct_names(
     assert names == ["claude:shop-api", "claude:shop-api#77aa11"]
 
 
-async def test_review_stop_retry_keeps_claude_working(store: Store, env: dict[str, str]) -> None:
+async def test_review_stop_retry_keeps_claude_working(
+    store: SqliteStore, env: dict[str, str]
+) -> None:
     env = {**env, "SWARMDECK_HOOKS__REVIEW_STOP": "true"}
     hook = await start_hook(store.path, payload("stop"), env)
     [esc] = await open_escalations(store)
@@ -233,7 +243,9 @@ async def test_review_stop_retry_keeps_claude_working(store: Store, env: dict[st
     assert (code, body) == (0, {"decision": "block", "reason": "also update the changelog"})
 
 
-async def test_terminated_hook_withdraws_its_escalation(store: Store, env: dict[str, str]) -> None:
+async def test_terminated_hook_withdraws_its_escalation(
+    store: SqliteStore, env: dict[str, str]
+) -> None:
     hook = await start_hook(store.path, payload("permission_request_bash"), env)
     [esc] = await open_escalations(store)
     hook.proc.terminate()  # Claude Code interrupted, or gave up on the hook
@@ -246,7 +258,7 @@ async def test_terminated_hook_withdraws_its_escalation(store: Store, env: dict[
 
 
 async def test_secrets_in_a_tool_call_are_masked_before_anything_stores_them(
-    store: Store, env: dict[str, str]
+    store: SqliteStore, env: dict[str, str]
 ) -> None:
     """The hook runs the same guardrails as the collector: the key in the command never
     reaches the events, the inbox title, or the audit record a decision writes."""

@@ -13,7 +13,7 @@ from mcp.types import Implementation
 
 from swarmdeck.adapters.bridge import StoreBridge
 from swarmdeck.adapters.mcp_tools import build_server
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from tests.integrations.conftest import SWARMDECK, eventually, open_escalations
 
 
@@ -27,7 +27,7 @@ def client_for(server: Any) -> Client:
     return Client(server, client_info=Implementation(name="release-bot", version="1.0"))
 
 
-async def test_in_memory_approve_reject_reroute_out_of_order(store: Store) -> None:
+async def test_in_memory_approve_reject_reroute_out_of_order(store: SqliteStore) -> None:
     server = build_server(StoreBridge(store, origin="mcp-test", poll=0.05), timeout=30)
     async with client_for(server) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -65,7 +65,7 @@ async def test_in_memory_approve_reject_reroute_out_of_order(store: Store) -> No
     assert agent.role == "mcp"
 
 
-async def test_in_memory_timeout_withdraws_and_reports_progress(store: Store) -> None:
+async def test_in_memory_timeout_withdraws_and_reports_progress(store: SqliteStore) -> None:
     server = build_server(
         StoreBridge(store, origin="mcp-test", poll=0.05), timeout=30, progress_every=0.2
     )
@@ -92,7 +92,7 @@ async def test_in_memory_timeout_withdraws_and_reports_progress(store: Store) ->
     assert "waiting for a manager's decision" in (progress[0][2] or "")
 
 
-async def test_report_status_makes_the_agent_appear(store: Store) -> None:
+async def test_report_status_makes_the_agent_appear(store: SqliteStore) -> None:
     server = build_server(StoreBridge(store, origin="mcp-test"), timeout=5)
     async with client_for(server) as client:
         result = await client.call_tool(
@@ -111,7 +111,7 @@ async def test_report_status_makes_the_agent_appear(store: Store) -> None:
 
 @pytest.mark.slow
 async def test_stdio_subprocess_approve_and_answer(
-    tmp_path: Path, store: Store, env: dict[str, str]
+    tmp_path: Path, store: SqliteStore, env: dict[str, str]
 ) -> None:
     params = StdioServerParameters(
         command=str(SWARMDECK), args=["--db", str(store.path), "mcp"], env=env
@@ -137,7 +137,7 @@ async def test_stdio_subprocess_approve_and_answer(
 
 
 @pytest.mark.slow
-async def test_stdio_timeout(tmp_path: Path, store: Store, env: dict[str, str]) -> None:
+async def test_stdio_timeout(tmp_path: Path, store: SqliteStore, env: dict[str, str]) -> None:
     params = StdioServerParameters(
         command=str(SWARMDECK), args=["--db", str(store.path), "mcp", "--timeout", "0.5"], env=env
     )
@@ -165,7 +165,7 @@ async def test_store_unavailable_answers_unavailable(tmp_path: Path) -> None:
     assert "store unavailable" in data["reason"]
 
 
-async def test_cancelled_call_withdraws_its_escalation(store: Store) -> None:
+async def test_cancelled_call_withdraws_its_escalation(store: SqliteStore) -> None:
     server = build_server(StoreBridge(store, origin="mcp-test", poll=0.05), timeout=30)
     async with client_for(server) as client:
         call = asyncio.create_task(client.call_tool("request_approval", {"summary": "wipe"}))

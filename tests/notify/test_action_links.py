@@ -18,7 +18,7 @@ import pytest
 
 from swarmdeck.config import Settings
 from swarmdeck.notify import ActionPageListener, Notifier, build_notify_services
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from tests.helpers import BASE, raise_escalation
 from tests.notify.receivers import HttpReceiver, http_receiver
 
@@ -50,7 +50,9 @@ def parse_actions(header: str) -> list[dict[str, str]]:
 
 
 class Deck:
-    def __init__(self, store: Store, receiver: HttpReceiver, clock: Clock, **links: Any) -> None:
+    def __init__(
+        self, store: SqliteStore, receiver: HttpReceiver, clock: Clock, **links: Any
+    ) -> None:
         self.store = store
         self.receiver = receiver
         self.clock = clock
@@ -109,12 +111,12 @@ def receiver() -> Iterator[HttpReceiver]:
 
 
 @pytest.fixture
-async def deck(store: Store, receiver: HttpReceiver) -> AsyncIterator[Deck]:
+async def deck(store: SqliteStore, receiver: HttpReceiver) -> AsyncIterator[Deck]:
     async with Deck(store, receiver, Clock(T0)) as d:
         yield d
 
 
-async def test_phone_button_decides_once(deck: Deck, store: Store) -> None:
+async def test_phone_button_decides_once(deck: Deck, store: SqliteStore) -> None:
     button = await deck.push("E1", severity="high")
     assert button["approve_url"].endswith("/n/decide")
     first = await deck.http.post(button["approve_url"], content=button["body"], headers=FORM)
@@ -137,7 +139,7 @@ async def test_phone_button_decides_once(deck: Deck, store: Store) -> None:
 
 
 async def test_get_never_decides_and_the_page_rejects_with_a_reason(
-    deck: Deck, store: Store
+    deck: Deck, store: SqliteStore
 ) -> None:
     button = await deck.push("E1", body="please run rm -rf build/")
     page = await deck.http.get(button["page"])
@@ -157,7 +159,7 @@ async def test_get_never_decides_and_the_page_rejects_with_a_reason(
     assert (esc.action, esc.reason) == ("reject", "not on a Friday")
 
 
-async def test_refused_after_expiry(deck: Deck, store: Store) -> None:
+async def test_refused_after_expiry(deck: Deck, store: SqliteStore) -> None:
     button = await deck.push("E1")
     deck.clock.now += 3601
     late = await deck.http.post(button["approve_url"], content=button["body"], headers=FORM)
@@ -166,7 +168,7 @@ async def test_refused_after_expiry(deck: Deck, store: Store) -> None:
     assert (await store.escalation("E1")).state == "open"
 
 
-async def test_refused_with_a_tampered_signature_or_payload(deck: Deck, store: Store) -> None:
+async def test_refused_with_a_tampered_signature_or_payload(deck: Deck, store: SqliteStore) -> None:
     button = await deck.push("E1")
     form = parse_qs(button["body"])
     payload, signature = form["token"][0].split(".")
@@ -181,7 +183,7 @@ async def test_refused_with_a_tampered_signature_or_payload(deck: Deck, store: S
     assert (await store.escalation("E1")).state == "open"
 
 
-async def test_refused_for_another_escalation(deck: Deck, store: Store) -> None:
+async def test_refused_for_another_escalation(deck: Deck, store: SqliteStore) -> None:
     first = await deck.push("E1")
     await deck.push("E2")
     token = parse_qs(first["body"])["token"][0]
@@ -192,7 +194,7 @@ async def test_refused_for_another_escalation(deck: Deck, store: Store) -> None:
     assert (await store.escalation("E1")).state == "open"
 
 
-async def test_refused_after_someone_else_decided(deck: Deck, store: Store) -> None:
+async def test_refused_after_someone_else_decided(deck: Deck, store: SqliteStore) -> None:
     button = await deck.push("E1")
     await store.decide("E1", "reject", actor="bob@host", reason="no")
     late = await deck.http.post(button["approve_url"], content=button["body"], headers=FORM)
@@ -219,7 +221,9 @@ async def test_requests_a_browser_would_not_send_are_refused(deck: Deck) -> None
     assert (await deck.http.get("/n/decide")).status_code == 403
 
 
-async def test_read_only_shows_and_never_decides(store: Store, receiver: HttpReceiver) -> None:
+async def test_read_only_shows_and_never_decides(
+    store: SqliteStore, receiver: HttpReceiver
+) -> None:
     async with Deck(store, receiver, Clock(T0), read_only=True) as deck:
         button = await deck.push("E1")
         page = await deck.http.get(button["page"])
@@ -229,7 +233,7 @@ async def test_read_only_shows_and_never_decides(store: Store, receiver: HttpRec
         assert (await store.escalation("E1")).state == "open"
 
 
-async def test_public_url_is_where_links_point(store: Store, receiver: HttpReceiver) -> None:
+async def test_public_url_is_where_links_point(store: SqliteStore, receiver: HttpReceiver) -> None:
     async with Deck(store, receiver, Clock(T0), public_url="https://deck.example.ts.net") as d:
         button = await d.push("E1")
         assert button["page"].startswith("https://deck.example.ts.net/n/")

@@ -19,7 +19,7 @@ from aiosmtpd.smtp import SMTP
 from swarmdeck.config import Settings
 from swarmdeck.notify import Notifier, build_notify_services
 from swarmdeck.store import notify as pushes
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.events import make_event
 from tests.helpers import BASE, raise_escalation
 from tests.notify.receivers import HttpReceiver, MailSink, http_receiver
@@ -55,7 +55,7 @@ def settings_for(db: Any, *routes: dict[str, Any], **extra: Any) -> Settings:
     return Settings.model_validate({"db": db, "notify": list(routes), **extra})
 
 
-def notifier_of(settings: Settings, store: Store, clock: Clock) -> Notifier:
+def notifier_of(settings: Settings, store: SqliteStore, clock: Clock) -> Notifier:
     found = [s for s in build_notify_services(settings, store, clock) if isinstance(s, Notifier)]
     assert len(found) == 1
     return found[0]
@@ -68,7 +68,7 @@ async def settle(notifier: Notifier, rounds: int = 1) -> None:
 
 
 async def test_pushes_after_waiting_not_before(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(
         store.path, {"name": "hook", "url": f"json://{receiver.base}/in", "after": "2m"}
@@ -88,7 +88,9 @@ async def test_pushes_after_waiting_not_before(
     assert payload["type"] == "warning"
 
 
-async def test_nothing_unmasked_leaves(store: Store, receiver: HttpReceiver, clock: Clock) -> None:
+async def test_nothing_unmasked_leaves(
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
+) -> None:
     """The store holds the clear text (written past the ingest filter); no push carries it."""
     mail = MailSink()
     loop = asyncio.get_running_loop()
@@ -131,7 +133,7 @@ async def test_nothing_unmasked_leaves(store: Store, receiver: HttpReceiver, clo
 
 
 async def test_one_push_per_escalation_per_route_across_restart(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(
         store.path,
@@ -149,7 +151,7 @@ async def test_one_push_per_escalation_per_route_across_restart(
 
 
 async def test_burst_is_folded_into_one_digest(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(store.path, {"name": "a", "url": f"json://{receiver.base}/a"})
     n = notifier_of(s, store, clock)
@@ -182,7 +184,7 @@ async def test_burst_is_folded_into_one_digest(
 
 
 async def test_quiet_hours_hold_then_one_digest(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     # BASE is 10:00 UTC: quiet from 09:00 to 11:00 UTC, critical still breaks through.
     s = settings_for(
@@ -213,7 +215,7 @@ async def test_quiet_hours_hold_then_one_digest(
 
 
 async def test_decided_meanwhile_is_dropped(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(store.path, {"name": "a", "url": f"json://{receiver.base}/a", "after": "1m"})
     n = notifier_of(s, store, clock)
@@ -225,7 +227,7 @@ async def test_decided_meanwhile_is_dropped(
 
 
 async def test_failing_route_retries_with_backoff_and_shows_in_health(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(store.path, {"name": "a", "url": f"json://{receiver.base}/a"})
     n = notifier_of(s, store, clock)
@@ -250,7 +252,7 @@ async def test_failing_route_retries_with_backoff_and_shows_in_health(
 
 
 async def test_gives_up_after_max_attempts(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(store.path, {"name": "a", "url": f"json://{receiver.base}/a"})
     n = notifier_of(s, store, clock)
@@ -268,7 +270,7 @@ async def test_gives_up_after_max_attempts(
 
 
 async def test_adapter_down_pushes_once_then_rearms(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(
         store.path,
@@ -298,7 +300,7 @@ async def test_real_clock_arrives_soon_after_passing_after(
     db_path: Any, receiver: HttpReceiver
 ) -> None:
     """The done-when of the issue, as a bounded wait: it arrives, well within 10 s."""
-    store = await Store.open(db_path)
+    store = await SqliteStore.open(db_path)
     s = settings_for(db_path, {"name": "hook", "url": f"json://{receiver.base}/in", "after": "1s"})
     notifier = notifier_of(s, store, time.time)  # type: ignore[arg-type]
     task = asyncio.create_task(notifier.run())
@@ -339,7 +341,7 @@ async def test_collector_runs_the_notifier(db_path: Any, receiver: HttpReceiver)
     task = asyncio.create_task(collector.run())
     try:
         await asyncio.wait_for(collector.started.wait(), 10)
-        async with await Store.open(db_path) as other:
+        async with await SqliteStore.open(db_path) as other:
             await other.append([raise_escalation("C1", severity="high")], origin="test")
             (got,) = await receiver.await_requests(1, timeout=10)
             assert got.json()["title"] == "swarmdeck: title of C1"
@@ -351,7 +353,7 @@ async def test_collector_runs_the_notifier(db_path: Any, receiver: HttpReceiver)
 
 
 async def test_a_severity_raised_later_reaches_the_route(
-    store: Store, receiver: HttpReceiver, clock: Clock
+    store: SqliteStore, receiver: HttpReceiver, clock: Clock
 ) -> None:
     s = settings_for(
         store.path, {"name": "a", "url": f"json://{receiver.base}/a", "min_severity": "high"}
@@ -367,7 +369,7 @@ async def test_a_severity_raised_later_reaches_the_route(
     assert got.json()["title"] == "swarmdeck: title of E1"
 
 
-async def test_migration_creates_the_notify_tables(store: Store) -> None:
+async def test_migration_creates_the_notify_tables(store: SqliteStore) -> None:
     rows = await store._fetchall(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'notify_%'"
     )

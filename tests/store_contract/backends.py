@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
+import pytest
+
 from swarmdeck.store.db import Store
+from swarmdeck.store.postgres import PostgresStore
+from tests.conftest import PgDatabases
 
 
 class Tamper(Protocol):
@@ -49,6 +54,9 @@ class Backend(Protocol):
 
     def tamper(self, location: str) -> Tamper:
         """Tampering with the database at ``location``."""
+
+    def dispose(self, location: str) -> None:
+        """Forget a database no store has open any more."""
 
 
 @dataclass
@@ -99,12 +107,66 @@ class SqliteBackend:
     def tamper(self, location: str) -> Tamper:
         return _SqliteTamper(Path(location))
 
+    def dispose(self, location: str) -> None:
+        """Nothing to do: the file goes with the test's temporary directory."""
 
-#: Backend names the suite is parametrised over; ``make(name, tmp_path)`` builds one.
-BACKENDS = ("sqlite",)
+
+@dataclass
+class _PostgresTamper:
+    url: str
+
+    def _run(self, *statements: tuple[str, tuple[object, ...]]) -> None:
+        with psycopg.connect(self.url) as conn:  # one transaction, committed on exit
+            for sql, params in statements:
+                conn.execute(sql.replace("?", "%s").encode(), params)
+
+    def edit_actor(self, seq: int, actor: str) -> None:
+        self._run(("UPDATE audit SET actor = ? WHERE seq = ?", (actor, seq)))
+
+    def delete(self, seq: int) -> None:
+        self._run(("DELETE FROM audit WHERE seq = ?", (seq,)))
+
+    def swap(self, a: int, b: int) -> None:
+        parked = -a
+        self._run(
+            ("UPDATE audit SET seq = ? WHERE seq = ?", (parked, a)),
+            ("UPDATE audit SET seq = ? WHERE seq = ?", (a, b)),
+            ("UPDATE audit SET seq = ? WHERE seq = ?", (b, parked)),
+        )
+
+    def truncate_from(self, seq: int) -> None:
+        self._run(("DELETE FROM audit WHERE seq >= ?", (seq,)))
 
 
-def make(name: str, tmp: Path) -> Backend:
+@dataclass
+class PostgresBackend:
+    """One database per test on the session's server, copied from a migrated template."""
+
+    databases: PgDatabases
+    name: str = "postgres"
+
+    def new_database(self) -> str:
+        return self.databases.new()
+
+    async def open(self, location: str, *, clock: Callable[[], float] = time.time) -> Store:
+        return await PostgresStore.open(location, clock=clock)
+
+    def tamper(self, location: str) -> Tamper:
+        return _PostgresTamper(location)
+
+    def dispose(self, location: str) -> None:
+        self.databases.drop(location)
+
+
+#: Backend names the suite is parametrised over; ``make(name, request)`` builds one.
+BACKENDS = ("sqlite", "postgres")
+
+
+def make(name: str, request: pytest.FixtureRequest) -> Backend:
+    """The backend ``name``; PostgreSQL asks for the session's server (or skips)."""
     if name == "sqlite":
+        tmp: Path = request.getfixturevalue("tmp_path")
         return SqliteBackend(tmp)
+    if name == "postgres":
+        return PostgresBackend(request.getfixturevalue("pg_databases"))
     raise ValueError(f"unknown store backend {name!r}")

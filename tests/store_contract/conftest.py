@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,9 @@ from tests.store_contract.harness import StoreFactory
 
 
 @pytest.fixture(params=BACKENDS)
-def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def store_backend(request: pytest.FixtureRequest) -> Backend:
     """One store backend (every contract test runs once per entry of ``BACKENDS``)."""
-    return make(str(request.param), tmp_path)
+    return make(str(request.param), request)
 
 
 @pytest.fixture

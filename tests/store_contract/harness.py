@@ -42,3 +42,4 @@ class StoreFactory:
         for store in self._opened:
             await store.close()
         self._opened.clear()
+        self.backend.dispose(self.location)

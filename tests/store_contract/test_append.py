@@ -189,8 +189,10 @@ def test_any_redelivery_pattern_stores_each_event_once(
         for i in range(31)
     ]
 
+    location = store_backend.new_database()
+
     async def scenario() -> None:
-        async with await store_backend.open(store_backend.new_database()) as s:
+        async with await store_backend.open(location) as s:
             stream = [pool[i] for i in picks]
             accepted = 0
             for start in range(0, len(stream), cut):
@@ -201,4 +203,7 @@ def test_any_redelivery_pattern_stores_each_event_once(
             total = sum(a.tokens_in for a in await s.agents())
             assert total == unique  # projections applied exactly once per event
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        store_backend.dispose(location)

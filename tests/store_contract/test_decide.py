@@ -141,3 +141,17 @@ async def test_act_on_task_decides_its_open_escalation(store_factory: StoreFacto
     assert decision.escalation == "E1"
     with pytest.raises(NotFound):
         await act_on_task(store, "T-404", "retry", actor="me")
+
+
+async def test_a_decision_records_the_deciding_host(store_factory: StoreFactory) -> None:
+    store = await store_factory()
+    await store.append([raise_escalation("E1"), raise_escalation("E2")], origin="bots")
+    decision = await store.decide("E1", "approve", actor="alice", host="laptop")
+    assert decision.host == "laptop"
+    assert (await store.decisions("E1"))[0].host == "laptop"
+    assert (await store.decide("E2", "approve", actor="bob")).host is None
+    [due, _] = await store.due_deliveries()
+    assert due.decision.host == "laptop"
+    record = (await store.audit_records())[0]
+    assert record.detail["host"] == "laptop"
+    assert (await store.audit_verify()).ok

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from swarmdeck.store.governance import set_escalation
 from tests.helpers import ev, raise_escalation
 from tests.store_contract.harness import StoreFactory
@@ -115,3 +117,20 @@ async def test_retention_keeps_projections_and_the_newest_event(
     # Even a cut after everything keeps the newest event, so last_seq never moves back.
     assert await store.prune_events(feed[-1].ts + 3600) == 4
     assert await store.last_seq() == feed[-1].seq
+
+
+async def test_wait_for_change_wakes_on_a_commit_elsewhere(store_factory: StoreFactory) -> None:
+    waiter, writer = await store_factory(), await store_factory()
+    start = await waiter.rev()
+    assert await waiter.wait_for_change(start, timeout=0.05) == start  # times out, unchanged
+    waiting = asyncio.create_task(waiter.wait_for_change(start, timeout=10))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    loop = asyncio.get_running_loop()
+    committed = loop.time()
+    await writer.append([raise_escalation("E1")], origin="o")
+    rev = await asyncio.wait_for(waiting, 5)
+    assert rev == await writer.rev() > start
+    assert loop.time() - committed < 1.0
+    # Already past: returns at once.
+    assert await waiter.wait_for_change(start, timeout=10) == rev

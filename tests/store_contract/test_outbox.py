@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.helpers import raise_escalation
 from tests.store_contract.harness import ManualClock, StoreFactory
 
@@ -65,3 +67,41 @@ async def test_due_deliveries_are_oldest_first_and_limited(store_factory: StoreF
         await store.decide(f"E{i}", "approve", actor="me")
         clock.now += 1
     assert [d.escalation.id for d in await store.due_deliveries(limit=2)] == ["E2", "E0"]
+
+
+async def test_claimed_deliveries_go_to_one_collector(store_factory: StoreFactory) -> None:
+    clock = ManualClock(1_000.0)
+    a, b = await store_factory(clock=clock), await store_factory(clock=clock)
+    await a.append([raise_escalation(f"E{i}") for i in range(6)], origin="bots")
+    for i in range(6):
+        await a.decide(f"E{i}", "approve", actor="me")
+    first, second = await asyncio.gather(
+        a.claim_deliveries("bots", "host-a", limit=4, claim_seconds=30),
+        b.claim_deliveries("bots", "host-b", limit=4, claim_seconds=30),
+    )
+    claimed = [d.outbox_id for d in first] + [d.outbox_id for d in second]
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 6
+    assert await a.claim_deliveries("bots", "host-c", limit=10, claim_seconds=30) == []
+    assert await a.due_deliveries() == []  # claimed rows are nobody else's
+    assert await a.claim_deliveries("other", "host-a", limit=10, claim_seconds=30) == []
+    # Recording the outcome releases the claim: a retry is due again for anyone.
+    await a.delivery_failed(first[0].outbox_id, "busy", clock() + 5)
+    await a.delivery_succeeded(first[1].outbox_id)
+    clock.now += 5
+    [again] = await b.claim_deliveries("bots", "host-b", limit=10, claim_seconds=30)
+    assert (again.outbox_id, again.attempts) == (first[0].outbox_id, 1)
+    # A holder that died leaves its claims to expire; then they are due again (all but
+    # the delivered one).
+    clock.now += 30
+    rest = await b.claim_deliveries("bots", "host-b", limit=10, claim_seconds=30)
+    assert len(rest) == 5 and first[1].outbox_id not in {d.outbox_id for d in rest}
+    assert rest[0].decision.actor == "me" and rest[0].escalation.state == "decided"
+
+
+async def test_claiming_moves_no_rev(store_factory: StoreFactory) -> None:
+    store = await store_factory()
+    await store.append([raise_escalation("E1")], origin="bots")
+    await store.decide("E1", "approve", actor="me")
+    before = await store.rev()
+    assert len(await store.claim_deliveries("bots", "me", limit=1, claim_seconds=10)) == 1
+    assert await store.rev() == before

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from swarmdeck.config import Settings, TuiSettings
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from swarmdeck.tui.app import SwarmdeckApp
 from tests.tui.swarm_data import NOW, make_db
 
@@ -50,7 +50,7 @@ def make_settings(db: Path, **tui: Any) -> Settings:
     return Settings(db=db, tui=TuiSettings(**tui))
 
 
-def make_app(db: Path, *, store: Store | None = None, **tui: Any) -> SwarmdeckApp:
+def make_app(db: Path, *, store: SqliteStore | None = None, **tui: Any) -> SwarmdeckApp:
     return SwarmdeckApp(
         store,
         make_settings(db, **tui),
@@ -62,8 +62,8 @@ def make_app(db: Path, *, store: Store | None = None, **tui: Any) -> SwarmdeckAp
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(db_path, clock=frozen)
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore.open(db_path, clock=frozen)
     try:
         yield s
     finally:
@@ -74,7 +74,7 @@ AppFactory = Callable[..., SwarmdeckApp]
 
 
 @pytest.fixture
-def app_factory(db_path: Path, store: Store) -> AppFactory:
+def app_factory(db_path: Path, store: SqliteStore) -> AppFactory:
     def factory(**tui: Any) -> SwarmdeckApp:
         return make_app(db_path, store=store, **tui)
 

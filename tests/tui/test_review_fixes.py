@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from swarmdeck.store.db import Store
+from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.events import make_event
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.screens.modals import ConfirmScreen
@@ -26,11 +26,11 @@ def toasts(app: SwarmdeckApp) -> list[str]:
 @asynccontextmanager
 async def deck(
     tmp_path: Path, **app_options: Any
-) -> AsyncIterator[tuple[Store, SwarmdeckApp, Pilot[Any]]]:
+) -> AsyncIterator[tuple[SqliteStore, SwarmdeckApp, Pilot[Any]]]:
     """The fixed swarm in a fresh database, and the app on it at 120x40."""
     db = tmp_path / "deck.db"
     await make_db(db)
-    async with await Store.open(db, clock=frozen) as store:
+    async with await SqliteStore.open(db, clock=frozen) as store:
         app = SwarmdeckApp(store, make_settings(db), clock=frozen, actor="me@deck", **app_options)
         async with app.run_test(size=(120, 40)) as pilot:
             yield store, app, pilot
@@ -49,7 +49,7 @@ async def test_decided_elsewhere_under_the_cursor_is_not_replaced_by_the_next_ro
     slid into its place (default poll rate), and A learns who decided."""
     async with deck(tmp_path) as (store, app, pilot):
         await cursor_on(app, pilot, "esc-db")
-        async with await Store.open(store.path, clock=frozen) as other:
+        async with await SqliteStore.open(store.path, clock=frozen) as other:
             await other.decide("esc-db", "reject", actor="bob@other", reason="mine")
         await pilot.pause(0.5)  # several polls and repaints while A still reads
         assert app.inbox_list.current == "esc-db"

@@ -1,0 +1,343 @@
+"""PostgreSQL's SQL core: a connection pool, retried transactions, the change counter.
+
+One store holds a ``psycopg_pool.AsyncConnectionPool`` (connections in autocommit, a
+write is an explicit transaction) and, once someone waits for changes, one more
+connection that ``LISTEN``s (:mod:`.listen`).
+
+Write transactions (:meth:`PostgresCore._transact`):
+
+* Every transaction that may bump ``rev`` first locks the counter row
+  (``SELECT ... FOR UPDATE``). Those writers are therefore serialised, in the order
+  they commit, which is what makes ``rev`` (and event ``seq``) grow in commit order:
+  a reader that saw rev N can never later meet a row stamped N or lower that was not
+  there yet. Taking the counter before any other row also means two writers can
+  never wait on each other in a cycle.
+* The body runs on a pool connection remembered in a context variable, so the shared
+  jobs' ``_fetchall``/``_exec`` inside it use that connection.
+* A lost connection (server restart, ``pg_terminate_backend``, a network cut) or a
+  serialisation failure rolls the attempt back and the body runs again on another
+  connection. The one ambiguous moment, the connection dropping during ``COMMIT``,
+  is settled by asking ``pg_xact_status`` about the transaction's id: committed means
+  done (the body's result is returned), anything else means run it again. So no
+  write is lost and none is applied twice.
+
+Shared SQL is written with ``?`` placeholders; :func:`pg_sql` turns them into
+psycopg's ``%s`` (and doubles a literal ``%``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool
+
+from swarmdeck.store.base import Dialect, StoreCore
+from swarmdeck.store.errors import StoreError
+from swarmdeck.store.opening import display_location
+from swarmdeck.store.postgres.listen import ChangeListener
+from swarmdeck.store.postgres.schema import migrate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: The channel every committing change notifies (per database, so one name is enough).
+CHANNEL = "swarmdeck_rev"
+#: Attempts of one transaction or read before a lost server is an error.
+ATTEMPTS = 8
+#: How long a caller waits for a pool connection (or the first one, on open).
+CONNECT_TIMEOUT = 10.0
+#: Without a live LISTEN connection, waiters look at the counter this often.
+FALLBACK_POLL_SECONDS = 0.25
+
+_NUMBERED = re.compile(r"\?\d")
+
+
+@functools.lru_cache(maxsize=2048)
+def pg_sql(sql: str) -> str:
+    """Shared SQL (``?`` placeholders) as psycopg takes it (``%s``, literal ``%%``)."""
+    if _NUMBERED.search(sql):
+        raise ValueError("numbered ? placeholders are SQLite's: write PostgreSQL SQL for them")
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A failure that rolled the attempt back and may pass on another connection."""
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return False  # a statement timeout or a cancel: running it again would not help
+    return isinstance(exc, psycopg.OperationalError)
+
+
+@dataclass(slots=True)
+class _Tx:
+    """The transaction in flight in this task: whose, on which connection."""
+
+    store: PostgresCore
+    conn: psycopg.AsyncConnection[Any]
+    rev_locked: bool
+
+
+_TX: ContextVar[_Tx | None] = ContextVar("swarmdeck_pg_tx", default=None)
+
+
+def tx_connection(store: StoreCore) -> psycopg.AsyncConnection[Any]:
+    """The connection of ``store``'s transaction in flight in this task."""
+    current = _TX.get()
+    if current is None or current.store is not store:
+        raise RuntimeError("a write statement outside _transact")
+    return current.conn
+
+
+class PostgresCore(StoreCore):
+    """An open PostgreSQL database. Use :meth:`open`; close with :meth:`close`."""
+
+    dialect: ClassVar[Dialect] = "postgres"
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], url: str, clock: Callable[[], float]
+    ) -> None:
+        self._pool = pool
+        self._url = url
+        self.location = display_location(url)
+        self.clock = clock
+        self._listener = ChangeListener(url, CHANNEL)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        clock: Callable[[], float] = time.time,
+        min_size: int = 1,
+        max_size: int = 8,
+    ) -> Self:
+        """Connect to the database at the URL ``path`` and migrate it.
+
+        The database must exist (``createdb``); its tables are created on first open.
+        ``create`` is SQLite's and ignored here.
+
+        Raises:
+            StoreError: the server is unreachable or refuses us.
+            SchemaTooNew: written by a newer swarmdeck.
+        """
+        url = os.fspath(path)
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            open=False,
+            timeout=CONNECT_TIMEOUT,
+            name="swarmdeck",
+            # A connection killed under us is noticed at checkout, not in a transaction.
+            check=AsyncConnectionPool.check_connection,
+        )
+        where = display_location(url)
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise StoreError(f"cannot connect to {where}: {_one_line(exc)}") from None
+        store = cls(pool, url, clock)
+        try:
+            async with pool.connection() as conn:
+                await migrate(conn, where)
+        except psycopg.Error as exc:
+            await pool.close()
+            problem = _one_line(exc)
+            raise StoreError(f"{where} is not a usable swarmdeck database: {problem}") from None
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._listener.close()
+        await self._pool.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    async def _transact(self, body: Callable[[], Awaitable[T]], *, bumps: bool = True) -> T:
+        current = _TX.get()
+        if current is not None and current.store is self:
+            raise RuntimeError("a store transaction cannot nest another")
+        delay = 0.05
+        for attempt in range(1, ATTEMPTS + 1):
+            xid: str | None = None
+            committing = False
+            try:
+                async with self._pool.connection() as conn:
+                    token = _TX.set(_Tx(self, conn, bumps))
+                    try:
+                        async with conn.transaction():
+                            # The transaction's id, to settle a COMMIT whose answer is lost;
+                            # with the counter's row lock when this may bump rev.
+                            lock = (
+                                "SELECT pg_current_xact_id()::text FROM meta "
+                                "WHERE key = 'rev' FOR UPDATE"
+                                if bumps
+                                else "SELECT pg_current_xact_id()::text"
+                            )
+                            row = await (await conn.execute(lock)).fetchone()
+                            assert row is not None
+                            xid = str(row[0])
+                            result = await body()
+                            committing = True
+                    finally:
+                        _TX.reset(token)
+                return result
+            except psycopg.Error as exc:
+                if not _retryable(exc):
+                    raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+                if committing and xid is not None and await self._committed(xid):
+                    return result
+                if attempt == ATTEMPTS:
+                    raise StoreError(
+                        f"{self.location}: gave up after {attempt} attempts: {_one_line(exc)}"
+                    ) from exc
+                log.warning("store: %s; retrying (%d)", _one_line(exc), attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    async def _committed(self, xid: str) -> bool:
+        """Whether transaction ``xid`` committed (asked on a fresh connection)."""
+        for _ in range(ATTEMPTS):
+            try:
+                async with self._pool.connection() as conn:
+                    row = await (
+                        await conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,))
+                    ).fetchone()
+                status = None if row is None else row[0]
+                if status == "in progress":  # the old backend is still rolling it back
+                    await asyncio.sleep(0.05)
+                    continue
+                return status == "committed"
+            except psycopg.OperationalError:
+                await asyncio.sleep(0.2)
+        raise StoreError(f"{self.location}: lost the server while committing; outcome unknown")
+
+    def _tx(self) -> _Tx:
+        current = _TX.get()
+        if current is None or current.store is not self:
+            raise RuntimeError("a write statement outside _transact")
+        return current
+
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = await self._tx().conn.execute(pg_sql(sql), params)
+        return int(cur.rowcount)
+
+    async def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = list(rows)
+        if batch:
+            async with self._tx().conn.cursor() as cur:
+                await cur.executemany(pg_sql(sql), batch)
+
+    async def _serialise(self, name: str) -> None:
+        await self._tx().conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"swarmdeck:{name}",)
+        )
+
+    @property
+    def in_transaction(self) -> bool:
+        current = _TX.get()
+        return current is not None and current.store is self
+
+    # ------------------------------------------------------------------ reads
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        current = _TX.get()
+        if current is not None and current.store is self:
+            cur = await current.conn.execute(pg_sql(sql), params)
+            return await cur.fetchall()
+        return await self._read(pg_sql(sql), params, many=True)
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        current = _TX.get()
+        if current is not None and current.store is self:
+            cur = await current.conn.execute(pg_sql(sql), params)
+            return await cur.fetchone()
+        rows = await self._read(pg_sql(sql), params, many=False)
+        return rows[0] if rows else None
+
+    async def _read(self, sql: str, params: Sequence[Any], *, many: bool) -> list[tuple[Any, ...]]:
+        """One query on a pool connection, retried on another when the connection is lost."""
+        delay = 0.05
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(sql, params)
+                    if many:
+                        rows: list[tuple[Any, ...]] = await cur.fetchall()
+                        return rows
+                    row = await cur.fetchone()
+                    return [] if row is None else [row]
+            except psycopg.Error as exc:
+                if not _retryable(exc):
+                    raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+                if attempt == ATTEMPTS:
+                    raise StoreError(
+                        f"{self.location}: gave up after {attempt} attempts: {_one_line(exc)}"
+                    ) from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ change signals
+
+    async def _bump_rev(self) -> int:
+        """Advance the counter (locked at the start of this transaction) and notify
+        ``LISTEN``ers; PostgreSQL delivers the notification when, and only if, the
+        transaction commits."""
+        tx = self._tx()
+        if not tx.rev_locked:
+            raise RuntimeError("_bump_rev in a transaction opened with bumps=False")
+        cur = await tx.conn.execute(
+            "WITH r AS (UPDATE meta SET value = value + 1 WHERE key = 'rev' RETURNING value) "
+            "SELECT value, pg_notify(%s, value::text) FROM r",
+            (CHANNEL,),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def wait_for_change(self, since_rev: int, timeout: float) -> int:  # noqa: ASYNC109
+        """Wait for a ``NOTIFY`` from a committing change (no polling while the LISTEN
+        connection is up; every :data:`FALLBACK_POLL_SECONDS` while it reconnects)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await self._listener.start()
+        while True:
+            changed = self._listener.changed()  # taken before the read: no wake-up lost
+            rev = await self.rev()
+            left = deadline - loop.time()
+            if rev > since_rev or left <= 0:
+                return rev
+            wait = left if self._listener.listening else min(left, FALLBACK_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
+
+    async def data_version(self) -> int:
+        """PostgreSQL: the change counter. Every commit a waiter could be looking for (a
+        decision, a withdrawal, an append) moves it."""
+        return await self.rev()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
