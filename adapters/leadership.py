@@ -175,8 +175,8 @@ class Leadership:
         """Renew and contest every round until cancelled; then release what is held."""
         try:
             while True:
+                self._wake.clear()  # a name wanted during the round wakes the next one
                 await self.round()
-                self._wake.clear()
                 await self._sleep_until_next()
         finally:
             await asyncio.shield(self.release_all())

@@ -290,6 +290,10 @@ class Collector:
                 display_location(self.settings.db),
                 [i.name for i in instances],
             )
+            for name, _factory in services:
+                leadership.want(name)
+            if c.retention_days:
+                leadership.want("retention")
             # Leases outlive everything else: the supervisor's last flush still commits
             # under them, and only then are they released for the next collector.
             leases = asyncio.create_task(leadership.run(), name="leases")
