@@ -22,7 +22,9 @@ from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event
-from tests.helpers import ev
+from swarmdeck.store.models import Delivery
+from swarmdeck.store.opening import open_store
+from tests.helpers import ev, raise_escalation
 
 TTL, RENEW = 0.6, 0.2
 
@@ -82,18 +84,28 @@ async def stored_lines(store: Store) -> list[str]:
     return [e.id for e in await store.events_since(0, limit=100_000)]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> str | Path:
+    """A fresh database of each backend."""
+    return db_path if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-async def second(db_path: Path, store: Store) -> AsyncIterator[Store]:
-    other = await Store.open(db_path)
+async def pair(database: str | Path) -> AsyncIterator[tuple[Store, Store]]:
+    """Two connections to one database, as two collectors on two hosts have."""
+    first = await open_store(database)
+    second = await open_store(database)
     try:
-        yield other
+        yield first, second
     finally:
-        await other.close()
+        await second.close()
+        await first.close()
 
 
 async def test_one_leader_and_a_follower_that_takes_over_when_it_dies(
-    store: Store, second: Store
+    pair: tuple[Store, Store],
 ) -> None:
+    store, second = pair
     Source.SOURCE = list(range(200))
     a, lead_a = collector(store)
     b, lead_b = collector(second)
@@ -144,8 +156,9 @@ async def _count(store: Store, n: int) -> bool:
 
 
 async def test_a_write_under_a_lost_lease_is_refused_and_stops_the_adapter(
-    store: Store, second: Store
+    pair: tuple[Store, Store],
 ) -> None:
+    store, second = pair
     Source.SOURCE = list(range(50))
     # A collector that was paused (a stopped VM, a GC pause): its own clock has not yet
     # told it the term is over, so it goes on reading and writing.
@@ -185,7 +198,8 @@ async def _not_running(sup: Supervisor) -> bool:
     return "feed" not in sup.adapters
 
 
-async def test_the_commit_a_push_endpoint_uses_is_fenced_too(store: Store) -> None:
+async def test_the_commit_a_push_endpoint_uses_is_fenced_too(pair: tuple[Store, Store]) -> None:
+    store, _ = pair
     lead = Leadership(store, collector_id(), ttl=TTL, renew=RENEW)
     sup = Supervisor(store, [], leadership=lead)
     await lead.round()
@@ -212,8 +226,9 @@ async def test_the_commit_a_push_endpoint_uses_is_fenced_too(store: Store) -> No
 
 
 async def test_shutdown_releases_the_leases_so_the_follower_takes_over_at_once(
-    store: Store, second: Store
+    pair: tuple[Store, Store],
 ) -> None:
+    store, second = pair
     Source.SOURCE = list(range(30))
     a, lead_a = collector(store)
     b, lead_b = collector(second)
@@ -258,3 +273,65 @@ async def test_a_renewal_that_hangs_ends_the_term_before_the_lease_can_move(
 def test_renewal_must_be_shorter_than_the_lease() -> None:
     with pytest.raises(ValueError, match="shorter than ttl"):
         Leadership(_Unreachable(), "me", ttl=2.0, renew=2.0)
+
+
+class BothLead:
+    """A split brain: every collector is told it leads (what the claims must survive)."""
+
+    async def try_lead(self, name: str, holder: str, ttl: float) -> int | None:
+        return 1
+
+    async def release_lead(self, name: str, holder: str) -> None:
+        pass
+
+
+class SlowDeliverer(Adapter):
+    """Two-way; each delivery takes a while, so both collectors poll meanwhile."""
+
+    type_name = "slow"
+    two_way = True
+    delivered: ClassVar[list[tuple[int, int]]] = []
+
+    async def events(self) -> AsyncIterator[Event | Batch]:
+        await asyncio.Event().wait()
+        yield Batch()  # never reached: this adapter only delivers
+
+    async def deliver(self, delivery: Delivery) -> None:
+        await asyncio.sleep(0.3)
+        type(self).delivered.append((id(self.context.store), delivery.decision.id))
+
+
+async def test_a_decision_is_delivered_once_even_when_two_collectors_think_they_lead(
+    pair: tuple[Store, Store],
+) -> None:
+    store, second = pair
+    SlowDeliverer.delivered = []
+    sups = [
+        Supervisor(
+            s,
+            [Instance("agents", SlowDeliverer, AdapterOptions())],
+            delivery_interval=0.01,
+            leadership=Leadership(BothLead(), collector_id(), ttl=TTL, renew=RENEW),
+        )
+        for s in (store, second)
+    ]
+    tasks = [asyncio.create_task(sup.run()) for sup in sups]
+    for sup in sups:
+        tasks.append(asyncio.create_task(sup.leadership.run()))
+    await until(lambda: _both_running(sups))
+    await store.append([raise_escalation("E-once")], origin="agents")
+    decision = await second.decide("E-once", "approve", actor="ana", host="laptop")
+
+    async def delivered() -> bool:
+        return (await store.escalation("E-once")).delivery == "delivered"
+
+    await until(delivered)
+    await asyncio.sleep(0.5)  # time for a second delivery, if a claim let one through
+    assert [d for _, d in SlowDeliverer.delivered] == [decision.id]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _both_running(sups: list[Supervisor]) -> bool:
+    return all(sup.states.get("agents") == "running" for sup in sups)
