@@ -444,16 +444,27 @@ class Supervisor:
         return due
 
     async def _delivery_loop(self) -> None:
+        """Claim and deliver what is due; between rounds, wait for the store to change.
+
+        A decision bumps the store's change counter, so the wait ends as soon as one is
+        committed (PostgreSQL: its NOTIFY; SQLite: the counter read every 50 ms), from
+        whichever host the manager decided on; ``delivery_interval`` bounds the wait so
+        retries that come due are tried too.
+        """
         failures = 0
         while True:
             try:
                 names = self._deliverers()
                 if names:
+                    seen = await self.store.rev()  # read first: a later decision wakes us
                     due = await self._claim(names)
                     if due:
                         await asyncio.gather(*(self._deliver(d) for d in due))
                         failures = 0
                         continue  # more may be due right away
+                    failures = 0
+                    await self.store.wait_for_change(seen, self.delivery_interval)
+                    continue
                 failures = 0
             except asyncio.CancelledError:
                 raise
