@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
 .PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-filter \
-	bench-tui bench-notify lock gitleaks-rules clean
+	bench-tui bench-notify bench-fleet lock gitleaks-rules clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -64,6 +64,11 @@ bench-tui: $(STAMP)
 
 bench-notify: $(STAMP)
 	$(BIN)/python benchmarks/notify_latency.py
+
+## Collectors on several hosts (network namespaces, as root): decision -> hook answer across
+## hosts, takeover after SIGKILL, ingest from two collectors against a raw COPY floor.
+bench-fleet: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py
 
 ## Re-resolve every dependency from pyproject.toml into the hashed lock.
 lock: | $(BIN)/python
