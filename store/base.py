@@ -34,6 +34,9 @@ class StoreCore(abc.ABC):
     """Transactions, statements and change signals: what each backend implements."""
 
     dialect: ClassVar[Dialect]
+    #: Whether :meth:`wait_for_change` is woken by the committing transaction itself
+    #: (a follower then needs no timer); False where it polls.
+    pushes_changes: ClassVar[bool] = False
     #: What this store was opened on, fit to show (a file path, a URL without password).
     location: str
     #: The only source of "now" (tests pass a manual clock).

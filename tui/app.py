@@ -239,6 +239,7 @@ class SwarmdeckApp(App[int]):
             self.models.store = self._store
 
     async def on_unmount(self) -> None:
+        await self.refresher.stop()
         if self._own_store and self._store is not None:
             await self._store.close()
             self._store = None

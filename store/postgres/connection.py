@@ -55,8 +55,13 @@ T = TypeVar("T")
 
 #: The channel every committing change notifies (per database, so one name is enough).
 CHANNEL = "swarmdeck_rev"
-#: Attempts of one transaction or read before a lost server is an error.
-ATTEMPTS = 8
+#: How long one transaction or read keeps retrying a lost server before it is an error
+#: (a restart or a failover, not an outage).
+RETRY_SECONDS = 15.0
+#: Waits between attempts: short, since a fresh connection is what the next one needs.
+FIRST_DELAY, MAX_DELAY = 0.02, 0.2
+#: Attempts at settling an unknown COMMIT outcome.
+ATTEMPTS = 10
 #: How long a caller waits for a pool connection (or the first one, on open).
 CONNECT_TIMEOUT = 10.0
 #: Without a live LISTEN connection, waiters look at the counter this often.
@@ -104,6 +109,7 @@ class PostgresCore(StoreCore):
     """An open PostgreSQL database. Use :meth:`open`; close with :meth:`close`."""
 
     dialect: ClassVar[Dialect] = "postgres"
+    pushes_changes: ClassVar[bool] = True
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], url: str, clock: Callable[[], float]
@@ -144,8 +150,9 @@ class PostgresCore(StoreCore):
             open=False,
             timeout=CONNECT_TIMEOUT,
             name="swarmdeck",
-            # A connection killed under us is noticed at checkout, not in a transaction.
-            check=AsyncConnectionPool.check_connection,
+            # No check at checkout: the pool sleeps a second (then 2, 4, ...) after each
+            # dead connection it finds, while a statement on a dead connection fails at
+            # once and _transact/_read retry it on the next one within milliseconds.
         )
         where = display_location(url)
         try:
@@ -176,8 +183,8 @@ class PostgresCore(StoreCore):
         current = _TX.get()
         if current is not None and current.store is self:
             raise RuntimeError("a store transaction cannot nest another")
-        delay = 0.05
-        for attempt in range(1, ATTEMPTS + 1):
+        retry = _Retry()
+        while True:
             xid: str | None = None
             committing = False
             try:
@@ -206,14 +213,7 @@ class PostgresCore(StoreCore):
                     raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
                 if committing and xid is not None and await self._committed(xid):
                     return result
-                if attempt == ATTEMPTS:
-                    raise StoreError(
-                        f"{self.location}: gave up after {attempt} attempts: {_one_line(exc)}"
-                    ) from exc
-                log.warning("store: %s; retrying (%d)", _one_line(exc), attempt)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+                await retry.wait(self.location, exc)
 
     async def _committed(self, xid: str) -> bool:
         """Whether transaction ``xid`` committed (asked on a fresh connection)."""
@@ -277,8 +277,8 @@ class PostgresCore(StoreCore):
 
     async def _read(self, sql: str, params: Sequence[Any], *, many: bool) -> list[tuple[Any, ...]]:
         """One query on a pool connection, retried on another when the connection is lost."""
-        delay = 0.05
-        for attempt in range(1, ATTEMPTS + 1):
+        retry = _Retry()
+        while True:
             try:
                 async with self._pool.connection() as conn:
                     cur = await conn.execute(sql, params)
@@ -290,13 +290,7 @@ class PostgresCore(StoreCore):
             except psycopg.Error as exc:
                 if not _retryable(exc):
                     raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
-                if attempt == ATTEMPTS:
-                    raise StoreError(
-                        f"{self.location}: gave up after {attempt} attempts: {_one_line(exc)}"
-                    ) from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+                await retry.wait(self.location, exc)
 
     # ------------------------------------------------------------------ change signals
 
@@ -336,6 +330,26 @@ class PostgresCore(StoreCore):
         """PostgreSQL: the change counter. Every commit a waiter could be looking for (a
         decision, a withdrawal, an append) moves it."""
         return await self.rev()
+
+
+class _Retry:
+    """The waits of one operation's attempts, until :data:`RETRY_SECONDS` have passed."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.delay = FIRST_DELAY
+        self.give_up_at = time.monotonic() + RETRY_SECONDS
+
+    async def wait(self, where: str, exc: BaseException) -> None:
+        """Wait before the next attempt, or raise :class:`StoreError` when out of time."""
+        self.attempts += 1
+        if time.monotonic() + self.delay > self.give_up_at:
+            raise StoreError(
+                f"{where}: gave up after {self.attempts} attempts: {_one_line(exc)}"
+            ) from exc
+        log.warning("store: %s; retrying (%d)", _one_line(exc), self.attempts)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, MAX_DELAY)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "reveal": "swarmdeck.cli.reveal:reveal",
     "notify": "swarmdeck.cli.notify:notify",
     "web": "swarmdeck.cli.web:web",
+    "db": "swarmdeck.cli.db:db",
 }
 
 
