@@ -400,7 +400,7 @@ def main() -> None:
         raise SystemExit(f"bench-fleet needs network namespaces: {exc}") from None
     with tempfile.TemporaryDirectory() as tmp, Fleet(ROLES) as fleet:
         try:
-            server = postgres_in(fleet, "pg")
+            server = postgres_in(fleet, "pg", durable=True)  # commits as in production
         except PostgresUnavailable as exc:
             raise SystemExit(f"bench-fleet needs PostgreSQL: {exc}") from None
         try:

@@ -273,15 +273,18 @@ class Fleet:
 # ----------------------------------------------------------------------------- a database host
 
 
-def postgres_in(fleet: Fleet, role: str, port: int = 5432) -> PostgresServer:
+def postgres_in(
+    fleet: Fleet, role: str, port: int = 5432, *, durable: bool = False
+) -> PostgresServer:
     """A throwaway PostgreSQL server on ``role``'s host, reachable by the whole fleet.
 
     It listens on the host's address only (and on a unix socket in its directory, which
     :func:`local_url` gives to the test process itself, outside the namespaces); the
-    fleet's addresses may connect without a password, like the loopback.
+    fleet's addresses may connect without a password, like the loopback. ``durable``
+    as in :func:`swarmdeck.testing.postgres.start` (benchmarks that measure commits).
     """
     host = fleet.host(role)
-    server = start(host.address, port, wrap=host.wrap([]))
+    server = start(host.address, port, durable=durable, wrap=host.wrap([]))
     try:
         hba = server.root / "data" / "pg_hba.conf"
         with hba.open("a", encoding="utf-8") as fh:
