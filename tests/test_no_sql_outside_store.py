@@ -14,7 +14,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: The store's private insides: its connection, transactions and raw reads.
-PRIVATE = {"_fetchone", "_fetchall", "_write", "_conn", "_bump_rev", "_audit_insert"}
+PRIVATE = {
+    "_fetchone",
+    "_fetchall",
+    "_write",
+    "_conn",
+    "_bump_rev",
+    "_audit_insert",
+    "_transact",
+    "_exec",
+    "_exec_many",
+    "_serialise",
+}
 #: DB-API calls that run SQL.
 SQL_CALLS = {"execute", "executemany", "executescript"}
 #: Where SQL belongs (the store), or is allowed to poke at it (tests, benchmarks).

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
+from swarmdeck.store.postgres import admin
 
 #: What to run when no server is installed (Debian and Ubuntu).
 INSTALL_HINT = "apt-get install postgresql (or set SWARMDECK_PG_BINDIR to its bin directory)"
@@ -100,24 +99,16 @@ class PostgresServer:
 
     def execute(self, statement: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
         """Run one statement as the superuser (autocommit); the rows it returned."""
-        with psycopg.connect(self.url_for(dbname), autocommit=True) as conn:
-            cur = conn.execute(statement.encode())
-            return cur.fetchall() if cur.description is not None else []
+        return admin.run(self.url_for(dbname), statement)
 
     def create_database(self, name: str, *, template: str | None = None) -> str:
         """Create database ``name`` (optionally a copy of ``template``); return its URL."""
-        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template is not None:
-            create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(create)
+        admin.create_database(self.url, name, template=template)
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
         """Drop database ``name``, ending any connection still open to it."""
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(drop)
+        admin.drop_database(self.url, name)
 
     def stop(self) -> None:
         """Stop the server at once and remove its directory."""
