@@ -26,7 +26,7 @@ from starlette.routing import Route
 from swarmdeck.adapters.claude_code import ClaudeCodeAdapter, ClaudeCodeOptions
 from swarmdeck.adapters.hooks.claude_code import HookConfig, parse_payload
 from swarmdeck.adapters.hooks.remote import Remote, forward, shape_problem
-from swarmdeck.adapters.listener_guard import GuardPolicy, ListenerGuard
+from swarmdeck.adapters.listener_guard import GuardPolicy, ListenerGuard, listener_hosts
 from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
 from tests.integrations.conftest import SWARMDECK, eventually, open_escalations, payload
@@ -206,10 +206,10 @@ def test_shape_problem_accepts_what_the_endpoint_sends() -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
+async def serving(app: Any, port: int = 0) -> AsyncIterator[str]:
     from swarmdeck.adapters._http_common import EmbeddedServer
 
-    server = EmbeddedServer(app, "127.0.0.1", 0)
+    server = EmbeddedServer(app, "127.0.0.1", port)
     port = await server.start()
     try:
         yield f"http://127.0.0.1:{port}/hooks/claude-code"
@@ -289,3 +289,24 @@ async def test_the_command_denies_when_no_collector_answers(env: dict[str, str])
     assert code == 0 and "no collector reachable" in deny_reason(body)
     code, body, stderr = await run_hook("permission_request_bash", env, "ftp://x/y")
     assert "not an http(s) URL" in deny_reason(body)
+
+
+@pytest.mark.slow
+async def test_the_command_reads_the_token_file_when_the_environment_has_none(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    guard = ListenerGuard(
+        app_answering(200, ALLOW),
+        GuardPolicy(hosts=listener_hosts("127.0.0.1", port), token=lambda: TOKEN),
+    )
+    token_file = Path(env["XDG_DATA_HOME"]) / "swarmdeck" / "token"
+    token_file.parent.mkdir(parents=True)
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    async with serving(guard, port) as url:
+        code, body, _ = await run_hook("permission_request_bash", env, url)
+        assert (code, body) == (0, ALLOW)
+        token_file.write_text("someone-elses-token-0123456789\n")
+        code, body, _ = await run_hook("permission_request_bash", env, url)
+        assert code == 0 and "HTTP 401" in deny_reason(body)
