@@ -173,20 +173,33 @@ class Leadership:
 
     async def run(self) -> None:
         """Renew and contest every round until cancelled; then release what is held."""
+        watchdog = asyncio.create_task(self._expiry_watch(), name="lease-expiry")
         try:
             while True:
                 self._wake.clear()  # a name wanted during the round wakes the next one
                 await self.round()
                 await self._sleep_until_next()
         finally:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
             await asyncio.shield(self.release_all())
 
     async def round(self) -> None:
-        """One pass over every name: renew what is held, try what is not."""
+        """One pass over every name at once: renew what is held, try what is not.
+
+        Each call is bounded by ``renew`` seconds, so a round never outlasts the next.
+        """
         self.rounds += 1
-        for name in list(self.names):
-            await self._try(name)
+        await asyncio.gather(*(self._try(name) for name in list(self.names)))
         self.expire()
+
+    async def _expiry_watch(self) -> None:
+        """End each term the moment it runs out, even while a round hangs on the store."""
+        while True:
+            ends = [t.valid_until for t in self.terms.values() if t.active]
+            step = min(ends) - self.monotonic() if ends else self.renew
+            await asyncio.sleep(min(max(0.0, step), self.renew) + 0.001)
+            self.expire()
 
     async def _try(self, name: str) -> None:
         started = self.monotonic()

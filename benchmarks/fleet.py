@@ -167,14 +167,30 @@ class Bench:
         finally:
             await store.close()
 
+    async def running_since(self, db: str, since: float) -> set[str]:
+        """Adapters whose health says running, reported after ``since``."""
+        store = await open_store(local_url(self.server, db))
+        try:
+            return {
+                h.name
+                for h in await store.adapter_health()
+                if h.state == "running" and h.updated_ts > since
+            }
+        finally:
+            await store.close()
+
     def wait_leading(self, db: str, role: str, names: tuple[str, ...], timeout: float) -> float:
-        start = time.monotonic()
+        """Seconds until ``role`` leads ``names`` and every adapter among them runs there."""
+        start, since = time.monotonic(), time.time()
+        adapters = {n for n in names if n != "policy"}
         while time.monotonic() - start < timeout:
             held = asyncio.run(self.leaders(db))
-            if all(held.get(n) == role for n in names):
+            if all(held.get(n) == role for n in names) and adapters <= asyncio.run(
+                self.running_since(db, since)
+            ):
                 return time.monotonic() - start
             time.sleep(0.02)
-        raise RuntimeError(f"{role} did not lead {names} within {timeout}s")
+        raise RuntimeError(f"{role} did not lead and run {names} within {timeout}s")
 
 
 def _lines(proc: subprocess.Popen[str], out: list[dict[str, Any]]) -> threading.Thread:

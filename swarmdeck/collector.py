@@ -325,16 +325,26 @@ class Collector:
         """Run a service's fresh instances during each term this collector leads ``name``."""
         while True:
             term = await leadership.acquired(name)
-            jobs = [
-                asyncio.create_task(self._keep_running(service.run), name=f"{name}:{service!r}")
-                for service in factory()
-            ]
+            # Building can fail too (a key file gone since start): retried like a crash.
+            job = asyncio.create_task(self._keep_running(lambda: self._term(factory)), name=name)
             try:
                 await term.ended.wait()
             finally:
-                for job in jobs:
-                    job.cancel()
-                await asyncio.gather(*jobs, return_exceptions=True)
+                job.cancel()
+                await asyncio.gather(job, return_exceptions=True)
+
+    async def _term(self, factory: ServiceFactory) -> None:
+        """One term of a service: fresh instances, each restarted on its own if it crashes."""
+        jobs = [
+            asyncio.create_task(self._keep_running(service.run), name=repr(service))
+            for service in factory()
+        ]
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _keep_running(self, job: Callable[[], Awaitable[None]]) -> None:
         """Restart a crashed background service with backoff; it must never stop ingest."""

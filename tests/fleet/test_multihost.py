@@ -336,7 +336,7 @@ async def test_a_collector_dies_and_its_adapters_move_with_nothing_lost_or_doubl
     assert json.loads(out) == {"tools": ["report_status", "request_approval"], "error": False}
 
     # c1's host dies, mid-stream: more lines keep coming while c2 takes over.
-    killed = time.monotonic()
+    killed, killed_at = time.monotonic(), time.time()
     Fleet.kill(c1)
     writers = [
         threading.Thread(
@@ -347,11 +347,17 @@ async def test_a_collector_dies_and_its_adapters_move_with_nothing_lost_or_doubl
     for w in writers:
         w.start()
 
-    async def c2_leads_all() -> bool:
+    async def c2_runs_all() -> bool:
+        """c2 holds every lease, and every adapter reported running since the kill."""
         held = await leaders(deck)
-        return all(held.get(n) == "c2" for n in SERVICE_NAMES)
+        health = {h.name: h for h in await deck.adapter_health()}
+        return all(held.get(n) == "c2" for n in SERVICE_NAMES) and all(
+            n in health and health[n].state == "running" and health[n].updated_ts > killed_at
+            for n in SERVICE_NAMES
+            if n != "policy"
+        )
 
-    await until(c2_leads_all, 15, "c2 leading everything after c1 died")
+    await until(c2_runs_all, 15, "c2 running everything after c1 died")
     takeover = time.monotonic() - killed
     assert takeover < 10.0, f"takeover took {takeover:.1f}s"
     for lease in await deck.leases():
@@ -427,8 +433,8 @@ async def test_a_collector_dies_and_its_adapters_move_with_nothing_lost_or_doubl
     assert sorted(written) == ["E-file-1", "E-file-2", "E-race"]
     verdict = await deck.audit_verify()
     assert verdict.ok, verdict
-    health = {h.name: h.state for h in await deck.adapter_health()}
-    assert all(health[n] == "running" for n in SERVICE_NAMES if n != "policy"), health
+    health = {h.name: h for h in await deck.adapter_health()}
+    assert f"on http://{fleet.address('c2')}:7342" in health["hooks"].detail
 
 
 async def _open_from(deck: Store, origin: str) -> list[Escalation]:
