@@ -166,7 +166,12 @@ class Leadership:
     def drop(self, name: str, epoch: int, why: str = "a write was fenced off") -> None:
         """End the term at ``epoch`` now (the store said it is no longer held)."""
         term = self.terms.get(name)
-        if term is not None and term.epoch == epoch and term.active:
+        if term is not None and term.epoch == epoch:
+            self.end(term, why)
+
+    def end(self, term: Term, why: str) -> None:
+        """End ``term`` now, if it is not over yet."""
+        if term.active:
             self._end(term, why)
 
     # ------------------------------------------------------------------ the loop

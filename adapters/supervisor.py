@@ -81,8 +81,9 @@ class Instance:
 
 @dataclass(slots=True)
 class _Pending:
-    """What the writer accumulates for one origin and lease epoch between two commits."""
+    """What the writer accumulates for one origin and term between two commits."""
 
+    term: Term
     events: list[Event] = field(default_factory=list)
     position: dict[str, str] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
@@ -156,9 +157,11 @@ class Supervisor:
         #: Health state by instance name, mirrored into the store.
         self.states: dict[str, str] = {}
         self.restarts: dict[str, int] = {i.name: 0 for i in instances}
-        self._queue: asyncio.Queue[tuple[str, int, Event | Batch]] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[tuple[str, Term, Event | Batch]] = asyncio.Queue(queue_size)
         self._committed = asyncio.Event()
         self._in_flight: dict[tuple[str, int], _Pending] | None = None
+        #: Set (and replaced) each time the writer is done with a batch.
+        self._batch_ended = asyncio.Event()
         #: Instances whose health this collector wrote (it led them at some point).
         self._led: set[str] = set()
         #: Events stored so far (all origins); handy for tests and the status line.
@@ -231,6 +234,7 @@ class Supervisor:
         while True:
             term = await self.leadership.acquired(inst.name)
             self._led.add(inst.name)
+            await self._quiesce(inst.name, term)
             runner = asyncio.create_task(self._run_adapter(inst, term), name=f"run:{inst.name}")
             ended = asyncio.create_task(term.ended.wait())
             try:
@@ -245,6 +249,20 @@ class Supervisor:
             # The source ended (or the term did): hold on to the lease until the term
             # ends, so no other collector starts an exhausted source again.
             await ended
+
+    async def _quiesce(self, name: str, term: Term) -> None:
+        """Wait until the writer holds nothing of ``name`` read in an earlier term.
+
+        The new term's adapter reads its saved position now: a batch of the old term
+        committing after that read would be read again (each broken line dead-lettered
+        twice). Such a batch is dropped at commit, since its term is over; this waits
+        for that, usually a few milliseconds.
+        """
+        while any(
+            origin == name and slot.term is not term
+            for (origin, _), slot in (self._in_flight or {}).items()
+        ):
+            await self._batch_ended.wait()
 
     def commit_for(self, inst: Instance, term: Term) -> Callable[[Batch], Awaitable[AppendResult]]:
         """A fenced, filtered commit of one batch for adapters that answer only once their
@@ -299,7 +317,7 @@ class Supervisor:
                 self.adapters[inst.name] = adapter
                 await self._set_health(inst, "running", "")
                 async for item in adapter.events():
-                    await self._queue.put((inst.name, term.epoch, item))
+                    await self._queue.put((inst.name, term, item))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -332,28 +350,30 @@ class Supervisor:
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            origin, epoch, item = await self._queue.get()
+            origin, term, item = await self._queue.get()
             pending: dict[tuple[str, int], _Pending] = {}
             self._in_flight = pending  # from the first item on: taken off the queue
-            count = self._add(pending, origin, epoch, item)
+            count = self._add(pending, origin, term, item)
             deadline = loop.time() + self.batch_window
             while count < self.batch_max:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 try:
-                    origin, epoch, item = await asyncio.wait_for(self._queue.get(), remaining)
+                    origin, term, item = await asyncio.wait_for(self._queue.get(), remaining)
                 except TimeoutError:
                     break
-                count += self._add(pending, origin, epoch, item)
+                count += self._add(pending, origin, term, item)
             await self._commit(pending)
             self._in_flight = None
+            ended, self._batch_ended = self._batch_ended, asyncio.Event()
+            ended.set()
 
     @staticmethod
     def _add(
-        pending: dict[tuple[str, int], _Pending], origin: str, epoch: int, item: Event | Batch
+        pending: dict[tuple[str, int], _Pending], origin: str, term: Term, item: Event | Batch
     ) -> int:
-        slot = pending.setdefault((origin, epoch), _Pending())
+        slot = pending.setdefault((origin, id(term)), _Pending(term))
         if isinstance(item, Batch):
             slot.events.extend(item.events)
             slot.position.update(item.position)
@@ -364,10 +384,20 @@ class Supervisor:
 
     async def _commit(self, pending: dict[tuple[str, int], _Pending]) -> None:
         """Store every origin's events; retry (never drop) while the store refuses, unless
-        the lease they were read under is gone (then the new leader reads them again)."""
-        for (origin, epoch), slot in pending.items():
+        the term they were read in is over (then whoever leads next reads them again)."""
+        for (origin, _), slot in pending.items():
             attempt = 0
+            epoch = slot.term.epoch
             while True:
+                if not slot.term.active:
+                    log.warning(
+                        "dropping %d events of %s read in an ended term (epoch %d): its next "
+                        "leader reads them again from the saved position",
+                        len(slot.events),
+                        origin,
+                        epoch,
+                    )
+                    break
                 try:
                     # Fail closed: a filter that fails (say, its vault write met a locked
                     # database) is retried with the batch; storing the batch unmasked would
@@ -391,14 +421,9 @@ class Supervisor:
                 except asyncio.CancelledError:
                     raise
                 except LeaseLost as exc:
-                    log.warning(
-                        "dropping %d events of %s: %s (its new leader reads them again)",
-                        len(slot.events),
-                        origin,
-                        exc,
-                    )
-                    self.leadership.drop(origin, epoch)
-                    break
+                    log.warning("%s: %s", origin, exc)
+                    self.leadership.end(slot.term, "a write was fenced off")
+                    continue  # the term is over now: dropped above
                 except Exception as exc:
                     attempt += 1
                     delay = backoff_delay(attempt, 0.1, 5.0, self.rng)
@@ -414,8 +439,8 @@ class Supervisor:
         pending: dict[tuple[str, int], _Pending] = self._in_flight or {}
         self._in_flight = None
         while not self._queue.empty():
-            origin, epoch, item = self._queue.get_nowait()
-            self._add(pending, origin, epoch, item)
+            origin, term, item = self._queue.get_nowait()
+            self._add(pending, origin, term, item)
         if pending:
             await self._commit(pending)
 

@@ -179,10 +179,13 @@ class Bench:
         finally:
             await store.close()
 
-    def wait_leading(self, db: str, role: str, names: tuple[str, ...], timeout: float) -> float:
-        """Seconds until ``role`` leads ``names`` and every adapter among them runs there."""
+    def wait_leading(
+        self, db: str, role: str, names: tuple[str, ...], timeout: float, *, running: bool = True
+    ) -> float:
+        """Seconds until ``role`` leads ``names`` and (``running``) every adapter among them
+        has reported running there."""
         start, since = time.monotonic(), time.time()
-        adapters = {n for n in names if n != "policy"}
+        adapters = {n for n in names if n != "policy"} if running else set()
         while time.monotonic() - start < timeout:
             held = asyncio.run(self.leaders(db))
             if all(held.get(n) == role for n in names) and adapters <= asyncio.run(
@@ -330,7 +333,8 @@ def ingest_run(bench: Bench, db: str, split: bool, events: int) -> float:
                 str(path), "serve"]  # fmt: skip
         env = bench.env(role)
         procs.append(bench.fleet.spawn(role, argv, env=env, stdout=log, stderr=subprocess.STDOUT))
-        bench.wait_leading(db, role, tuple(f"feed-{f}" for f in mine), 60)
+        # The files appear only once both lead: no "running" to wait for until then.
+        bench.wait_leading(db, role, tuple(f"feed-{f}" for f in mine), 60, running=False)
     staged = bench.tmp / f"staged-{db}"
     staged.mkdir()
     for feed in ("a", "b"):
