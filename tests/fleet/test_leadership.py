@@ -18,7 +18,7 @@ import pytest
 
 from swarmdeck.adapters.base import Adapter, AdapterOptions, Batch
 from swarmdeck.adapters.leadership import Leadership, collector_id
-from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.adapters.supervisor import Instance, Supervisor, _Pending
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event
@@ -335,3 +335,23 @@ async def test_a_decision_is_delivered_once_even_when_two_collectors_think_they_
 
 async def _both_running(sups: list[Supervisor]) -> bool:
     return all(sup.states.get("agents") == "running" for sup in sups)
+
+
+async def test_a_batch_read_in_a_term_that_ended_is_not_stored(pair: tuple[Store, Store]) -> None:
+    store, _ = pair
+    lead = Leadership(store, collector_id(), ["feed"], ttl=TTL, renew=RENEW)
+    sup = Supervisor(store, [Instance("feed", Source, AdapterOptions())], leadership=lead)
+    await lead.round()
+    term = lead.terms["feed"]
+    # The term ended here (renewals failed for a whole ttl) though the store still names
+    # this collector: what it read then must not move the position under its next term.
+    lead.end(term, "renewals failed")
+    late = ev("log", source="src", id="late", agent="a", data={"text": "late"})
+    await sup._commit({("feed", id(term)): _Pending(term, [late], {"offset": "9"})})
+    assert await stored_lines(store) == []
+    assert await store.get_states("feed") == {}
+    await lead.round()  # leading again, same epoch: a new term, and it writes
+    again = lead.terms["feed"]
+    assert again is not term and again.epoch == term.epoch
+    await sup._commit({("feed", id(again)): _Pending(again, [late], {"offset": "9"})})
+    assert await stored_lines(store) == ["late"]
