@@ -173,7 +173,7 @@ class ListenerGuard:
         if problem is not None:
             status, reason = problem
             head = b""
-            if self.policy.sniff and method in BODY_METHODS and status != 413:
+            if method in BODY_METHODS and not _declared_beyond(headers, self.drain_limit):
                 head = await self._sniff(receive)
             await self._answer(send, Refusal(status, reason, head))
             return
@@ -182,6 +182,8 @@ class ListenerGuard:
             return
         body = await self._read_body(receive)
         if isinstance(body, Refusal):
+            if body.status == 413:
+                await self._discard(receive, self.drain_limit)
             await self._answer(send, body)
             return
         if body is None:
@@ -254,22 +256,42 @@ class ListenerGuard:
             head = b"".join(chunks)[: self.policy.sniff]
             return Refusal(408, f"body not received within {self.policy.body_timeout:g}s", head)
 
+    @property
+    def drain_limit(self) -> int:
+        """Bytes of a refused body read and thrown away so the client reads the answer
+        (closing on unread data resets the connection); beyond it, the socket just closes."""
+        return 4 * self.policy.max_body
+
     async def _sniff(self, receive: Receive) -> bytes:
-        """The start of a refused request's body, read briefly and bounded."""
+        """A refused request's body: its start kept for the answer, the rest thrown away
+        (up to :attr:`drain_limit`, briefly), so that the client can read the answer."""
+        keep = self.policy.sniff
         chunks: list[bytes] = []
         size = 0
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SNIFF_TIMEOUT):
-                while size < self.policy.sniff:
+                while size <= self.drain_limit:
                     message = await receive()
                     if message["type"] != "http.request":
                         break
                     chunk = bytes(message.get("body", b""))
-                    chunks.append(chunk)
+                    if size < keep:
+                        chunks.append(chunk[: keep - size])
                     size += len(chunk)
                     if not message.get("more_body", False):
                         break
-        return b"".join(chunks)[: self.policy.sniff]
+        return b"".join(chunks)
+
+    async def _discard(self, receive: Receive, up_to: int) -> None:
+        """Read and drop the rest of a refused body, bounded in bytes and time."""
+        size = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SNIFF_TIMEOUT):
+                while size <= up_to:
+                    message = await receive()
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        return
+                    size += len(message.get("body", b""))
 
     # ------------------------------------------------------------------ answers
 
@@ -317,6 +339,17 @@ async def send_json(send: Send, answer: Answer, *, close: bool = False) -> None:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def _declared_beyond(headers: dict[str, list[str]], limit: int) -> bool:
+    """A Content-Length above ``limit`` (or unreadable): not worth reading to refuse."""
+    for value in headers.get("content-length", []):
+        try:
+            if int(value) > limit:
+                return True
+        except ValueError:
+            return True
+    return False
 
 
 def _token_matches(values: list[str], expected: str) -> bool:
