@@ -139,6 +139,13 @@ class PushAdapter(Adapter):
                 f"adapter {self.name!r}: no listener token available; run it in the collector "
                 "(swarmdeck serve), or set require_token = false on a loopback bind"
             )
+        wildcard = ("0.0.0.0", "::")  # noqa: S104 - recognised here, to demand allowed_hosts
+        if opts.host.strip().strip("[]") in wildcard and not opts.allowed_hosts:
+            raise BindRefused(
+                f"adapter {self.name!r}: listening on every address ({opts.host}) needs "
+                "allowed_hosts, the Host names clients use to reach it (any other Host is "
+                "refused, against DNS rebinding)"
+            )
         token = source if opts.require_token and source is not None else (lambda: None)
         token()  # an unusable token file fails the start, with the reason in the health
         return GuardPolicy(

@@ -188,11 +188,12 @@ async def test_a_collector_that_lost_the_lease_answers_503_and_stores_nothing(
 
 
 def test_remote_binds_need_allow_remote_and_a_token(store: Store) -> None:
-    async def start(**opts: Any) -> str:
+    async def start(token: str | None = None, **opts: Any) -> str:
         async def health(state: str, detail: str) -> None:
             pass
 
-        ctx = AdapterContext(name="p", store=store, set_health=health)
+        source = (lambda: token) if token else None
+        ctx = AdapterContext(name="p", store=store, set_health=health, listener_token=source)
         adapter = PushAdapter(PushOptions(port=0, **opts), ctx)
         try:
             await adapter.serve()
@@ -206,6 +207,8 @@ def test_remote_binds_need_allow_remote_and_a_token(store: Store) -> None:
     assert "without a token" in tokenless
     no_source = asyncio.run(start())
     assert "no listener token available" in no_source
+    everywhere = asyncio.run(start("t" * 32, host="0.0.0.0", allow_remote=True))
+    assert "needs allowed_hosts" in everywhere  # else every Host would be refused
 
 
 def test_parse_body_names_each_item() -> None:
