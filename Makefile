@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
 .PHONY: run test check lint typecheck layers unit real-clients bench bench-ingest bench-filter \
-	bench-tui bench-notify bench-policy bench-hook bench-pg bench-pg-drivers lock gitleaks-rules \
-	clean
+	bench-tui bench-notify bench-policy bench-hook bench-pg bench-pg-drivers bench-fleet lock \
+	gitleaks-rules clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "swarmdeck needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -80,6 +80,11 @@ bench-pg: $(STAMP)
 ## PostgreSQL drivers and insert paths, measured (how psycopg 3 + staged COPY was chosen).
 bench-pg-drivers: $(STAMP)
 	$(BIN)/python benchmarks/pg_drivers.py $(ARGS)
+
+## Collectors on several hosts (network namespaces, as root): decision -> hook answer across
+## hosts, takeover after SIGKILL, ingest from two collectors against a raw COPY floor.
+bench-fleet: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py $(ARGS)
 
 ## Re-resolve every dependency from pyproject.toml into the hashed lock.
 lock: | $(BIN)/python

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event
-from swarmdeck.store.models import Delivery
+from swarmdeck.store.models import AppendResult, Delivery
 
 
 class AdapterOptions(BaseModel):
@@ -83,6 +83,13 @@ class AdapterContext:
             shown in the app's adapter list.
         clock: wall-clock seconds, injectable in tests.
         log: a logger named after the instance.
+        listener_token: the bearer token HTTP listeners require (see ``swarmdeck.tokens``),
+            read per request so a rotation applies at once; None when the collector gave
+            none, and a listener that requires a token then refuses to start.
+        commit: store a batch *now* (filtered, fenced by this collector's lease) and
+            return its counts, for adapters that answer a client only once its input is
+            stored; raises :class:`~swarmdeck.store.errors.LeaseLost` when this
+            collector no longer leads the instance. None outside a supervisor.
     """
 
     name: str
@@ -90,6 +97,8 @@ class AdapterContext:
     set_health: HealthSetter
     clock: Callable[[], float] = time.time
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("swarmdeck.adapter"))
+    listener_token: Callable[[], str] | None = None
+    commit: Callable[[Batch], Awaitable[AppendResult]] | None = None
 
 
 class Adapter(abc.ABC):

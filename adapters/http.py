@@ -266,38 +266,54 @@ class HttpAdapter(Adapter):
     # ------------------------------------------------------------------ delivery
 
     async def deliver(self, delivery: Delivery) -> None:
-        d = delivery.decision
-        esc = delivery.escalation
-        body = {
-            "id": f"swarmdeck-{d.id}",
-            "escalation": d.escalation,
-            "action": d.action,
-            "reason": d.reason,
-            "target": d.target,
-            "answer": d.answer,
-            "actor": d.actor,
-            "ts": datetime.fromtimestamp(d.ts, UTC).isoformat().replace("+00:00", "Z"),
-            "agent": esc.agent,
-            "task": esc.task,
-            "workflow": esc.workflow,
-            "source": esc.source,
-        }
-        url = self.opts.effective_decisions_url()
-        where = public_url(url)
-        try:
-            response = await self.client().post(
-                url,
-                json=body,
-                headers={
-                    "Idempotency-Key": f"swarmdeck-{d.id}",
-                    "Content-Type": "application/json",
-                },
-            )
-        except httpx.HTTPError as exc:
-            raise DeliveryError(describe_error(exc, url, self.opts.timeout)) from None
-        if 200 <= response.status_code < 300:
-            return
-        snippet = " ".join(response.text.split())[:200]
-        message = f"HTTP {response.status_code} from {where}" + (f": {snippet}" if snippet else "")
-        retryable = response.status_code in (408, 429) or response.status_code >= 500
-        raise DeliveryError(message, retryable=retryable)
+        await post_decision(
+            self.client(), self.opts.effective_decisions_url(), delivery, self.opts.timeout
+        )
+
+
+def decision_body(delivery: Delivery) -> dict[str, Any]:
+    """A decision as the REST contract posts it (docs/integrations.md)."""
+    d = delivery.decision
+    esc = delivery.escalation
+    return {
+        "id": f"swarmdeck-{d.id}",
+        "escalation": d.escalation,
+        "action": d.action,
+        "reason": d.reason,
+        "target": d.target,
+        "answer": d.answer,
+        "actor": d.actor,
+        "ts": datetime.fromtimestamp(d.ts, UTC).isoformat().replace("+00:00", "Z"),
+        "agent": esc.agent,
+        "task": esc.task,
+        "workflow": esc.workflow,
+        "source": esc.source,
+    }
+
+
+async def post_decision(
+    client: httpx.AsyncClient, url: str, delivery: Delivery, client_timeout: float
+) -> None:
+    """POST one decision with its ``Idempotency-Key`` (the ``http`` and ``push`` adapters);
+    ``client_timeout`` is the client's, named in the error when it passes.
+
+    Raises:
+        DeliveryError: retryable on connection errors, timeouts, 408, 429 and 5xx; not on
+            any other 4xx.
+    """
+    where = public_url(url)
+    key = f"swarmdeck-{delivery.decision.id}"
+    try:
+        response = await client.post(
+            url,
+            json=decision_body(delivery),
+            headers={"Idempotency-Key": key, "Content-Type": "application/json"},
+        )
+    except httpx.HTTPError as exc:
+        raise DeliveryError(describe_error(exc, url, client_timeout)) from None
+    if 200 <= response.status_code < 300:
+        return
+    snippet = " ".join(response.text.split())[:200]
+    message = f"HTTP {response.status_code} from {where}" + (f": {snippet}" if snippet else "")
+    retryable = response.status_code in (408, 429) or response.status_code >= 500
+    raise DeliveryError(message, retryable=retryable)

@@ -2,18 +2,24 @@
 
 Three kinds of task, all inside one :meth:`Supervisor.run`:
 
-- one *runner* per adapter instance: iterates ``adapter.events()`` into a bounded
-  queue. A crash is logged, recorded as the instance's health (``crashed``, with
-  the error) and followed by a restart after exponential backoff with jitter. One
-  adapter failing never stops the others.
+- one *runner* per adapter instance, while this collector leads it
+  (:mod:`~swarmdeck.adapters.leadership`): iterates ``adapter.events()`` into a
+  bounded queue. A crash is logged, recorded as the instance's health (``crashed``,
+  with the error) and followed by a restart after exponential backoff with jitter.
+  One adapter failing never stops the others. When the lease is lost the runner is
+  cancelled at once: another collector resumes from the saved positions.
 - one *writer*: drains the queue into store transactions of up to ``batch_max``
   events or ``batch_window`` seconds, whichever comes first, applying the ingest
-  filters (guardrails) and saving each adapter's position in the same transaction.
-  If the store refuses a write (locked, disk full), the batch is kept and retried:
-  the bounded queue then pushes back on the adapters instead of losing events.
-- one *delivery loop*: polls the outbox for decisions due to running two-way
-  adapters and calls ``deliver``; failures are retried with exponential backoff
-  until ``delivery_max_attempts``, then marked failed (visible in the inbox).
+  filters (guardrails) and saving each adapter's position in the same transaction,
+  fenced by the lease epoch the events were read under. If the store refuses a
+  write (locked, disk full), the batch is kept and retried: the bounded queue then
+  pushes back on the adapters instead of losing events. If it refuses because the
+  lease is gone (:class:`LeaseLost`), the batch is dropped and the adapter stopped:
+  its position did not move, so the new leader reads those events again.
+- one *delivery loop*: claims the outbox rows due to the two-way adapters running
+  here (a claim, so two collectors never deliver one decision) and calls
+  ``deliver``; failures are retried with exponential backoff until
+  ``delivery_max_attempts``, then marked failed (visible in the inbox).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,9 +41,11 @@ from swarmdeck.adapters.base import (
     DeliveryError,
     Rejected,
 )
+from swarmdeck.adapters.leadership import Leadership, Term, TermEnded, collector_id
 from swarmdeck.store.db import Store
+from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event
-from swarmdeck.store.models import Delivery
+from swarmdeck.store.models import AppendResult, Delivery
 from swarmdeck.store.text import clean_text
 
 log = logging.getLogger("swarmdeck.supervisor")
@@ -73,8 +81,9 @@ class Instance:
 
 @dataclass(slots=True)
 class _Pending:
-    """What the writer accumulates for one origin between two commits."""
+    """What the writer accumulates for one origin and term between two commits."""
 
+    term: Term
     events: list[Event] = field(default_factory=list)
     position: dict[str, str] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
@@ -111,12 +120,22 @@ class Supervisor:
         delivery_backoff_base: float = 1.0,
         delivery_backoff_max: float = 300.0,
         delivery_max_attempts: int = 12,
+        listener_token: Callable[[], str] | None = None,
         rng: random.Random | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
+        """Args:
+        leadership: the collector's leases; by default the supervisor holds its own
+            (under a fresh collector id) for its instances, and releases them when it stops.
+        """
         names = [i.name for i in instances]
         if len(set(names)) != len(names):
             raise ValueError(f"adapter instance names must be unique: {names}")
         self.store = store
+        self._own_leadership = leadership is None
+        self.leadership = leadership or Leadership(store, collector_id())
+        for name in names:
+            self.leadership.want(name)
         self.instances = list(instances)
         self.filters = list(filters)
         self.clock = clock
@@ -130,24 +149,40 @@ class Supervisor:
         self.delivery_backoff_base = delivery_backoff_base
         self.delivery_backoff_max = delivery_backoff_max
         self.delivery_max_attempts = delivery_max_attempts
+        #: The bearer token HTTP listeners require (given to every adapter's context).
+        self.listener_token = listener_token
         self.rng = rng or random.Random()
         #: Live adapter objects by instance name (replaced on restart).
         self.adapters: dict[str, Adapter] = {}
         #: Health state by instance name, mirrored into the store.
         self.states: dict[str, str] = {}
         self.restarts: dict[str, int] = {i.name: 0 for i in instances}
-        self._queue: asyncio.Queue[tuple[str, Event | Batch]] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[tuple[str, Term, Event | Batch]] = asyncio.Queue(queue_size)
         self._committed = asyncio.Event()
-        self._in_flight: dict[str, _Pending] | None = None
+        self._in_flight: dict[tuple[str, int], _Pending] | None = None
+        #: Set (and replaced) each time the writer is done with a batch.
+        self._batch_ended = asyncio.Event()
+        #: Instances whose health this collector wrote (it led them at some point).
+        self._led: set[str] = set()
         #: Events stored so far (all origins); handy for tests and the status line.
         self.stored = 0
 
     # ------------------------------------------------------------------ run
 
     async def run(self) -> None:
-        """Run everything until cancelled; on cancellation, flush what was already read."""
+        """Run everything until cancelled; on cancellation, flush what was already read.
+
+        Leases are released only after the flush (when the supervisor holds its own;
+        otherwise the collector releases them after this returns), so the last batch
+        still commits under its lease.
+        """
+        leases = (
+            asyncio.create_task(self.leadership.run(), name="leases")
+            if self._own_leadership
+            else None
+        )
         tasks = [
-            asyncio.create_task(self._run_adapter(inst), name=f"adapter:{inst.name}")
+            asyncio.create_task(self._lead(inst), name=f"adapter:{inst.name}")
             for inst in self.instances
         ]
         writer = asyncio.create_task(self._writer(), name="ingest-writer")
@@ -163,8 +198,12 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 await self._flush_remaining()
             for inst in self.instances:
-                with contextlib.suppress(Exception):
-                    await self._set_health(inst, "stopped", "collector stopped")
+                if inst.name in self._led and self.leadership.leads(inst.name):
+                    with contextlib.suppress(Exception):
+                        await self._set_health(inst, "stopped", "collector stopped")
+            if leases is not None:
+                leases.cancel()
+                await asyncio.gather(leases, return_exceptions=True)
 
     async def wait_committed(self) -> None:
         """Wait until the writer commits its next batch (tests use it instead of sleeping)."""
@@ -190,13 +229,79 @@ class Supervisor:
         except Exception as exc:
             log.warning("could not record health of %s (%s): %s", inst.name, state, exc)
 
-    async def _run_adapter(self, inst: Instance) -> None:
-        attempt = 0
+    async def _lead(self, inst: Instance) -> None:
+        """Run ``inst`` during each term this collector leads it; stop it when a term ends."""
         while True:
+            term = await self.leadership.acquired(inst.name)
+            self._led.add(inst.name)
+            await self._quiesce(inst.name, term)
+            runner = asyncio.create_task(self._run_adapter(inst, term), name=f"run:{inst.name}")
+            ended = asyncio.create_task(term.ended.wait())
+            try:
+                await asyncio.wait({runner, ended}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not runner.done():
+                    runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+                if self.adapters.get(inst.name) is not None and not term.active:
+                    self.adapters.pop(inst.name, None)
+                    self.states[inst.name] = "standby"
+            # The source ended (or the term did): hold on to the lease until the term
+            # ends, so no other collector starts an exhausted source again.
+            await ended
+
+    async def _quiesce(self, name: str, term: Term) -> None:
+        """Wait until the writer holds nothing of ``name`` read in an earlier term.
+
+        The new term's adapter reads its saved position now: a batch of the old term
+        committing after that read would be read again (each broken line dead-lettered
+        twice). Such a batch is dropped at commit, since its term is over; this waits
+        for that, usually a few milliseconds.
+        """
+        while any(
+            origin == name and slot.term is not term
+            for (origin, _), slot in (self._in_flight or {}).items()
+        ):
+            await self._batch_ended.wait()
+
+    def commit_for(self, inst: Instance, term: Term) -> Callable[[Batch], Awaitable[AppendResult]]:
+        """A fenced, filtered commit of one batch for adapters that answer only once their
+        input is stored (the push endpoint's counts are then true)."""
+
+        async def commit(batch: Batch) -> AppendResult:
+            if not term.active:
+                raise TermEnded(*term.lease)
+            events = batch.events
+            for flt in self.filters:
+                events = await flt(events, inst.name)
+            try:
+                result = await self.store.append_with_state(
+                    events,
+                    origin=inst.name,
+                    state=batch.position,
+                    rejected=[
+                        (r.location, mask_rejected(self.filters, r.raw), r.error)
+                        for r in batch.rejected
+                    ],
+                    lease=term.lease,
+                )
+            except LeaseLost:
+                self.leadership.drop(*term.lease)
+                raise
+            self.stored += result.accepted
+            self._committed.set()
+            return result
+
+        return commit
+
+    async def _run_adapter(self, inst: Instance, term: Term) -> None:
+        attempt = 0
+        while term.active:
             started = time.monotonic()
 
             async def report(state: str, detail: str, _inst: Instance = inst) -> None:
-                await self._set_health(_inst, state, detail)
+                if term.active:  # a deposed runner must not overwrite the new leader's
+                    await self._set_health(_inst, state, detail)
 
             context = AdapterContext(
                 name=inst.name,
@@ -204,13 +309,15 @@ class Supervisor:
                 set_health=report,
                 clock=self.clock,
                 log=logging.getLogger(f"swarmdeck.adapter.{inst.name}"),
+                listener_token=self.listener_token,
+                commit=self.commit_for(inst, term),
             )
             try:
                 adapter = inst.cls(inst.options, context)
                 self.adapters[inst.name] = adapter
                 await self._set_health(inst, "running", "")
                 async for item in adapter.events():
-                    await self._queue.put((inst.name, item))
+                    await self._queue.put((inst.name, term, item))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -243,26 +350,30 @@ class Supervisor:
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            origin, item = await self._queue.get()
-            pending: dict[str, _Pending] = {}
+            origin, term, item = await self._queue.get()
+            pending: dict[tuple[str, int], _Pending] = {}
             self._in_flight = pending  # from the first item on: taken off the queue
-            count = self._add(pending, origin, item)
+            count = self._add(pending, origin, term, item)
             deadline = loop.time() + self.batch_window
             while count < self.batch_max:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 try:
-                    origin, item = await asyncio.wait_for(self._queue.get(), remaining)
+                    origin, term, item = await asyncio.wait_for(self._queue.get(), remaining)
                 except TimeoutError:
                     break
-                count += self._add(pending, origin, item)
+                count += self._add(pending, origin, term, item)
             await self._commit(pending)
             self._in_flight = None
+            ended, self._batch_ended = self._batch_ended, asyncio.Event()
+            ended.set()
 
     @staticmethod
-    def _add(pending: dict[str, _Pending], origin: str, item: Event | Batch) -> int:
-        slot = pending.setdefault(origin, _Pending())
+    def _add(
+        pending: dict[tuple[str, int], _Pending], origin: str, term: Term, item: Event | Batch
+    ) -> int:
+        slot = pending.setdefault((origin, id(term)), _Pending(term))
         if isinstance(item, Batch):
             slot.events.extend(item.events)
             slot.position.update(item.position)
@@ -271,11 +382,22 @@ class Supervisor:
         slot.events.append(item)
         return 1
 
-    async def _commit(self, pending: dict[str, _Pending]) -> None:
-        """Store every origin's events; retry (never drop) while the store refuses."""
-        for origin, slot in pending.items():
+    async def _commit(self, pending: dict[tuple[str, int], _Pending]) -> None:
+        """Store every origin's events; retry (never drop) while the store refuses, unless
+        the term they were read in is over (then whoever leads next reads them again)."""
+        for (origin, _), slot in pending.items():
             attempt = 0
+            epoch = slot.term.epoch
             while True:
+                if not slot.term.active:
+                    log.warning(
+                        "dropping %d events of %s read in an ended term (epoch %d): its next "
+                        "leader reads them again from the saved position",
+                        len(slot.events),
+                        origin,
+                        epoch,
+                    )
+                    break
                 try:
                     # Fail closed: a filter that fails (say, its vault write met a locked
                     # database) is retried with the batch; storing the batch unmasked would
@@ -292,11 +414,16 @@ class Supervisor:
                                 (r.location, mask_rejected(self.filters, r.raw), r.error)
                                 for r in slot.rejected
                             ],
+                            lease=(origin, epoch),
                         )
                         self.stored += result.accepted
                     break
                 except asyncio.CancelledError:
                     raise
+                except LeaseLost as exc:
+                    log.warning("%s: %s", origin, exc)
+                    self.leadership.end(slot.term, "a write was fenced off")
+                    continue  # the term is over now: dropped above
                 except Exception as exc:
                     attempt += 1
                     delay = backoff_delay(attempt, 0.1, 5.0, self.rng)
@@ -309,11 +436,11 @@ class Supervisor:
 
         Events from serving adapters were already acknowledged to their HTTP clients;
         dropping the writer's batch would lose them (re-committing is idempotent)."""
-        pending: dict[str, _Pending] = self._in_flight or {}
+        pending: dict[tuple[str, int], _Pending] = self._in_flight or {}
         self._in_flight = None
         while not self._queue.empty():
-            origin, item = self._queue.get_nowait()
-            self._add(pending, origin, item)
+            origin, term, item = self._queue.get_nowait()
+            self._add(pending, origin, term, item)
         if pending:
             await self._commit(pending)
 
@@ -323,20 +450,46 @@ class Supervisor:
         return [
             name
             for name, adapter in self.adapters.items()
-            if adapter.two_way and self.states.get(name) in ("running", "degraded")
+            if adapter.two_way
+            and self.states.get(name) in ("running", "degraded")
+            and self.leadership.leads(name)
         ]
 
+    async def _claim(self, names: list[str]) -> list[Delivery]:
+        """Claim what is due to these adapters: another collector skips a claimed row, and
+        a claim left by a collector that died lapses after ``delivery_timeout`` and more."""
+        due: list[Delivery] = []
+        for name in names:
+            due += await self.store.claim_deliveries(
+                name,
+                self.leadership.holder,
+                limit=100,
+                claim_seconds=self.delivery_timeout + 5.0,
+            )
+        return due
+
     async def _delivery_loop(self) -> None:
+        """Claim and deliver what is due; between rounds, wait for the store to change.
+
+        A decision bumps the store's change counter, so the wait ends as soon as one is
+        committed (PostgreSQL: its NOTIFY; SQLite: the counter read every 50 ms), from
+        whichever host the manager decided on; ``delivery_interval`` bounds the wait so
+        retries that come due are tried too.
+        """
         failures = 0
         while True:
             try:
                 names = self._deliverers()
                 if names:
-                    due = await self.store.due_deliveries(adapters=names)
+                    seen = await self.store.rev()  # read first: a later decision wakes us
+                    due = await self._claim(names)
                     if due:
                         await asyncio.gather(*(self._deliver(d) for d in due))
                         failures = 0
                         continue  # more may be due right away
+                    failures = 0
+                    await self.store.wait_for_change(seen, self.delivery_interval)
+                    continue
                 failures = 0
             except asyncio.CancelledError:
                 raise

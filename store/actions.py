@@ -29,6 +29,7 @@ async def act_on_task(
     actor: str,
     reason: str | None = None,
     target: str | None = None,
+    host: str | None = None,
 ) -> Decision:
     """Decide ``action`` for a task: on its open escalation if it has one, else on a new one.
 
@@ -60,4 +61,6 @@ async def act_on_task(
             },
         )
         await store.append([event], origin=task.origin)
-    return await store.decide(escalation_id, action, actor=actor, reason=reason, target=target)
+    return await store.decide(
+        escalation_id, action, actor=actor, reason=reason, target=target, host=host
+    )

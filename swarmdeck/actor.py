@@ -1,7 +1,9 @@
-"""Who is deciding: ``user@host``, plus the SSH client address when there is one.
+"""Who is deciding, and from where: ``identity`` or ``user@host``, and the host apart.
 
 Every decision and reveal is attributed in the audit chain; on a shared box
 reached over SSH, the client address tells two sessions of the same login apart.
+With managers on several hosts sharing one database, each decision also records
+the host it was made on (:func:`current_host`), whatever the identity says.
 """
 
 from __future__ import annotations
@@ -22,10 +24,16 @@ def ssh_client() -> str | None:
     return None
 
 
+def current_host() -> str:
+    """The host decisions made from this process are recorded with."""
+    return (socket.gethostname() or "localhost")[:200]
+
+
 def current_actor(settings: Settings | None = None) -> str:
-    """The actor recorded on decisions made from this process."""
-    if settings is not None and settings.actor:
-        return settings.actor
+    """The actor recorded on decisions made from this process: ``identity`` from the
+    config (``alice``), else ``$USER@host`` (plus the SSH client)."""
+    if settings is not None and (settings.identity or settings.actor):
+        return str(settings.identity or settings.actor)
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

@@ -1,11 +1,18 @@
-"""The collector: adapters in, decisions out, background services; one per database.
+"""The collector: adapters in, decisions out, background services; one or many per database.
 
-Exactly one collector may run against a database file. The guarantee is an OS
-file lock (``flock``) on ``<db>.lock``: the kernel releases it when the process
-dies, however it dies, so there is no stale lease to expire and no second
-collector double-delivering decisions. ``swarmdeck`` starts a collector in its
-own process when it can take the lock (the embedded default); ``swarmdeck serve``
-runs one headless; every other process just reads and decides.
+What runs where is decided by leases in the store (:mod:`~swarmdeck.adapters.leadership`):
+each adapter instance runs on the one collector that leads it, and so does each
+once-per-database service (the policy engine, the notifier with its action page,
+the audit anchor, retention), so a fleet of collectors on many hosts (one
+PostgreSQL database) runs each of them exactly once, and moves them when a host
+dies.
+
+On a SQLite file, a second guarantee stays: an OS file lock (``flock``) on
+``<db>.lock`` allows one collector per file, since SQLite's single writer would
+make a second one pointless. The kernel releases it when the process dies,
+however it dies. ``swarmdeck`` starts a collector in its own process when it can
+take the lock (the embedded default); ``swarmdeck serve`` runs one headless;
+every other process just reads and decides.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from swarmdeck.adapters.hooks.server import HookServer
+from swarmdeck.adapters.leadership import Leadership, collector_id
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.adapters.vendor_stamp import stamp_vendor
@@ -34,6 +42,7 @@ from swarmdeck.notify import build_notify_services
 from swarmdeck.policy import build_policy_service
 from swarmdeck.store.db import Store
 from swarmdeck.store.opening import display_location, open_store
+from swarmdeck.tokens import TokenSource
 
 log = logging.getLogger("swarmdeck.collector")
 
@@ -127,6 +136,43 @@ def build_filters(settings: Settings, store: Store | None = None) -> list[Ingest
     return [flt] if flt is not None else []
 
 
+ServiceFactory = Callable[[], list[Service]]
+
+
+def leased_services(
+    settings: Settings,
+    store: Store,
+    clock: Callable[[], float],
+    config_path: Path | None = None,
+) -> list[tuple[str, ServiceFactory]]:
+    """The background services by lease name, each built afresh for every term.
+
+    A fresh build matters: a service keeps its position in memory (the policy
+    engine's feed seq), and a collector that leads it again after another did must
+    start from the position saved in the store, not from where it stopped.
+
+    Raises:
+        ConfigError: a rule, route or key is invalid (checked once, here).
+    """
+
+    def policy() -> list[Service]:
+        service = build_policy_service(settings, store, clock, config_path=config_path)
+        return [service] if service is not None else []
+
+    def anchor() -> list[Service]:
+        service = build_anchor_service(settings, store)
+        return [service] if service is not None else []
+
+    def notify() -> list[Service]:
+        return list(build_notify_services(settings, store, clock))
+
+    out: list[tuple[str, ServiceFactory]] = []
+    for name, factory in (("policy", policy), ("anchor", anchor), ("notify", notify)):
+        if factory():  # validates the configuration now; an empty list needs no lease
+            out.append((name, factory))
+    return out
+
+
 def build_services(
     settings: Settings,
     store: Store,
@@ -143,26 +189,23 @@ def build_services(
     the live rules first about each escalation it is about to wait on.
     """
     services: list[Service] = []
-    policy = build_policy_service(settings, store, clock, config_path=config_path)
-    if policy is not None:
-        services.append(policy)
-    services.append(
-        HookServer(
-            store,
-            settings,
-            filters=filters or [],
-            policy=policy.check_escalation if policy is not None else None,
-            clock=clock,
-        )
-    )
-    anchor = build_anchor_service(settings, store)
-    if anchor is not None:
-        services.append(anchor)
-    return services + build_notify_services(settings, store, clock)
+    for _name, factory in leased_services(settings, store, clock, config_path):
+        services += factory()
+    return services
+
+
+class _Job:
+    """A coroutine function as a :class:`Service` (retention)."""
+
+    def __init__(self, job: Callable[[], Awaitable[None]]) -> None:
+        self._job = job
+
+    async def run(self) -> None:
+        await self._job()
 
 
 class Collector:
-    """Owns one database's adapters, outbox delivery and background services."""
+    """Runs the adapters and services it leads for one database, and delivers their decisions."""
 
     def __init__(
         self,
@@ -180,6 +223,9 @@ class Collector:
         self.supervisor: Supervisor | None = None
         self._lock_fd: int | None = None
         self.started = asyncio.Event()
+        #: This collector's id in the leases (``host:pid:random``).
+        self.holder = collector_id()
+        self.leadership: Leadership | None = None
 
     @property
     def lock_path(self) -> Path:
@@ -227,9 +273,25 @@ class Collector:
             if store is None:
                 store = await open_store(self.settings.db, clock=self.clock)
             filters = build_filters(self.settings, store)
-            services = build_services(self.settings, store, self.clock, self.config_path, filters)
+            services = leased_services(self.settings, store, self.clock, self.config_path)
+            # The hook socket is this host's (its agents' hooks reach the local collector),
+            # so every collector serves one, under no lease; its policy check is a
+            # stand-alone engine, the leased one may run on another host.
+            checker = build_policy_service(
+                self.settings, store, self.clock, config_path=self.config_path
+            )
+            hook_server = HookServer(
+                store,
+                self.settings,
+                filters=list(filters),
+                policy=checker.check_escalation if checker is not None else None,
+                clock=self.clock,
+            )
             filters.append(stamp_vendor({i.name: i.cls.type_name for i in instances}))
             c = self.settings.collector
+            self.leadership = leadership = Leadership(
+                store, self.holder, ttl=c.lease_ttl, renew=c.lease_renew
+            )
             self.supervisor = Supervisor(
                 store,
                 instances,
@@ -238,24 +300,71 @@ class Collector:
                 restart_backoff_max=c.restart_backoff_max,
                 delivery_backoff_max=c.delivery_backoff_max,
                 delivery_max_attempts=c.delivery_max_attempts,
+                leadership=leadership,
+                listener_token=TokenSource(self.settings.server.effective_token_file()),
             )
             log.info(
-                "collector for %s: adapters %s",
+                "collector %s for %s: adapters %s",
+                self.holder,
                 display_location(self.settings.db),
                 [i.name for i in instances],
             )
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self.supervisor.run(), name="supervisor")
-                for service in services:
-                    group.create_task(self._keep_running(service.run), name=repr(service))
-                if c.retention_days:
-                    days = c.retention_days
-                    group.create_task(self._keep_running(lambda: self._retention(store, days)))
-                self.started.set()
+            for name, _factory in services:
+                leadership.want(name)
+            if c.retention_days:
+                leadership.want("retention")
+            # Leases outlive everything else: the supervisor's last flush still commits
+            # under them, and only then are they released for the next collector.
+            leases = asyncio.create_task(leadership.run(), name="leases")
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self.supervisor.run(), name="supervisor")
+                    group.create_task(self._keep_running(hook_server.run), name="hook-socket")
+                    for name, factory in services:
+                        group.create_task(self._leased(leadership, name, factory), name=name)
+                    if c.retention_days:
+                        days = c.retention_days
+                        group.create_task(
+                            self._leased(
+                                leadership,
+                                "retention",
+                                lambda: [_Job(lambda: self._retention(store, days))],
+                            ),
+                            name="retention",
+                        )
+                    self.started.set()
+            finally:
+                leases.cancel()
+                await asyncio.gather(leases, return_exceptions=True)
         finally:
             if own_store and store is not None:
                 await store.close()
             self.release()
+
+    async def _leased(self, leadership: Leadership, name: str, factory: ServiceFactory) -> None:
+        """Run a service's fresh instances during each term this collector leads ``name``."""
+        while True:
+            term = await leadership.acquired(name)
+            # Building can fail too (a key file gone since start): retried like a crash.
+            job = asyncio.create_task(self._keep_running(lambda: self._term(factory)), name=name)
+            try:
+                await term.ended.wait()
+            finally:
+                job.cancel()
+                await asyncio.gather(job, return_exceptions=True)
+
+    async def _term(self, factory: ServiceFactory) -> None:
+        """One term of a service: fresh instances, each restarted on its own if it crashes."""
+        jobs = [
+            asyncio.create_task(self._keep_running(service.run), name=repr(service))
+            for service in factory()
+        ]
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _keep_running(self, job: Callable[[], Awaitable[None]]) -> None:
         """Restart a crashed background service with backoff; it must never stop ingest."""

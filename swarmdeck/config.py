@@ -27,6 +27,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -63,6 +64,10 @@ def is_database_url(text: str) -> bool:
 def default_config_path() -> Path:
     env = os.environ.get("SWARMDECK_CONFIG")
     return Path(env).expanduser() if env else default_config_dir() / "config.toml"
+
+
+#: Lease names of the once-per-database services; no adapter instance may be named so.
+SERVICE_LEASES = ("policy", "anchor", "notify", "retention")
 
 
 class ConfigError(Exception):
@@ -161,6 +166,20 @@ class CollectorSettings(_Section):
     spawn: bool = False
     """The TUI starts ``swarmdeck serve`` as a separate process instead of in-process (keeps
     ingest off the UI's core on busy swarms)."""
+    lease_ttl: float = Field(default=6.0, ge=1.0, le=300.0)
+    """Seconds a collector's lease on an adapter instance or service lasts unrenewed: when its
+    host dies, another collector takes over after at most this plus ``lease_renew``."""
+    lease_renew: float = Field(default=2.0, ge=0.1, le=100.0)
+    """Seconds between lease renewals (and a standby collector's takeover attempts)."""
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> CollectorSettings:
+        if self.lease_renew * 2 > self.lease_ttl:
+            raise ValueError(
+                f"lease_renew ({self.lease_renew:g}s) must be at most half of lease_ttl "
+                f"({self.lease_ttl:g}s): one missed renewal must not lose the lease"
+            )
+        return self
 
 
 class HookSettings(_Section):
@@ -179,6 +198,10 @@ class HookSettings(_Section):
     review_stop: bool = False
     """Also hold Claude Code's and Codex's Stop/SubagentStop for a manager: approve lets it
     stop, retry keeps it working with the manager's reason as its next instruction."""
+    servers: list[str] = Field(default_factory=list, max_length=20)
+    """Collectors' hook endpoints (``http(s)://host:7342/hooks/claude-code``) the hook hands
+    its calls to instead of a local store (agents on hosts without a collector), tried in
+    order while one cannot be reached; ``--server`` overrides. Any failure answers deny."""
 
 
 _SEVERITY = Literal["low", "normal", "high", "critical"]
@@ -278,6 +301,18 @@ class AuditSettings(_Section):
         return value.expanduser() if value is not None else None
 
 
+class ServerSettings(_Section):
+    """What every HTTP listener shares (the ``claude-code`` and ``mcp`` adapters)."""
+
+    token_file: Path | None = None
+    """Where the listeners' bearer token is kept (created 0600 on first use); default: ``token``
+    in the data directory. ``SWARMDECK_TOKEN`` overrides it. ``swarmdeck token show`` prints
+    it, ``swarmdeck token rotate`` replaces it."""
+
+    def effective_token_file(self) -> Path:
+        return (self.token_file or default_data_dir() / "token").expanduser()
+
+
 class Settings(BaseSettings):
     """Every setting of swarmdeck."""
 
@@ -291,14 +326,18 @@ class Settings(BaseSettings):
     db: Path | str = Field(default_factory=default_db_path)
     """The database: a SQLite file (created 0600 in a 0700 directory), or a
     ``postgresql://user@host/dbname`` URL (a database a team shares)."""
+    identity: str | None = Field(default=None, min_length=1, max_length=200)
+    """Who decides, as recorded on decisions (``alice``); default ``$USER@host``, plus the SSH
+    client. The host a decision came from is recorded beside it either way."""
     actor: str | None = None
-    """Who decides (``user@host``); default from the login and host, plus the SSH client."""
+    """Older name of ``identity`` (used when ``identity`` is unset)."""
     adapters: list[AdapterConfig] = Field(default_factory=list)
     """Configured adapter instances (``[[adapters]]``)."""
     demo: DemoSettings = Field(default_factory=DemoSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     policy: dict[str, Any] = Field(default_factory=dict)
     """Escalation paths: ``[[policy.rules]]`` (see the README)."""
@@ -343,6 +382,11 @@ class Settings(BaseSettings):
     def _unique_names(cls, value: list[AdapterConfig]) -> list[AdapterConfig]:
         seen: set[str] = set()
         for adapter in value:
+            if adapter.name in SERVICE_LEASES:
+                raise ValueError(
+                    f"adapter name {adapter.name!r} is reserved (a service has it: "
+                    f"{', '.join(SERVICE_LEASES)})"
+                )
             if adapter.name in seen:
                 raise ValueError(f"two adapters are named {adapter.name!r}")
             seen.add(adapter.name)

@@ -191,7 +191,12 @@ def test_schema_adapters_and_config(tmp_path: Path) -> None:
     listing = json.loads(run("adapters", "--json").stdout)
     types = {t["type"] for t in listing["types"]}
     assert {"demo", "jsonl"} <= types
-    assert listing["instances"] == [{"name": "demo", "type": "demo", "enabled": True}]
+    # No database yet: nobody leads anything, nothing has reported health.
+    assert listing["instances"] == [
+        {"name": "demo", "type": "demo", "enabled": True, "state": None, "leader": None,
+         "epoch": None, "lease": "-"}
+    ]  # fmt: skip
+    assert listing["services"] == []
     unknown = run("adapters", "nope")
     assert_one_line_error(unknown, "unknown adapter type 'nope'")
 

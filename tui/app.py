@@ -165,6 +165,7 @@ class SwarmdeckApp(App[int]):
         *,
         clock: Callable[[], float] = time.time,
         actor: str = "unknown@localhost",
+        host: str | None = None,
         collector: CollectorLink | None = None,
         themes_dir: Path | None = None,
         poll_interval: float = 0.15,
@@ -180,6 +181,8 @@ class SwarmdeckApp(App[int]):
         self.tui: TuiSettings = settings.tui
         self.clock = clock
         self.actor = actor
+        #: The host this manager decides from, recorded with each decision.
+        self.decision_host = host
         self.collector = collector
         self.read_only = settings.tui.read_only
         self.models = Models(

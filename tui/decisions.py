@@ -383,7 +383,13 @@ class DecisionController:
         for e in items:
             try:
                 await app.store.decide(
-                    e.id, action, actor=app.actor, reason=reason, target=target, answer=answer
+                    e.id,
+                    action,
+                    actor=app.actor,
+                    reason=reason,
+                    target=target,
+                    answer=answer,
+                    host=app.decision_host,
                 )
                 done += 1
                 decided.append(e.id)
@@ -434,7 +440,10 @@ class DecisionController:
         if e is None or e.state != "open":
             app.say("pick an open escalation to decide and make a rule", severity="warning")
             return
-        app.push_screen(MakeRuleScreen(app.store, e, actor=app.actor, clock=app.clock), self._ruled)
+        app.push_screen(
+            MakeRuleScreen(app.store, e, actor=app.actor, clock=app.clock, host=app.decision_host),
+            self._ruled,
+        )
 
     async def _ruled(self, _result: object) -> None:
         await self.app.poll()
@@ -458,6 +467,7 @@ class DecisionController:
                 "retry",
                 actor=app.actor,
                 reason="retry from the workflow graph",
+                host=app.decision_host,
             )
         except AlreadyDecided as exc:
             app.say(f"Too late: {exc}", severity="warning")

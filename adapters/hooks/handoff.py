@@ -52,9 +52,11 @@ RUNTIME_ROOT = "/tmp"  # noqa: S108
 def socket_path(db: str | os.PathLike[str]) -> str:
     """Where the collector of ``db`` listens: beside the database when the path is short
     enough, else in a private directory of this user, named by a hash of the path."""
-    full = os.path.abspath(db)
+    text = os.fspath(db)
+    # A database URL (postgresql://...) has no file to sit beside: named by its hash.
+    full = text if "://" in text else os.path.abspath(text)
     beside = full + ".hook.sock"
-    if len(os.fsencode(beside)) <= MAX_SOCKET_PATH:
+    if "://" not in full and len(os.fsencode(beside)) <= MAX_SOCKET_PATH:
         return beside
     import hashlib
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swarmdeck.actor import current_actor
+from swarmdeck.actor import current_actor, current_host
 from swarmdeck.cli._common import (
     EXIT_CONFLICT,
     EXIT_ERROR,
@@ -53,6 +53,7 @@ async def decide(
             reason=reason,
             target=target,
             answer=answer,
+            host=current_host(),
         )
     except AlreadyDecided as exc:
         raise CliError(str(exc), EXIT_CONFLICT) from None

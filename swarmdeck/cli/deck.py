@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from swarmdeck.actor import current_actor
+from swarmdeck.actor import current_actor, current_host
 from swarmdeck.collector import Collector, lock_holder
 from swarmdeck.config import Settings, default_config_dir
 from swarmdeck.store.errors import StoreError
@@ -125,6 +125,7 @@ async def _amain(settings: Settings) -> int:
             store,
             settings,
             actor=current_actor(settings),
+            host=current_host(),
             collector=launcher,
             themes_dir=default_config_dir() / "themes",
         )

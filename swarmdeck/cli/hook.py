@@ -33,23 +33,35 @@ def hook() -> None:
     """Hook commands that agent tools call (they read JSON on stdin)."""
 
 
-def _run(ctx: click.Context, vendor: str, timeout: float | None) -> None:
+def _run(
+    ctx: click.Context, vendor: str, timeout: float | None, servers: tuple[str, ...] = ()
+) -> None:
     obj = ctx.find_object(Obj)
     db = str(obj.db) if obj is not None and obj.db is not None else None
     config = str(obj.config) if obj is not None and obj.config is not None else None
-    run(HookArgs(vendor, db=db, config=config, timeout=timeout))
+    run(HookArgs(vendor, db=db, config=config, timeout=timeout, servers=servers))
 
 
 @hook.command("claude-code")
 @common_options
 @click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="URL",
+    help="A collector's hook endpoint (http(s)://host:7342/hooks/claude-code) to hand the "
+    "call to instead of a local store; repeat to try the next when one cannot be reached "
+    "(default: hooks.servers). The token is $SWARMDECK_TOKEN or the token file.",
+)
 @click.pass_context
-def claude_code(ctx: click.Context, timeout: float | None) -> None:
+def claude_code(ctx: click.Context, timeout: float | None, servers: tuple[str, ...]) -> None:
     """Claude Code hook: reads the hook JSON on stdin, answers on stdout.
 
-    Configure it with `swarmdeck install claude-code`.
+    Configure it with `swarmdeck install claude-code`. With `--server`, an agent on a
+    host without a collector hands its calls to one; any failure there is a deny.
     """
-    _run(ctx, "claude-code", timeout)
+    _run(ctx, "claude-code", timeout, servers)
 
 
 @hook.command("codex")

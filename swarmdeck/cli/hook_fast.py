@@ -44,7 +44,7 @@ XDG = sys.platform.startswith("linux")
 class HookArgs:
     """What ``swarmdeck hook`` was told: the vendor, and ``--db``/``--config``/``--timeout``."""
 
-    __slots__ = ("config", "db", "timeout", "vendor")
+    __slots__ = ("config", "db", "servers", "timeout", "vendor")
 
     def __init__(
         self,
@@ -52,11 +52,14 @@ class HookArgs:
         db: str | None = None,
         config: str | None = None,
         timeout: float | None = None,
+        servers: tuple[str, ...] = (),
     ) -> None:
         self.vendor = vendor
         self.db = db
         self.config = config
         self.timeout = timeout
+        #: ``--server`` URLs: hand the call to a collector on another host (no store here).
+        self.servers = servers
 
     def __repr__(self) -> str:
         return f"HookArgs({self.vendor!r}, db={self.db!r}, config={self.config!r})"
@@ -195,7 +198,8 @@ def run(args: HookArgs) -> NoReturn:
 
             interactive = detect_interactive()
         call_id = os.urandom(8).hex()
-        answer = _via_collector(args, raw, call_id, interactive)
+        # --server: the collector is on another host, and only the store path speaks HTTP.
+        answer = "store" if args.servers else _via_collector(args, raw, call_id, interactive)
         if isinstance(answer, tuple):
             _finish(*answer)
         if answer == "fresh":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sqlite3
 import time
@@ -56,14 +57,45 @@ def run_hook(
     try:
         settings = load_settings(Path(args.config) if args.config else None, db=args.db)
         config = HookConfig.from_settings(settings.hooks, args.timeout)
+        servers = list(args.servers) or list(settings.hooks.servers)
     except Exception as exc:  # invalid config: still answer, with the failure answer
         return _out(protocol.failure(None, raw, f"cannot load settings ({one_line(exc)})", config))
     try:
+        if servers:
+            return asyncio.run(_remote(protocol, raw, config, context, servers, settings))
         return asyncio.run(_guarded(protocol, raw, config, context, settings))
     except Exception as exc:  # a bug must still end in the failure answer, never a traceback
         return _out(protocol.failure(None, raw, f"internal error ({one_line(exc)})", config))
     except KeyboardInterrupt:
         return _out(protocol.failure(None, raw, "interrupted", config))
+
+
+async def _remote(
+    protocol: HookProtocol,
+    raw: bytes,
+    config: HookConfig,
+    context: HookContext,
+    servers: list[str],
+    settings: Settings,
+) -> tuple[int, str, str]:
+    """Hand the call to a collector on another host (``--server``); every failure denies."""
+    from swarmdeck.adapters.hooks.remote import Remote, check_server, fail_closed, forward
+    from swarmdeck.tokens import TokenError, from_env, read_token
+
+    closed = dataclasses.replace(config, default="deny")  # handing off always fails closed
+    try:
+        call = read_call(protocol, raw, closed, context)
+    except PayloadError as exc:
+        return _out(protocol.failure(None, raw, str(exc), closed))
+    if protocol.vendor != "claude-code":
+        reason = f"--server hands off Claude Code's hooks only, not {protocol.vendor}'s"
+        return _out(protocol.failure(call, raw, reason, closed))
+    try:
+        urls = [check_server(url) for url in servers]
+        token = from_env() or read_token(settings.server.effective_token_file())
+    except (ValueError, TokenError) as exc:
+        return _out(fail_closed(call, raw, one_line(exc), closed))
+    return _out(await forward(raw, call, Remote(urls, token, closed.timeout), closed))
 
 
 def _out(answer: HookAnswer) -> tuple[int, str, str]:

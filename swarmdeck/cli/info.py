@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from swarmdeck.cli._common import CliError, common_options, emit_json, emit_table, get_obj
+from swarmdeck.config import SERVICE_LEASES, Settings
+from swarmdeck.store.models import AdapterHealth, Lease
 
 
 @click.command()
@@ -69,19 +74,95 @@ def adapters(type_name: str | None, as_json: bool) -> None:
         emit_table(["option", "type", "default", "required", "description"], rows)
         return
     settings = get_obj().settings()
-    instances = [{"name": a.name, "type": a.type, "enabled": a.enabled} for a in settings.adapters]
+    instances: list[dict[str, Any]] = [
+        {"name": a.name, "type": a.type, "enabled": a.enabled} for a in settings.adapters
+    ]
     if settings.demo_enabled() and not any(i["name"] == "demo" for i in instances):
         instances.append({"name": "demo", "type": "demo", "enabled": True})
     types = [{"type": n, "target": adapter_target(n)} for n in adapter_names()]
+    fleet = asyncio.run(_fleet(settings))
+    now = time.time()
+    for inst in instances:
+        inst.update(_running(fleet, inst["name"], now))
+    services = [
+        {"name": name, **_running(fleet, name, now)}
+        for name in SERVICE_LEASES
+        if name in fleet.leases
+    ]
     if as_json:
-        emit_json({"types": types, "instances": instances})
+        emit_json({"types": types, "instances": instances, "services": services})
         return
     emit_table(["type", "provided by"], [(t["type"], t["target"]) for t in types])
     click.echo()
     emit_table(
-        ["instance", "type", "enabled"],
-        [(i["name"], i["type"], "yes" if i["enabled"] else "no") for i in instances],
+        ["instance", "type", "enabled", "state", "led by", "lease"],
+        [
+            (
+                i["name"],
+                i["type"],
+                "yes" if i["enabled"] else "no",
+                i["state"] or "-",
+                i["leader"] or "-",
+                i["lease"],
+            )
+            for i in instances
+        ],
     )
+    if services:
+        click.echo()
+        emit_table(
+            ["service", "led by", "lease"],
+            [(s["name"], s["leader"] or "-", s["lease"]) for s in services],
+        )
+    if fleet.error:
+        click.echo(f"swarmdeck: {fleet.error}", err=True)
+
+
+@dataclass(slots=True)
+class _Fleet:
+    """What the store says about who runs what (empty when it cannot be read)."""
+
+    leases: dict[str, Lease] = field(default_factory=dict)
+    health: dict[str, AdapterHealth] = field(default_factory=dict)
+    error: str | None = None
+
+
+async def _fleet(settings: Settings) -> _Fleet:
+    from swarmdeck.store.db import Store
+    from swarmdeck.store.errors import StoreError
+
+    try:
+        store = await Store.open(settings.db, create=False)
+    except (StoreError, OSError) as exc:
+        return _Fleet(error=f"no lease or health shown: {exc}")
+    try:
+        return _Fleet(
+            {lease.name: lease for lease in await store.leases()},
+            {h.name: h for h in await store.adapter_health()},
+        )
+    finally:
+        await store.close()
+
+
+def _running(fleet: _Fleet, name: str, now: float) -> dict[str, Any]:
+    """State, leader and lease of one name, for the table and ``--json``."""
+    lease = fleet.leases.get(name)
+    health = fleet.health.get(name)
+    out: dict[str, Any] = {
+        "state": health.state if health is not None else None,
+        "leader": None,
+        "epoch": None,
+        "lease": "-",
+    }
+    if lease is not None:
+        left = lease.expires_ts - now
+        out["epoch"] = lease.epoch
+        if left > 0:
+            out["leader"] = lease.holder
+            out["lease"] = f"epoch {lease.epoch}, {left:.0f}s left"
+        else:
+            out["lease"] = f"free (last {lease.holder}, epoch {lease.epoch})"
+    return out
 
 
 def option_type(spec: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route as Endpoint
 
+from swarmdeck.actor import current_host
 from swarmdeck.guardrails import OutgoingMasker
 from swarmdeck.notify.links import LinkClaims, LinkRefused, LinkSigner
 from swarmdeck.notify.routes import Route
@@ -292,7 +293,10 @@ class ActionPage:
                 409,
             )
         try:
-            await self.store.decide(claims.escalation, verb, actor=actor, reason=reason)
+            # The host is the collector's that served the page (the phone has none to give).
+            await self.store.decide(
+                claims.escalation, verb, actor=actor, reason=reason, host=current_host()
+            )
         except AlreadyDecided as exc:
             return _page("Already decided", f"<h1 class='no'>{self._h(exc)}</h1>", 409)
         except (InvalidDecision, NotFound) as exc:

@@ -28,7 +28,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,13 @@ def start(
     *,
     durable: bool = False,
     max_connections: int = 200,
+    wrap: Sequence[str] = (),
 ) -> PostgresServer:
     """Start a fresh server listening on ``host:port`` (a free port when None).
+
+    ``wrap`` prefixes the command that starts the server, e.g. ``ip netns exec NS`` to
+    run it in a network namespace (:mod:`swarmdeck.testing.netns`), where ``host`` is
+    an address of that namespace; give ``port`` then (a free port is looked up here).
 
     Raises:
         PostgresUnavailable: no server binaries (see :data:`INSTALL_HINT`).
@@ -160,7 +165,7 @@ def start(
             " -c shared_buffers=128MB"
         )
         subprocess.run(  # noqa: S603 - the installed server's binaries, fixed arguments
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
+            [*wrap, *run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
              "-l", str(root / "log"), "-w", "-t", "60", "start"],
             check=True, capture_output=True, timeout=90,
         )  # fmt: skip

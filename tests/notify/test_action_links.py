@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -129,6 +130,8 @@ async def test_phone_button_decides_once(deck: Deck, store: SqliteStore) -> None
     )
     audit = [r for r in await store.audit_records() if r.subject == "E1"]
     assert [(r.action, r.actor) for r in audit] == [("decide.approve", f"{OWNER} via notify:phone")]
+    # From where: the host of the collector that served the page (a phone has none to give).
+    assert [d.host for d in await store.decisions("E1")] == [socket.gethostname()]
     again = await deck.http.post(button["approve_url"], content=button["body"], headers=FORM)
     assert again.status_code == 409
     assert "already used by" in again.text

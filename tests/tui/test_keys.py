@@ -11,7 +11,7 @@ from swarmdeck.store.db import Store
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.screens.details import DetailScreen
 from swarmdeck.tui.screens.modals import ConfirmScreen, PickScreen, ReasonScreen
-from tests.helpers.tui import AppFactory, frozen
+from tests.helpers.tui import AppFactory, frozen, make_settings
 
 
 def messages(app: SwarmdeckApp) -> list[str]:
@@ -64,6 +64,21 @@ async def test_approving_a_critical_item_takes_a_second_keystroke(
         assert (e.state, e.action, e.decided_by) == ("decided", "approve", "tester@deck")
         await pilot.pause()
         assert app.models.inbox.items["esc-secret"].state == "decided"
+
+
+async def test_a_decision_records_the_host_it_was_made_on(
+    db_path: Path, swarm_store: Store
+) -> None:
+    app = SwarmdeckApp(
+        swarm_store, make_settings(db_path), clock=frozen, actor="alice", host="laptop-7",
+        themes_dir=None, ascii_only=False,
+    )  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await focus_inbox(app, pilot, "esc-secret")
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+    [decision] = await swarm_store.decisions("esc-secret")
+    assert (decision.actor, decision.host) == ("alice", "laptop-7")
 
 
 async def test_reject_requires_reason(app_factory: AppFactory, swarm_store: Store) -> None:

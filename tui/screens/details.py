@@ -23,7 +23,7 @@ from textual.widgets import Footer, Static
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import NotFound
 from swarmdeck.store.events import Action
-from swarmdeck.store.models import Escalation, StoredEvent
+from swarmdeck.store.models import Escalation, Lease, StoredEvent
 from swarmdeck.tui.render import ACTION_PAST, SEVERITY_SHORT, countdown, short_duration
 from swarmdeck.tui.safe_text import clean, safe
 
@@ -371,10 +371,22 @@ async def task_details(store: Store, task_id: str, now: float) -> RenderableType
     return Group(*parts)
 
 
+def _leader(lease: Lease | None, now: float) -> Text:
+    """Which collector runs it (``host:pid``), or that nobody holds its lease now."""
+    if lease is None:
+        return Text("-", style="dim")
+    host_pid = ":".join(lease.holder.split(":")[:2])
+    if lease.expires_ts > now:
+        return safe(host_pid, max_len=60, single_line=True)
+    return Text(f"free (was {clean(host_pid, max_len=60)})", style="dim")
+
+
 async def adapters_view(store: Store, now: float) -> RenderableType:
     health = await store.adapter_health()
+    leases = {lease.name: lease for lease in await store.leases()}
     table = Table(expand=True, box=None, padding=(0, 1))
-    for col in ("adapter", "type", "state", "restarts", "updated", "detail / last error"):
+    columns = ("adapter", "type", "state", "led by", "restarts", "updated", "detail / last error")
+    for col in columns:
         table.add_column(col, overflow="fold")
     for h in health:
         state = {"running": "✓ running", "crashed": "✗ crashed", "degraded": "! degraded"}.get(
@@ -388,12 +400,13 @@ async def adapters_view(store: Store, now: float) -> RenderableType:
             safe(h.name),
             h.type,
             state,
+            _leader(leases.get(h.name) or leases.get(h.name.split(":")[0]), now),
             str(h.restarts),
             f"{short_duration(now - h.updated_ts)} ago",
             detail,
         )
     if not health:
-        table.add_row(Text("no adapter has reported yet", style="dim"), "", "", "", "", "")
+        table.add_row(Text("no adapter has reported yet", style="dim"), *[""] * 6)
     letters = await store.dead_letters(limit=20)
     parts: list[RenderableType] = [table, section(f"Dead letters (latest {len(letters)})")]
     for d in letters:

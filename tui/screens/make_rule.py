@@ -148,10 +148,12 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
         config_path: Path | None = None,
         actor: str | None = None,
         clock: Callable[[], float] | None = None,
+        host: str | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.escalation = escalation
+        self.decision_host = host
         self._config_path = config_path
         self._actor = actor
         self._clock = clock
@@ -291,7 +293,9 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
         decided: str
         lost: str | None = None
         try:
-            await self.store.decide(self.escalation.id, action, actor=self.actor, reason=reason)
+            await self.store.decide(
+                self.escalation.id, action, actor=self.actor, reason=reason, host=self.decision_host
+            )
             decided = action
         except (AlreadyDecided, NotFound, InvalidDecision) as exc:
             decided = f"not decided: {exc}"
