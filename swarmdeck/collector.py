@@ -26,6 +26,7 @@ from swarmdeck.adapters.hooks.server import HookServer
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.adapters.vendor_stamp import stamp_vendor
+from swarmdeck.adapters.waiters import WaiterSweep
 from swarmdeck.anchor import build_anchor_service
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.guardrails import build_ingest_filter
@@ -128,7 +129,8 @@ def build_services(
     filters: list[IngestFilter] | None = None,
 ) -> list[Service]:
     """Background services: the policy engine (escalation paths, deadlines, budgets), the
-    hook socket (``swarmdeck hook <vendor>`` hands its calls to the collector), the notifier
+    hook socket (``swarmdeck hook <vendor>`` hands its calls to the collector), the sweep
+    of escalations whose waiting process was killed, the notifier
     with its action page (pushes to the manager away from the terminal) and, with
     ``audit.anchor_file`` set, the periodic signed checkpoint of the audit chain.
 
@@ -148,6 +150,7 @@ def build_services(
             clock=clock,
         )
     )
+    services.append(WaiterSweep(store))  # withdraws what killed hooks and servers left open
     anchor = build_anchor_service(settings, store)
     if anchor is not None:
         services.append(anchor)

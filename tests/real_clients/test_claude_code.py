@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,39 @@ def test_claude_codes_own_shorter_hook_timeout_fails_closed(
     after = sd.wait_until_closed(esc["id"], timeout=15)
     assert after["state"] == "withdrawn", after
     # A late approval is refused rather than "recorded" for a request nobody waits on.
+    late = sd.decide(esc["id"], "approve", check=False)
+    assert late.returncode != 0, late.stdout
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("how", "why"),
+    [
+        # Claude Code stops its hooks on the way out: the hook's signal handler withdraws.
+        pytest.param(signal.SIGTERM, "the hook was stopped before a decision came", id="SIGTERM"),
+        # Killed outright, it leaves the hook running: the hook sees its stdout lose its
+        # reader and withdraws.
+        pytest.param(signal.SIGKILL, "the agent's CLI stopped waiting", id="SIGKILL"),
+    ],
+)
+def test_claude_code_exiting_mid_wait_withdraws_the_escalation(
+    how: signal.Signals,
+    why: str,
+    claude_bin: Path,
+    sd: Swarmdeck,
+    project: Path,
+    client_home: Path,
+    anthropic: AnthropicFake,
+    marker: Path,
+) -> None:
+    sd.install_claude_code(project)
+    with start_claude(claude_bin, project, client_home, anthropic) as claude:
+        esc = sd.wait_for_escalation(client=claude)
+        claude.signal(how)  # Claude Code only: its hook runs in a session of its own
+        claude.finish(RUN_BOUND)
+        after = sd.wait_until_closed(esc["id"], timeout=10)
+    assert after["state"] == "withdrawn", after
+    assert why in (after["reason"] or ""), after
     late = sd.decide(esc["id"], "approve", check=False)
     assert late.returncode != 0, late.stdout
     assert not marker.exists()

@@ -83,17 +83,7 @@ def test_request_approval_from_claude_code_is_decided_by_the_manager(
     [
         pytest.param(signal.SIGTERM, id="SIGTERM"),
         pytest.param(signal.SIGINT, id="SIGINT"),
-        pytest.param(
-            signal.SIGKILL,
-            id="SIGKILL",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="issue 10 item 1: when its client dies without a word (SIGKILL: stdin "
-                "just closes), swarmdeck mcp keeps waiting and the escalation stays open; a "
-                "later approve is 'recorded'",
-            ),
-        ),
+        pytest.param(signal.SIGKILL, id="SIGKILL"),  # without a word: its stdin just closes
     ],
 )
 def test_the_client_exiting_mid_wait_withdraws_the_escalation(
