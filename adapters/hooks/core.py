@@ -42,7 +42,7 @@ from swarmdeck.adapters.bridge import (
     StoreBridge,
     WhyGone,
 )
-from swarmdeck.adapters.hooks.naming import session_agent_name, short
+from swarmdeck.adapters.hooks.naming import release_session_agent, session_agent_name, short
 from swarmdeck.adapters.hooks.translate import Translator
 from swarmdeck.store.events import Event
 
@@ -141,6 +141,11 @@ class HookCall:
     approval_memory: Literal["remember", "recall"] | None = None
     """``remember``: an approval of this call is kept under ``approval_key``; ``recall``:
     a kept approval answers this call at once (once)."""
+
+    @property
+    def ends_session(self) -> bool:
+        """The session is over (every vendor calls it ``SessionEnd``): its name is freed."""
+        return self.event == "SessionEnd" and self.subagent_id is None
 
 
 @dataclass(slots=True)
@@ -590,6 +595,8 @@ async def answer_on_store(
             policy=policy,
             memory=StateMemory(store, protocol.vendor, clock),
         )
+        if call.ends_session:
+            await release_session_agent(store, protocol.sessions_namespace, call.session_id)
         return answer
     except STORE_ERRORS as exc:
         return protocol.failure(call, raw, f"store unavailable ({one_line(exc)})", config)

@@ -66,6 +66,9 @@ def desired_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[s
         "Notification": {"hooks": [handler(STATUS_TIMEOUT)]},
         "Stop": {"hooks": [handler(timeout)]},
         "SubagentStop": {"hooks": [handler(timeout)]},
+        # The session is over: its agent goes offline and frees its name, so the next
+        # run in the same directory is claude:<dir> again, not claude:<dir>#<suffix>.
+        "SessionEnd": {"hooks": [handler(STATUS_TIMEOUT)]},
     }
 
 
@@ -176,7 +179,7 @@ def claude_code(
 
     PermissionRequest and PreToolUse (for the matched tools) then wait for a
     manager's decision in swarmdeck; Notification, Stop and SubagentStop keep the
-    session's agent row current.
+    session's agent row current, and SessionEnd marks it offline.
     """
     if user and (project is not None or local):
         raise click.UsageError("--user cannot be combined with --project or --local")

@@ -58,7 +58,7 @@ def test_merge_keeps_unrelated_settings_and_is_idempotent(
     assert handler["timeout"] == 660  # hooks.timeout + 60
     assert handler["onFailure"] == "block"  # a crashed hook must not let the call through
     assert merged["hooks"]["PermissionRequest"][0]["matcher"] == "*"
-    for event in ("Notification", "Stop", "SubagentStop"):
+    for event in ("Notification", "Stop", "SubagentStop", "SessionEnd"):
         assert merged["hooks"][event][0]["hooks"][0]["command"] == handler["command"]
     backups = list(settings.parent.glob("settings.json.bak-*"))
     assert len(backups) == 1
@@ -92,7 +92,7 @@ def test_user_settings_created_when_missing(tmp_path: Path, env: dict[str, str])
     path = Path(env["HOME"]) / ".claude" / "settings.json"
     data = json.loads(path.read_text())
     assert set(data["hooks"]) == {
-        "PermissionRequest", "PreToolUse", "Notification", "Stop", "SubagentStop"
+        "PermissionRequest", "PreToolUse", "Notification", "Stop", "SubagentStop", "SessionEnd"
     }  # fmt: skip
 
 

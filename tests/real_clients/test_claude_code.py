@@ -257,12 +257,6 @@ def test_permission_request_reroute_tells_the_model_who_takes_over(
     assert done.json()["result"] == "done"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10 item 2: install claude-code registers no SessionEnd hook, so an "
-    "ended -p session stays idle instead of going offline",
-)
 def test_an_ended_session_goes_offline(
     claude_bin: Path,
     sd: Swarmdeck,
@@ -281,12 +275,6 @@ def test_an_ended_session_goes_offline(
     assert "SessionEnd" in settings["hooks"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10 item 2: the ended session keeps its name, so the next run in the "
-    "same directory is named claude:<dir>#<suffix>",
-)
 def test_the_next_run_in_a_directory_gets_the_plain_name(
     claude_bin: Path,
     sd: Swarmdeck,
