@@ -148,16 +148,38 @@ class HookCall:
         return self.event == "SessionEnd" and self.subagent_id is None
 
 
+#: Claude Code's tools that change or send something, and every MCP tool but swarmdeck's
+#: own (a JavaScript regex for Claude Code, a Python one here: both read it alike).
+CLAUDE_MATCHER = "Bash|Edit|Write|MultiEdit|NotebookEdit|WebFetch|mcp__(?!swarmdeck__).*"
+#: Codex's (a Rust regex: no look-around, so swarmdeck's own tools are left out here).
+CODEX_MATCHER = "Bash|Edit|Write|mcp__.*"
+GEMINI_MATCHER = "run_shell_command|write_file|replace|mcp_.*"
+#: swarmdeck's own MCP tools: they ask the manager themselves, so no hook gates them.
+OWN_MCP_TOOLS = ("request_approval", "report_status")
+
+
+def own_tool(tool: str, servers: Sequence[str]) -> bool:
+    """Whether ``tool`` is one of swarmdeck's own MCP tools, as an agent CLI names it:
+    ``mcp__<server>__<tool>`` (Claude Code, Codex) or ``mcp_<server>_<tool>`` (Gemini CLI)."""
+    return any(
+        tool in (f"mcp__{server}__{name}", f"mcp_{server}_{name}")
+        for server in servers
+        for name in OWN_MCP_TOOLS
+    )
+
+
 @dataclass(slots=True)
 class HookConfig:
     """What a hook handler needs to know beyond the payload."""
 
     timeout: float = 600.0
     default: Default = "deny"
-    pretool_matcher: str = "Bash|Edit|Write|mcp__.*"
-    gemini_matcher: str = "run_shell_command|write_file|replace|mcp_.*"
+    pretool_matcher: str = CLAUDE_MATCHER
+    codex_matcher: str = CODEX_MATCHER
+    gemini_matcher: str = GEMINI_MATCHER
     review_stop: bool = False
     progress_every: float = 5.0
+    own_mcp_servers: tuple[str, ...] = ("swarmdeck",)
 
     @classmethod
     def from_settings(cls, hooks: HookSettings, timeout: float | None = None) -> HookConfig:
@@ -166,9 +188,16 @@ class HookConfig:
             timeout=timeout if timeout is not None else hooks.timeout,
             default=hooks.default,
             pretool_matcher=hooks.pretool_matcher,
+            codex_matcher=hooks.codex_matcher,
             gemini_matcher=hooks.gemini_matcher,
             review_stop=hooks.review_stop,
+            own_mcp_servers=tuple(hooks.own_mcp_servers),
         )
+
+    def gates(self, tool: str, matcher: str) -> bool:
+        """Whether a tool call ``matcher`` selects waits for a manager: never one of
+        swarmdeck's own MCP tools (it would ask twice, or wait on itself)."""
+        return matches(matcher, tool) and not own_tool(tool, self.own_mcp_servers)
 
 
 @dataclass(slots=True)

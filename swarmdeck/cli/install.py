@@ -13,6 +13,7 @@ Gemini) or treats it as failed.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ MARKER = " hook claude-code"
 STATUS_TIMEOUT = 30
 #: Headroom over our own wait: opening a busy store and withdrawing on timeout take time.
 HEADROOM = 60
+#: Look-ahead and look-behind, which Codex's (Rust) regular expressions cannot parse.
+LOOK_AROUND = re.compile(r"\(\?<?[=!]")
 
 
 def hook_command(
@@ -211,7 +214,9 @@ def codex_home() -> Path:
     "instead of $CODEX_HOME/hooks.json.",
 )
 @click.option(
-    "--matcher", help="PreToolUse tools that wait for a manager (default: hooks setting)."
+    "--matcher",
+    help="PreToolUse tools that wait for a manager (default: hooks.codex_matcher; no "
+    "look-around, which Codex cannot parse).",
 )
 @_TIMEOUT
 @click.pass_context
@@ -232,7 +237,14 @@ def codex(
     else:
         path = codex_home() / "hooks.json"
     seconds = timeout or int(settings.hooks.timeout) + HEADROOM
-    groups = codex_groups(command, matcher or settings.hooks.pretool_matcher, seconds)
+    matcher = matcher or settings.hooks.codex_matcher
+    if LOOK_AROUND.search(matcher):
+        raise click.UsageError(
+            f"Codex cannot read the matcher {matcher!r}: its regular expressions have no "
+            "look-around, and Codex skips a hook whose matcher it cannot parse (the call then "
+            "runs unasked). swarmdeck's own MCP tools pass through the hook anyway."
+        )
+    groups = codex_groups(command, matcher, seconds)
     changed, backup = install_hooks(path, groups, " hook codex")
     _report(path, changed, backup, command, f"{seconds}s")
     click.echo(
