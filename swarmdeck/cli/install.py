@@ -20,7 +20,8 @@ from typing import Any
 
 import click
 
-from swarmdeck.cli._common import Obj, common_options
+from swarmdeck.cli import claude_version
+from swarmdeck.cli._common import EXIT_ERROR, CliError, Obj, common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.cli.install_json import InstallError, install_hooks, swarmdeck_executable
 from swarmdeck.cli.install_json import merge_hooks as _merge
@@ -169,6 +170,19 @@ _TIMEOUT = click.option(
     "--matcher", help="PreToolUse tools that wait for a manager (default: hooks setting)."
 )
 @_TIMEOUT
+@click.option(
+    "--claude",
+    "claude_exe",
+    default="claude",
+    show_default=True,
+    help="The Claude Code executable whose version is checked.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help=f"Install even for a Claude Code older than {claude_version.MINIMUM_TEXT} "
+    "(whose failed hooks let the call run).",
+)
 @click.pass_context
 def claude_code(
     ctx: click.Context,
@@ -177,15 +191,27 @@ def claude_code(
     local: bool,
     matcher: str | None,
     timeout: int | None,
+    claude_exe: str,
+    force: bool,
 ) -> None:
     """Add swarmdeck's hooks to Claude Code's settings (idempotent, with a backup).
 
     PermissionRequest and PreToolUse (for the matched tools) then wait for a
     manager's decision in swarmdeck; Notification, Stop and SubagentStop keep the
     session's agent row current, and SessionEnd marks it offline.
+
+    Refuses (exit 2) a Claude Code older than the first version that fails closed,
+    unless --force; warns when its version cannot be read.
     """
     if user and (project is not None or local):
         raise click.UsageError("--user cannot be combined with --project or --local")
+    found = claude_version.installed_version(claude_exe)
+    if found.version is None:
+        click.echo(claude_version.unknown_message(found), err=True)
+    elif found.version < claude_version.MINIMUM:
+        if not force:
+            raise CliError(claude_version.too_old_message(found), EXIT_ERROR)
+        click.echo(f"warning (--force): {claude_version.too_old_message(found)}", err=True)
     settings = settings_from(ctx)
     command = _command(ctx, "claude-code")
     if user:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ def start_claude(
     return Running(
         claude_args(claude_bin, PROMPT, *extra), cwd=project, env=claude_env(home, api.url, **env)
     )
+
+
+def test_install_checks_the_installed_claude_code(
+    claude_bin: Path, sd: Swarmdeck, project: Path
+) -> None:
+    """The pinned 2.1.332 is the minimum that fails closed: installed without a warning."""
+    version = subprocess.run([str(claude_bin), "--version"], capture_output=True, text=True)
+    assert version.stdout.startswith("2.1.332"), version.stdout
+    sd.install_claude_code(project)
+    assert sd.last_install is not None
+    assert sd.last_install.stderr == "", sd.last_install.stderr
 
 
 def test_approve_runs_the_command(

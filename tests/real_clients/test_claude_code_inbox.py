@@ -89,3 +89,48 @@ def test_a_third_party_mcp_tool_reaches_the_manager_with_a_telling_title(
     assert done.returncode == 0, done.explain()
     assert marker.read_text() == "Fix login bug"
     assert "created issue #1" in (github_call.tool_result() or "")
+
+
+def run_write(
+    claude_bin: Path, sd: Swarmdeck, project: Path, home: Path, mode: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """A Write in ``mode``: the escalation that reached the inbox (then rejected), if any,
+    and whether the file was written."""
+    target = project / "written"
+    script = Script(command="", tool="Write", tool_input={"file_path": str(target), "content": "x"})
+    with AnthropicFake(script) as api:
+        env = claude_env(home, api.url)
+        args = claude_args(claude_bin, "Write the file.", "--permission-mode", mode)
+        with Running(args, cwd=project, env=env) as claude:
+            try:
+                esc = sd.wait_for_escalation(client=claude, timeout=20)
+            except AssertionError:  # the run ended without asking anyone
+                esc = None
+            if esc is not None:
+                sd.decide(esc["id"], "reject", reason="not now")
+            done = claude.finish(RUN_BOUND)
+    assert done.returncode == 0, done.explain()
+    return esc, target.exists()
+
+
+@pytest.mark.parametrize("mode", ["default", "acceptEdits", "plan", "auto", "dontAsk"])
+def test_every_permission_mode_asks_the_inbox_through_pretooluse(
+    mode: str, claude_bin: Path, sd: Swarmdeck, project: Path, client_home: Path
+) -> None:
+    """The README's promise: the PreToolUse gate runs before any permission mode decides."""
+    sd.install_claude_code(project)
+    esc, written = run_write(claude_bin, sd, project, client_home, mode)
+    assert esc is not None and "tool use:" in esc["body"], esc  # PreToolUse bodies name it
+    assert not written
+
+
+@pytest.mark.parametrize("mode", ["acceptEdits", "auto"])
+def test_in_accept_edits_and_auto_modes_permission_request_never_comes(
+    mode: str, claude_bin: Path, sd: Swarmdeck, project: Path, client_home: Path
+) -> None:
+    """Why the matcher matters: with PreToolUse gating nothing, these modes let the edit
+    through without a PermissionRequest, so nothing reaches the inbox."""
+    sd.install_claude_code(project, matcher="NoSuchTool")
+    esc, written = run_write(claude_bin, sd, project, client_home, mode)
+    assert esc is None
+    assert written
