@@ -40,17 +40,24 @@ class Waiter:
     host: str
     what: str
     """What the process is, for the withdrawal's reason (``swarmdeck hook claude-code``)."""
+    pid_space: str | None = None
+    """Its pid namespace (Linux: ``pid:[4026531836]``): a container sharing the database
+    and the host name numbers its processes apart, so its pids are not judged here."""
 
     def to_json(self) -> str:
         return json.dumps(
-            {"pid": self.pid, "started": self.started, "host": self.host, "what": self.what}
-        )
+            {"pid": self.pid, "started": self.started, "host": self.host, "what": self.what,
+             "pid_space": self.pid_space}
+        )  # fmt: skip
 
     @classmethod
     def from_json(cls, text: str) -> Waiter | None:
         try:
             data = json.loads(text)
-            return cls(int(data["pid"]), data.get("started"), str(data["host"]), str(data["what"]))
+            return cls(
+                int(data["pid"]), data.get("started"), str(data["host"]), str(data["what"]),
+                data.get("pid_space"),
+            )  # fmt: skip
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -71,14 +78,23 @@ def start_time(pid: int) -> str | None:
     return fields[19] if fields is not None and len(fields) > 19 else None
 
 
+def pid_space() -> str | None:
+    """This process' pid namespace, where the system names one (Linux)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def this_process(what: str) -> Waiter:
     pid = os.getpid()
-    return Waiter(pid, start_time(pid), socket.gethostname(), what)
+    return Waiter(pid, start_time(pid), socket.gethostname(), what, pid_space())
 
 
-def gone(waiter: Waiter, host: str) -> bool:
-    """Whether ``waiter`` has certainly ended. A process on another host is never judged."""
-    if waiter.host != host:
+def gone(waiter: Waiter, host: str, space: str | None = None) -> bool:
+    """Whether ``waiter`` has certainly ended. A process on another host, or in another pid
+    namespace (``space``: ours), is never judged."""
+    if waiter.host != host or waiter.pid_space != space:
         return False
     try:
         os.kill(waiter.pid, 0)
@@ -120,7 +136,7 @@ async def sweep(store: Store) -> list[str]:
     Returns:
         The ids of the escalations withdrawn. Writes nothing when there is nothing to do.
     """
-    host = socket.gethostname()
+    host, space = socket.gethostname(), pid_space()
     now = datetime.now(UTC)
     withdrawals: list[Event] = []
     withdrawn: list[str] = []
@@ -132,7 +148,7 @@ async def sweep(store: Store) -> list[str]:
         waiter = Waiter.from_json(row.waiter)
         if waiter is None:
             forget.append(row.escalation)  # unreadable: a human still sees it open
-        elif gone(waiter, host):
+        elif gone(waiter, host, space):
             withdrawals.append(_withdrawal(row.escalation, gone_reason(waiter), now))
             withdrawn.append(row.escalation)
             forget.append(row.escalation)

@@ -44,22 +44,24 @@ async def raise_waited(store: Store, esc_id: str, waiter: Waiter) -> None:
 
 async def test_a_sweep_withdraws_only_escalations_whose_waiter_has_ended(store: Store) -> None:
     me = this_process("pytest")
-    dead = Waiter(ended_pid(), None, HOST, "swarmdeck hook claude-code")
-    recycled = Waiter(os.getpid(), "1", HOST, "swarmdeck mcp")  # my pid, another start time
-    elsewhere = Waiter(ended_pid(), None, "another-host", "swarmdeck mcp")
+    dead = Waiter(ended_pid(), None, HOST, "swarmdeck hook claude-code", me.pid_space)
+    recycled = Waiter(os.getpid(), "1", HOST, "swarmdeck mcp", me.pid_space)  # my pid, reborn
+    elsewhere = Waiter(ended_pid(), None, "another-host", "swarmdeck mcp", me.pid_space)
+    container = Waiter(ended_pid(), None, HOST, "swarmdeck mcp", "pid:[1]")
     for esc_id, waiter in [("alive", me), ("dead", dead), ("recycled", recycled),
-                           ("elsewhere", elsewhere)]:  # fmt: skip
+                           ("elsewhere", elsewhere), ("container", container)]:  # fmt: skip
         await raise_waited(store, esc_id, waiter)
 
     assert sorted(await sweep(store)) == ["dead", "recycled"]
 
     states = {e.id: (e.state, e.reason) for e in await store.escalations()}
     assert states["alive"] == ("open", None)
-    assert states["elsewhere"] == ("open", None)  # another host's pids mean nothing here
+    # Another host's or another pid namespace's pids mean nothing here.
+    assert states["elsewhere"] == states["container"] == ("open", None)
     assert states["dead"][0] == "withdrawn"
     assert f"swarmdeck hook claude-code, pid {dead.pid}" in (states["dead"][1] or "")
     assert states["recycled"][0] == "withdrawn"
-    assert sorted(w.escalation for w in await waiting(store)) == ["alive", "elsewhere"]
+    assert sorted(w.escalation for w in await waiting(store)) == ["alive", "container", "elsewhere"]
     assert await sweep(store) == []  # nothing more to do, nothing written
 
 
