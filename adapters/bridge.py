@@ -13,8 +13,11 @@ A *bridge* takes events to the store and brings a decision back:
   in-process future keyed by escalation id, which ``deliver()`` resolves.
 
 On timeout both withdraw the escalation (``escalation.withdrawn`` with the reason
-"timed out after Ns; answered <default>") so the inbox never keeps a request
-nobody waits for any more.
+"timed out after Ns; answered <default>"), and whatever else ends the wait (a cancelled
+request, a closed connection, a signal) withdraws it too, with the reason its owner
+gives (``why_gone``), so the inbox never keeps a request nobody waits for any more. A
+:class:`StoreBridge` also records itself as the waiter of each escalation it writes
+(:mod:`swarmdeck.adapters.waiters`), so one killed outright is withdrawn by a sweep.
 """
 
 from __future__ import annotations
@@ -27,24 +30,32 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from swarmdeck.adapters.base import Batch, DeliveryError
 from swarmdeck.adapters.supervisor import IngestFilter
+from swarmdeck.adapters.waiters import sweep, this_process
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import NotFound, StoreError
-from swarmdeck.store.events import Event, make_event
+from swarmdeck.store.events import EscalationRaised, Event, make_event
 from swarmdeck.store.models import Decision, Delivery
 from swarmdeck.store.opening import open_store
 from swarmdeck.store.queries.by_origin import open_escalation_ids
+from swarmdeck.store.queries.waiters import append_awaited
 
 #: What a wait can end with, beyond the decision actions themselves.
 TIMEOUT = "timeout"
 WITHDRAWN = "withdrawn"
 UNAVAILABLE = "unavailable"
 
-#: Why an escalation is withdrawn when its waiter is cancelled.
+#: Why an escalation is withdrawn when its waiter is cancelled and nobody said why.
 GONE_REASON = "the agent stopped waiting (its request was cancelled)"
+#: At most this long to withdraw on the way out: a process that is told to stop must stop.
+WITHDRAW_BOUND = 5.0
+
+#: Why a wait is ending, asked when it is cancelled (the owner knows: a signal, a closed
+#: connection, the client's cancel); the withdrawal carries it.
+WhyGone = Callable[[], str]
 
 #: (elapsed seconds, seconds allowed) -> awaitable; called every ``progress_every`` seconds.
 ProgressFn = Callable[[float, float], Awaitable[None]]
@@ -122,11 +133,26 @@ class Bridge(Protocol):
         default_label: str,
         progress: ProgressFn | None = None,
         progress_every: float = 5.0,
+        why_gone: WhyGone | None = None,
     ) -> Outcome:
-        """Record ``events`` (which include the ``escalation.raised``) and wait for a decision."""
+        """Record ``events`` (which include the ``escalation.raised``) and wait for a decision.
+
+        Cancelled at any point once recording began, it withdraws the escalation with
+        ``why_gone()`` as the reason before the cancellation goes on.
+        """
+
+    async def withdraw(self, escalation_id: str, reason: str) -> None:
+        """Withdraw an escalation this bridge raised (a no-op once it is closed); bounded,
+        and safe to call from a cancelled task."""
 
 
 # ----------------------------------------------------------------------------- standalone
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    """Retrieve a background write's exception: a failed withdrawal is not a traceback."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def acknowledge(store: Store, decision_id: int) -> None:
@@ -148,6 +174,8 @@ class StoreBridge:
         filters: the ingest filters (guardrails) every write passes through, exactly as
             in the collector: a secret in a tool call's input is masked before it is
             stored (and before a decision copies the title into the audit chain).
+        waiter: what this process is (``swarmdeck hook claude-code``), recorded as the
+            waiter of every escalation it raises, for the reason of a sweep's withdrawal.
     """
 
     def __init__(
@@ -159,6 +187,7 @@ class StoreBridge:
         poll: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
         filters: Sequence[IngestFilter] = (),
+        waiter: str = "swarmdeck",
     ) -> None:
         self.store = store
         self.origin = origin
@@ -166,13 +195,52 @@ class StoreBridge:
         self.poll = poll
         self._clock = clock
         self.filters = list(filters)
+        self.waiter = this_process(waiter).to_json()
+        self._withdrawals: set[asyncio.Future[Any]] = set()
+        self._calls: set[asyncio.Future[Any]] = set()
 
     async def emit(self, events: Sequence[Event]) -> None:
         batch = list(events)
         for flt in self.filters:
             batch = await flt(batch, self.origin)
-        if batch:
+        raised = [e.data.id for e in batch if isinstance(e, EscalationRaised)]
+        if raised:
+            # The raise and its waiter commit together: a process killed right after
+            # still leaves a record that a sweep recognises as gone.
+            waiting = dict.fromkeys(raised, self.waiter)
+            await append_awaited(self.store, batch, origin=self.origin, waiting=waiting)
+        elif batch:
             await self.store.append(batch, origin=self.origin)
+
+    async def withdraw(self, escalation_id: str, reason: str) -> None:
+        """Withdraw now, within :data:`WITHDRAW_BOUND` seconds, even from a cancelled task.
+
+        The write runs as its own task: a task cancelled by an anyio scope (an MCP
+        request) is cancelled again at every await, so it cannot wait for the write
+        itself; :meth:`settle` (before the store closes) waits for what is left.
+        """
+        event = withdrawn_event(self.source, escalation_id, reason)
+        task: asyncio.Future[Any] = asyncio.ensure_future(
+            self.store.append([event], origin=self.origin)
+        )
+        self._withdrawals.add(task)
+        task.add_done_callback(self._withdrawals.discard)
+        task.add_done_callback(_quiet)
+        # The caller's own cancellation goes on (it re-raises); a failed write is logged
+        # nowhere but leaves the escalation to the sweep.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), WITHDRAW_BOUND)
+
+    async def settle(self, within: float = WITHDRAW_BOUND) -> None:
+        """Wait (at most ``within`` seconds) for calls still ending and the withdrawals
+        they write: call before closing the store."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while pending := self._calls | self._withdrawals:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await asyncio.wait(pending, timeout=left)
 
     async def escalate(
         self,
@@ -183,31 +251,19 @@ class StoreBridge:
         default_label: str,
         progress: ProgressFn | None = None,
         progress_every: float = 5.0,
+        why_gone: WhyGone | None = None,
     ) -> Outcome:
-        await self.emit(events)
-        return await self.wait(
-            escalation_id,
-            within=within,
-            default_label=default_label,
-            progress=progress,
-            progress_every=progress_every,
-        )
+        """Record, then poll until decided, withdrawn or timed out (then withdraw it).
 
-    async def wait(
-        self,
-        escalation_id: str,
-        *,
-        within: float,
-        default_label: str,
-        progress: ProgressFn | None = None,
-        progress_every: float = 5.0,
-    ) -> Outcome:
-        """Poll until decided, withdrawn or timed out (then withdraw it ourselves).
-
-        Cancelled (the hook process was told to stop, the MCP call was cancelled), it
-        withdraws the escalation before giving up, so the inbox keeps no dead request.
+        Cancelled (the hook process was told to stop, the MCP call was cancelled, its
+        client went away), even while the raise is still being written, it withdraws
+        the escalation before giving up, so the inbox keeps no dead request.
         """
+        call = asyncio.current_task()
+        if call is not None:
+            self._calls.add(call)
         try:
+            await self.emit(events)
             return await self._wait(
                 escalation_id,
                 within=within,
@@ -216,10 +272,11 @@ class StoreBridge:
                 progress_every=progress_every,
             )
         except asyncio.CancelledError:
-            event = withdrawn_event(self.source, escalation_id, GONE_REASON)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.append([event], origin=self.origin))
+            await self.withdraw(escalation_id, why_gone() if why_gone else GONE_REASON)
             raise
+        finally:
+            if call is not None:
+                self._calls.discard(call)
 
     async def _wait(
         self,
@@ -318,6 +375,7 @@ class FutureBridge:
         default_label: str,
         progress: ProgressFn | None = None,
         progress_every: float = 5.0,
+        why_gone: WhyGone | None = None,
     ) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[escalation_id] = future
@@ -343,13 +401,19 @@ class FutureBridge:
             return Outcome(escalation_id, TIMEOUT, reason)
         except asyncio.CancelledError:
             if not future.done():  # the agent went away (disconnected, cancelled the call)
-                event = withdrawn_event(self.source, escalation_id, GONE_REASON)
-                self.queue.put_nowait(Batch(events=[event]))
+                self._withdraw_now(escalation_id, why_gone() if why_gone else GONE_REASON)
             raise
         finally:
             self._pending.pop(escalation_id, None)
             if not future.done():
                 future.cancel()
+
+    def _withdraw_now(self, escalation_id: str, reason: str) -> None:
+        event = withdrawn_event(self.source, escalation_id, reason)
+        self.queue.put_nowait(Batch(events=[event]))
+
+    async def withdraw(self, escalation_id: str, reason: str) -> None:
+        self._withdraw_now(escalation_id, reason)
 
     def resolve(self, delivery: Delivery) -> None:
         """Hand a decision to whoever waits for it; a repeated delivery is a no-op.
@@ -410,6 +474,7 @@ class LazyStoreBridge:
     def __init__(
         self, path: str | os.PathLike[str], *, origin: str, poll: float = 0.2,
         open_timeout: float = 15.0, filters: Sequence[IngestFilter] = (),
+        waiter: str = "swarmdeck",
     ) -> None:  # fmt: skip
         self.path = path
         self.origin = origin
@@ -417,16 +482,21 @@ class LazyStoreBridge:
         self.poll = poll
         self.open_timeout = open_timeout
         self.filters = list(filters)
+        self.waiter = waiter
         self._bridge: StoreBridge | None = None
         self._lock = asyncio.Lock()
 
     async def bridge(self) -> StoreBridge:
+        """The store bridge; the first open also withdraws what killed waiters left open."""
         async with self._lock:
             if self._bridge is None:
                 store = await asyncio.wait_for(open_store(self.path), self.open_timeout)
+                with contextlib.suppress(*STORE_ERRORS):  # the sweep must not cost the call
+                    await sweep(store)
                 self._bridge = StoreBridge(
-                    store, origin=self.origin, poll=self.poll, filters=self.filters
-                )
+                    store, origin=self.origin, poll=self.poll, filters=self.filters,
+                    waiter=self.waiter,
+                )  # fmt: skip
             return self._bridge
 
     async def emit(self, events: Sequence[Event]) -> None:
@@ -441,6 +511,7 @@ class LazyStoreBridge:
         default_label: str,
         progress: ProgressFn | None = None,
         progress_every: float = 5.0,
+        why_gone: WhyGone | None = None,
     ) -> Outcome:
         bridge = await self.bridge()
         return await bridge.escalate(
@@ -450,10 +521,18 @@ class LazyStoreBridge:
             default_label=default_label,
             progress=progress,
             progress_every=progress_every,
+            why_gone=why_gone,
         )
 
-    async def close(self) -> None:
+    async def withdraw(self, escalation_id: str, reason: str) -> None:
         if self._bridge is not None:
+            await self._bridge.withdraw(escalation_id, reason)
+
+    async def close(self) -> None:
+        """Finish the withdrawals in flight (bounded), then close the store."""
+        if self._bridge is not None:
+            with contextlib.suppress(Exception):
+                await self._bridge.settle()
             with contextlib.suppress(Exception):
                 await self._bridge.store.close()
             self._bridge = None

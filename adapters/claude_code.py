@@ -37,7 +37,7 @@ from swarmdeck.adapters.hooks.core import (
     one_line,
     read_call,
 )
-from swarmdeck.adapters.hooks.naming import session_agent_name
+from swarmdeck.adapters.hooks.naming import release_session_agent, session_agent_name
 
 MAX_BODY = 4 * 1024 * 1024
 
@@ -119,10 +119,15 @@ class ClaudeCodeAdapter(ServingAdapter):
                 self.context.store, PROTOCOL.sessions_namespace, PROTOCOL.agent_prefix,
                 call.session_id, call.cwd, self.context.clock(),
             )  # fmt: skip
-            return await handle(
+            answer = await handle(
                 call, protocol=PROTOCOL, bridge=self.bridge, session_agent=name,
                 config=self.config, context=context,
             )  # fmt: skip
+            if call.ends_session:
+                await release_session_agent(
+                    self.context.store, PROTOCOL.sessions_namespace, call.session_id
+                )
+            return answer
         except STORE_ERRORS as exc:
             return PROTOCOL.failure(call, raw, f"store unavailable ({exc})", self.config)
         except Exception as exc:

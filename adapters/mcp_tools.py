@@ -99,6 +99,15 @@ def agent_name(explicit: str | None, ctx: Context[Any, Any] | None) -> str:
     return clean(f"mcp:{client}", 200) if client else "mcp:agent"
 
 
+#: Why a waiting call's escalation is withdrawn when the call ends under it. The SDK
+#: cancels the handler alike for ``notifications/cancelled`` and for a closed
+#: connection (the client exited), and does not say which.
+CLIENT_GONE_REASON = (
+    "the MCP client stopped waiting (it cancelled the request or closed the connection) "
+    "before a decision came"
+)
+
+
 def build_server(
     bridge: Bridge,
     *,
@@ -107,6 +116,7 @@ def build_server(
     host: str | None = None,
     name: str = "swarmdeck",
     on_error: Callable[[BaseException], Awaitable[None]] | None = None,
+    stopping: Callable[[], str | None] | None = None,
 ) -> MCPServer[Any]:
     """An MCPServer whose tools write through ``bridge``.
 
@@ -115,6 +125,8 @@ def build_server(
         timeout: default seconds ``request_approval`` waits (``timeout_seconds`` may lower it).
         progress_every: seconds between progress notifications while waiting.
         host: the agent's host name recorded on ``agent.seen``.
+        stopping: why the server is stopping, once it is (a signal): the reason of the
+            withdrawals of calls still waiting then.
     """
     server: MCPServer[Any] = MCPServer(name, instructions=INSTRUCTIONS, log_level="WARNING")
     seen: set[str] = set()
@@ -195,6 +207,9 @@ def build_server(
                     elapsed, total, f"waiting for a manager's decision ({elapsed:.0f}s)"
                 )
 
+        def why_gone() -> str:
+            return (stopping() if stopping is not None else None) or CLIENT_GONE_REASON
+
         try:
             outcome = await bridge.escalate(
                 events,
@@ -203,6 +218,7 @@ def build_server(
                 default_label="timeout",
                 progress=progress,
                 progress_every=progress_every,
+                why_gone=why_gone,
             )
         except STORE_ERRORS as exc:
             seen.discard(who)

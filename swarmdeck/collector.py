@@ -35,6 +35,7 @@ from swarmdeck.adapters.leadership import Leadership, collector_id
 from swarmdeck.adapters.registry import AdapterLoadError, AdapterNotFound, load_adapter
 from swarmdeck.adapters.supervisor import IngestFilter, Instance, Supervisor
 from swarmdeck.adapters.vendor_stamp import stamp_vendor
+from swarmdeck.adapters.waiters import WaiterSweep
 from swarmdeck.anchor import build_anchor_service
 from swarmdeck.config import ConfigError, Settings, default_data_dir
 from swarmdeck.guardrails import build_ingest_filter
@@ -181,7 +182,8 @@ def build_services(
     filters: list[IngestFilter] | None = None,
 ) -> list[Service]:
     """Background services: the policy engine (escalation paths, deadlines, budgets), the
-    hook socket (``swarmdeck hook <vendor>`` hands its calls to the collector), the notifier
+    hook socket (``swarmdeck hook <vendor>`` hands its calls to the collector), the sweep
+    of escalations whose waiting process was killed, the notifier
     with its action page (pushes to the manager away from the terminal) and, with
     ``audit.anchor_file`` set, the periodic signed checkpoint of the audit chain.
 
@@ -320,6 +322,10 @@ class Collector:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self.supervisor.run(), name="supervisor")
                     group.create_task(self._keep_running(hook_server.run), name="hook-socket")
+                    # Withdraws what killed hooks and servers of this host left open.
+                    group.create_task(
+                        self._keep_running(WaiterSweep(store).run), name="waiter-sweep"
+                    )
                     for name, factory in services:
                         group.create_task(self._leased(leadership, name, factory), name=name)
                     if c.retention_days:

@@ -189,12 +189,21 @@ class HookSettings(_Section):
     """Seconds to wait for a manager's decision before answering with the default."""
     default: Literal["deny", "allow", "ask"] = "deny"
     """The answer when no decision comes in time or the store cannot be reached."""
-    pretool_matcher: str = "Bash|Edit|Write|mcp__.*"
-    """Tools whose PreToolUse waits for a manager (a regular expression on the tool name);
-    other tools only update the agent's activity. Claude Code and Codex (whose
-    ``apply_patch`` also matches ``Edit``/``Write``)."""
+    pretool_matcher: str = "Bash|Edit|Write|MultiEdit|NotebookEdit|WebFetch|mcp__(?!swarmdeck__).*"
+    """Claude Code tools whose PreToolUse waits for a manager (a regular expression on the
+    tool name); other tools only update the agent's activity. The default is every tool
+    that changes or sends something, MCP tools included but swarmdeck's own."""
+    codex_matcher: str = "Bash|Edit|Write|mcp__.*"
+    """Codex tools whose PreToolUse waits for a manager (``apply_patch`` also matches
+    ``Edit``/``Write``). Codex reads it as a Rust regex, which has no look-around: a
+    matcher it cannot parse makes it skip the hook and run the call."""
     gemini_matcher: str = "run_shell_command|write_file|replace|mcp_.*"
     """Gemini CLI tools whose BeforeTool waits for a manager (a regular expression)."""
+    own_mcp_servers: list[str] = Field(default_factory=lambda: ["swarmdeck"])
+    """The names swarmdeck's own MCP server is registered under in the agents' CLIs
+    (``claude mcp add swarmdeck -- swarmdeck mcp``): their tools (``request_approval``,
+    ``report_status``) are never gated by a hook, whatever the matcher: they ask the
+    manager themselves."""
     review_stop: bool = False
     """Also hold Claude Code's and Codex's Stop/SubagentStop for a manager: approve lets it
     stop, retry keeps it working with the manager's reason as its next instruction."""

@@ -2,7 +2,8 @@
 
 * PermissionRequest (always) and PreToolUse (for tools matching ``hooks.pretool_matcher``)
   are gates: approve -> allow; reject -> deny with the manager's reason; reroute -> deny
-  whose reason names who takes over (a PermissionRequest reroute also interrupts the turn).
+  whose reason names who takes over (on both events, so the model hears it). swarmdeck's
+  own MCP tools are never gated (:func:`~.core.own_tool`).
 * Notification -> ``agent.status`` (blocked when a permission prompt waits, idle when
   Claude waits for input); Stop -> idle; SubagentStop -> the subagent is done. With
   ``review_stop`` on, Stop/SubagentStop wait for a manager, and a ``retry`` answers
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 
 from swarmdeck.adapters.bridge import Outcome
 from swarmdeck.adapters.hooks.core import (
+    CLAUDE_MATCHER,
     BasePayload,
     Default,
     HookAnswer,
@@ -33,7 +35,7 @@ from swarmdeck.adapters.hooks.core import (
     Verdict,
     continue_text,
     load_payload,
-    matches,
+    own_tool,
     unavailable,
     verdict_of,
 )
@@ -43,7 +45,7 @@ from swarmdeck.adapters.hooks.translate import describe_tool
 PERMISSION = "PermissionRequest"
 PRETOOL = "PreToolUse"
 STOP_EVENTS = ("Stop", "SubagentStop")
-DEFAULT_MATCHER = "Bash|Edit|Write|mcp__.*"
+DEFAULT_MATCHER = CLAUDE_MATCHER
 WRITE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
 
 
@@ -128,9 +130,10 @@ def _render(event: str, verdict: Verdict) -> dict[str, Any] | None:
             return None  # Claude Code shows its own dialog
         decision: dict[str, Any] = {"behavior": verdict.behavior}
         if verdict.behavior == "deny":
+            # A reroute is a deny whose message names who takes over. Never
+            # ``interrupt: true``: Claude Code then aborts the run before the model
+            # hears the message, so it would not know to stop and hand over.
             decision["message"] = verdict.reason
-            if verdict.rerouted:
-                decision["interrupt"] = True  # someone else takes over: end this turn
         return {"hookSpecificOutput": {"hookEventName": PERMISSION, "decision": decision}}
     return {
         "hookSpecificOutput": {
@@ -170,7 +173,11 @@ class ClaudeCode(HookProtocol):
         details = [f"permission mode: {p.permission_mode}"] if p.permission_mode else []
         if name == PRETOOL and p.tool_use_id:
             details.append(f"tool use: {p.tool_use_id}")
-        gate = name == PERMISSION or (name == PRETOOL and matches(config.pretool_matcher, tool))
+        # swarmdeck's own MCP tools are never gated (not even by a PermissionRequest: the
+        # tool asks the manager itself); Claude Code's own permission rules apply to them.
+        gate = (name == PERMISSION and not own_tool(tool, config.own_mcp_servers)) or (
+            name == PRETOOL and config.gates(tool, config.pretool_matcher)
+        )
         common: dict[str, Any] = {
             "vendor": self.vendor,
             "event": name,

@@ -3,7 +3,7 @@
 * ``PermissionRequest`` is a gate: Codex asks before a command needs approval (escalated
   sandbox permissions). Approve -> ``decision.behavior = "allow"``; reject -> ``"deny"``
   with the manager's reason as ``message`` (the model reads ``Rejected("<reason>")``).
-* ``PreToolUse`` gates the tools matching ``hooks.pretool_matcher`` (``Bash``,
+* ``PreToolUse`` gates the tools matching ``hooks.codex_matcher`` (``Bash``,
   ``apply_patch`` -- which Codex also matches as ``Edit``/``Write`` --, ``mcp__*``); it
   fires on every call, even in ``codex exec`` where approvals are off. It can only deny:
   an approval answers nothing (the call goes on) and is remembered, so the
@@ -42,6 +42,7 @@ from swarmdeck.adapters.hooks.core import (
     event_name_of,
     load_payload,
     matches,
+    own_tool,
     unavailable,
     verdict_of,
 )
@@ -173,9 +174,8 @@ class Codex(HookProtocol):
             "subagent_type": p.agent_type,
             "model": p.model,
         }
-        gate = name == PERMISSION or (
-            name == PRETOOL and tool_matches(config.pretool_matcher, tool)
-        )
+        gate = name == PERMISSION or (name == PRETOOL and tool_matches(config.codex_matcher, tool))
+        gate = gate and not own_tool(tool, config.own_mcp_servers)
         if gate:
             details = [f"hook: {name}"]
             if p.permission_mode:

@@ -21,6 +21,7 @@ does on any exit code but 0 and 2.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import json
@@ -32,8 +33,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from swarmdeck.adapters.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome, StoreBridge
-from swarmdeck.adapters.hooks.naming import session_agent_name, short
+from swarmdeck.adapters.bridge import (
+    GONE_REASON,
+    STORE_ERRORS,
+    UNAVAILABLE,
+    Bridge,
+    Outcome,
+    StoreBridge,
+    WhyGone,
+)
+from swarmdeck.adapters.hooks.naming import release_session_agent, session_agent_name, short
 from swarmdeck.adapters.hooks.translate import Translator
 from swarmdeck.store.events import Event
 
@@ -84,10 +93,17 @@ class HookContext:
             escalation instead of raising a second one.
         interactive: whether a person sits at the agent's terminal (Gemini asks its own
             user only then); None when unknown, which counts as headless.
+        why_gone: why the call is being cancelled, asked when it is (the hook process
+            knows: a signal, its CLI went away; the collector: the hook's connection
+            closed); the withdrawn escalation carries it.
     """
 
     call_id: str
     interactive: bool | None = None
+    why_gone: WhyGone | None = None
+
+    def gone_reason(self) -> str:
+        return self.why_gone() if self.why_gone is not None else GONE_REASON
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +142,31 @@ class HookCall:
     """``remember``: an approval of this call is kept under ``approval_key``; ``recall``:
     a kept approval answers this call at once (once)."""
 
+    @property
+    def ends_session(self) -> bool:
+        """The session is over (every vendor calls it ``SessionEnd``): its name is freed."""
+        return self.event == "SessionEnd" and self.subagent_id is None
+
+
+#: Claude Code's tools that change or send something, and every MCP tool but swarmdeck's
+#: own (a JavaScript regex for Claude Code, a Python one here: both read it alike).
+CLAUDE_MATCHER = "Bash|Edit|Write|MultiEdit|NotebookEdit|WebFetch|mcp__(?!swarmdeck__).*"
+#: Codex's (a Rust regex: no look-around, so swarmdeck's own tools are left out here).
+CODEX_MATCHER = "Bash|Edit|Write|mcp__.*"
+GEMINI_MATCHER = "run_shell_command|write_file|replace|mcp_.*"
+#: swarmdeck's own MCP tools: they ask the manager themselves, so no hook gates them.
+OWN_MCP_TOOLS = ("request_approval", "report_status")
+
+
+def own_tool(tool: str, servers: Sequence[str]) -> bool:
+    """Whether ``tool`` is one of swarmdeck's own MCP tools, as an agent CLI names it:
+    ``mcp__<server>__<tool>`` (Claude Code, Codex) or ``mcp_<server>_<tool>`` (Gemini CLI)."""
+    return any(
+        tool in (f"mcp__{server}__{name}", f"mcp_{server}_{name}")
+        for server in servers
+        for name in OWN_MCP_TOOLS
+    )
+
 
 @dataclass(slots=True)
 class HookConfig:
@@ -133,10 +174,12 @@ class HookConfig:
 
     timeout: float = 600.0
     default: Default = "deny"
-    pretool_matcher: str = "Bash|Edit|Write|mcp__.*"
-    gemini_matcher: str = "run_shell_command|write_file|replace|mcp_.*"
+    pretool_matcher: str = CLAUDE_MATCHER
+    codex_matcher: str = CODEX_MATCHER
+    gemini_matcher: str = GEMINI_MATCHER
     review_stop: bool = False
     progress_every: float = 5.0
+    own_mcp_servers: tuple[str, ...] = ("swarmdeck",)
 
     @classmethod
     def from_settings(cls, hooks: HookSettings, timeout: float | None = None) -> HookConfig:
@@ -145,9 +188,16 @@ class HookConfig:
             timeout=timeout if timeout is not None else hooks.timeout,
             default=hooks.default,
             pretool_matcher=hooks.pretool_matcher,
+            codex_matcher=hooks.codex_matcher,
             gemini_matcher=hooks.gemini_matcher,
             review_stop=hooks.review_stop,
+            own_mcp_servers=tuple(hooks.own_mcp_servers),
         )
+
+    def gates(self, tool: str, matcher: str) -> bool:
+        """Whether a tool call ``matcher`` selects waits for a manager: never one of
+        swarmdeck's own MCP tools (it would ask twice, or wait on itself)."""
+        return matches(matcher, tool) and not own_tool(tool, self.own_mcp_servers)
 
 
 @dataclass(slots=True)
@@ -373,6 +423,7 @@ async def handle(
             within=config.timeout,
             default_label="stop",
             progress_every=config.progress_every,
+            why_gone=context.why_gone,
         )
         instruction = continue_text(outcome)
         after = (
@@ -417,25 +468,12 @@ async def _gate(
     escalation_id = protocol.escalation_id(call, context)
     events.append(t.status("blocked", f"waiting for approval: {what}"))
     events.append(t.escalation(escalation_id))
-    if policy is not None:
-        # The rules answer first, in this process: an auto-approve needs no collector.
-        await bridge.emit(events)
-        events_to_wait: Sequence[Event] = ()
-        try:
-            await policy(escalation_id)
-        except STORE_ERRORS:
-            raise
-        except Exception:  # noqa: S110 - a broken rule must not deny: a human decides
-            pass
-    else:
-        events_to_wait = events
-    outcome = await bridge.escalate(
-        events_to_wait,
-        escalation_id,
-        within=config.timeout,
-        default_label=config.default,
-        progress_every=config.progress_every,
-    )
+    try:
+        outcome = await _raise_and_wait(events, escalation_id, bridge, config, context, policy)
+    except asyncio.CancelledError:
+        # Stopped while the raise or the rules were still at work: nobody will wait.
+        await bridge.withdraw(escalation_id, context.gone_reason())
+        raise
     remember = call.approval_memory == "remember" and call.approval_key
     if outcome.action == "approve" and remember and memory is not None:
         with contextlib.suppress(*STORE_ERRORS):  # a lost memory only asks once more
@@ -447,6 +485,35 @@ async def _gate(
         answer.stderr = f"swarmdeck: {outcome.reason}"
     answer.outcome, answer.events = outcome, [*events, after]
     return answer
+
+
+async def _raise_and_wait(
+    events: list[Event],
+    escalation_id: str,
+    bridge: Bridge,
+    config: HookConfig,
+    context: HookContext,
+    policy: PolicyCheck | None,
+) -> Outcome:
+    events_to_wait: Sequence[Event] = events
+    if policy is not None:
+        # The rules answer first, in this process: an auto-approve needs no collector.
+        await bridge.emit(events)
+        events_to_wait = ()
+        try:
+            await policy(escalation_id)
+        except STORE_ERRORS:
+            raise
+        except Exception:  # noqa: S110 - a broken rule must not deny: a human decides
+            pass
+    return await bridge.escalate(
+        events_to_wait,
+        escalation_id,
+        within=config.timeout,
+        default_label=config.default,
+        progress_every=config.progress_every,
+        why_gone=context.why_gone,
+    )
 
 
 def _after(t: Translator, outcome: Outcome, what: str, default: Default) -> Event:
@@ -524,23 +591,30 @@ async def answer_on_store(
     filters: Sequence[IngestFilter] = (),
     policy: PolicyCheck | None = None,
     clock: Callable[[], float],
+    waiter: str | None = None,
 ) -> HookAnswer:
     """One call on an open store: name the session, emit, wait, answer.
 
     The store path of the hook command and the collector's hook socket both run this.
     A store that fails on the way ends in the vendor's failure answer, never a raise.
+
+    Args:
+        waiter: what waits on the escalations (default ``swarmdeck hook <vendor>``).
     """
     try:
         # The same guardrails as the collector: a secret in a tool's input is masked
         # before it is stored, shown, or copied into the audit by a decision.
         # poll=0.1: PRAGMA data_version every 25 ms, so a manager's decision reaches the
         # waiting CLI well within 50 ms (one indexed look every 100 ms regardless).
-        bridge = StoreBridge(store, origin=protocol.origin, filters=filters, poll=0.1)
+        bridge = StoreBridge(
+            store, origin=protocol.origin, filters=filters, poll=0.1,
+            waiter=waiter or f"swarmdeck hook {protocol.vendor}",
+        )  # fmt: skip
         name = await session_agent_name(
             store, protocol.sessions_namespace, protocol.agent_prefix, call.session_id,
             call.cwd, clock(),
         )  # fmt: skip
-        return await handle(
+        answer = await handle(
             call,
             protocol=protocol,
             bridge=bridge,
@@ -550,6 +624,9 @@ async def answer_on_store(
             policy=policy,
             memory=StateMemory(store, protocol.vendor, clock),
         )
+        if call.ends_session:
+            await release_session_agent(store, protocol.sessions_namespace, call.session_id)
+        return answer
     except STORE_ERRORS as exc:
         return protocol.failure(call, raw, f"store unavailable ({one_line(exc)})", config)
 

@@ -35,7 +35,6 @@ from swarmdeck.adapters.hooks.core import (
     Verdict,
     event_name_of,
     load_payload,
-    matches,
     unavailable,
 )
 from swarmdeck.adapters.hooks.translate import describe_tool
@@ -111,7 +110,7 @@ class Gemini(HookProtocol):
             "session_id": p.session_id,
             "cwd": p.cwd,
         }
-        if name == BEFORE_TOOL and matches(config.gemini_matcher, tool):
+        if name == BEFORE_TOOL and config.gates(tool, config.gemini_matcher):
             path = data.get("file_path") or data.get("absolute_path") or data.get("path")
             details = [
                 "session: interactive"

@@ -16,7 +16,9 @@ One connection per hook call, one JSON line each way::
            or {"fallback": "why"}    (the client then takes the store path)
 
 The client keeps the connection open while it waits; closing it (the CLI killed the
-hook) tells the collector to withdraw the escalation.
+hook) tells the collector to withdraw the escalation. A client that sees its CLI go
+away (the read end of its stdout closed: the CLI was killed) says so first, in one
+line ``{"gone": "why"}``, and the withdrawal carries that reason.
 
 Security: the socket is created 0600 in a directory only its user can enter, and the
 server accepts only peers of its own uid (``SO_PEERCRED``); the client talks only to a
@@ -33,6 +35,7 @@ from __future__ import annotations
 import _socket
 import json
 import os
+import select
 
 VERSION = 1
 #: Unix socket paths are limited to 108 bytes (104 on macOS), terminator included.
@@ -157,6 +160,40 @@ class Answer:
         self.stderr = stderr
 
 
+#: Why the hook gives up when its CLI went away (nobody reads its answer any more).
+CLI_GONE = (
+    "the agent's CLI stopped waiting for the hook before a decision came "
+    "(it went away: the hook's output has no reader)"
+)
+
+
+def encode_gone(reason: str) -> bytes:
+    return json.dumps({"gone": reason}).encode() + b"\n"
+
+
+def decode_gone(line: bytes) -> str | None:
+    """The reason of a ``{"gone": ...}`` line, or None for anything else."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    gone = data.get("gone") if isinstance(data, dict) else None
+    return gone[:500] if isinstance(gone, str) and gone else None
+
+
+def reader_gone(fd: int = 1) -> bool:
+    """Whether nobody can read ``fd`` any more: a pipe or socket whose reader closed (the
+    CLI that started the hook was killed). A file or terminal never counts as gone."""
+    poller = select.poll()
+    poller.register(fd, 0)  # no events asked: only errors and hang-ups are reported
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+
+
+class CliGone(Exception):
+    """The hook's own CLI went away while the collector worked on the call; the
+    collector was told (and withdraws the escalation). ``str()`` says why."""
+
+
 class Fallback(Exception):
     """No answer from a collector: take the store path (``str()`` says why).
 
@@ -170,12 +207,19 @@ class Fallback(Exception):
         self.sent = sent
 
 
-def ask(path: str, request: Request, *, connect_timeout: float = 2.0) -> Answer:
+def ask(
+    path: str, request: Request, *, connect_timeout: float = 2.0, watch: int | None = None
+) -> Answer:
     """Hand one call to the collector listening on ``path`` and wait for its answer.
+
+    Args:
+        watch: a descriptor (the hook's stdout) whose reader going away means the CLI
+            is gone: then the collector is told and the wait ends.
 
     Raises:
         Fallback: no collector listens there, it is not ours, it declined the call or
             it went away before answering.
+        CliGone: ``watch`` lost its reader first.
     """
     try:
         st = os.stat(path)
@@ -192,7 +236,11 @@ def ask(path: str, request: Request, *, connect_timeout: float = 2.0) -> Answer:
             raise Fallback(f"no collector answers on {path} ({exc.strerror or exc})") from None
         sock.settimeout(None)  # a manager may take minutes; the CLI's own timeout rules
         sock.sendall(encode_request(request))
-        line = _read_line(sock)
+        line = _read_line(sock, watch)
+        if line is None:
+            with _suppress_os_error():
+                sock.sendall(encode_gone(CLI_GONE))
+            raise CliGone(CLI_GONE)
     finally:
         sock.close()
     if not line:
@@ -213,9 +261,36 @@ def ask(path: str, request: Request, *, connect_timeout: float = 2.0) -> Answer:
     return Answer(data["exit"], data["stdout"], data["stderr"])
 
 
-def _read_line(sock: _socket.socket) -> bytes:
+class _suppress_os_error:
+    """``contextlib.suppress(OSError)`` without importing contextlib on every hook call."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> bool:
+        return isinstance(exc, OSError)
+
+
+def _read_line(sock: _socket.socket, watch: int | None = None) -> bytes | None:
+    """The answer line; ``b""`` when the collector closed without one; None when
+    ``watch`` lost its reader first."""
+    poller = None
+    if watch is not None:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        poller.register(watch, 0)  # only errors and hang-ups of the watched descriptor
     chunks: list[bytes] = []
     while True:
+        if poller is not None and watch is not None:
+            ready = dict(poller.poll())
+            watched = ready.get(watch, 0)
+            if watched & (select.POLLERR | select.POLLHUP):
+                return None
+            if watched & select.POLLNVAL:
+                poller.unregister(watch)  # not a descriptor: nothing to watch
+                watch = None
+            if sock.fileno() not in ready:
+                continue
         try:
             chunk = sock.recv(65536)
         except OSError:

@@ -3,7 +3,9 @@
 A manager reads the Swarm pane by project: the session of Codex working in
 ``~/src/shop-api`` is ``codex:shop-api``. A second live session in the same directory
 gets a short session suffix (``codex:shop-api#77aa11``) instead of merging into the
-first one's row; once the first one is over, a new session takes the plain name back.
+first one's row; once the first one is over (``SessionEnd`` releases its name; an agent
+``done``, ``offline`` or silent for an hour loses it), a new session takes the plain name
+back.
 A subagent is its own row under its session: ``claude:shop-api/sub:test-runner#a3f9c2``.
 """
 
@@ -58,3 +60,12 @@ async def session_agent_name(
         alternative=f"{base}#{short(session_id)}",
         live_since=now - SESSION_LIVE_SECONDS,
     )
+
+
+async def release_session_agent(store: Store, namespace: str, session_id: str) -> None:
+    """The session ended: its name is free for the next session in its directory at once.
+
+    The agent row keeps its history (and goes ``offline`` by the ``SessionEnd`` status);
+    should the session come back, it is named afresh.
+    """
+    await store.delete_state(namespace, session_id)

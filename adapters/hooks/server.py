@@ -132,17 +132,21 @@ class HookServer:
         if config is None:
             return handoff.encode_fallback("the collector's config file cannot be used")
         self.served += 1
-        work = asyncio.ensure_future(self._run(protocol, request, config))
+        why: list[str] = []
+        work = asyncio.ensure_future(self._run(protocol, request, config, why))
         self._waiting.add(work)
         work.add_done_callback(self._waiting.discard)
         gone = asyncio.ensure_future(_closed(reader))  # EOF: the CLI killed the hook
         try:
             await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            gone.cancel()
+            if not gone.done():
+                gone.cancel()
         if work.cancelled():
             return None  # the collector is stopping: no answer, the client falls back
         if not work.done():
+            said = gone.result() if gone.done() and not gone.cancelled() else None
+            why.append(said or _HOOK_GONE)
             work.cancel()  # the bridge withdraws the escalation on the way out
             with contextlib.suppress(BaseException):
                 await work
@@ -151,10 +155,13 @@ class HookServer:
         return handoff.encode_answer(answer.exit_code, answer.stdout(), answer.stderr)
 
     async def _run(
-        self, protocol: HookProtocol, request: handoff.Request, config: HookConfig
+        self, protocol: HookProtocol, request: handoff.Request, config: HookConfig, why: list[str]
     ) -> HookAnswer:
         raw = request.payload
-        context = HookContext(call_id=request.call_id, interactive=request.interactive)
+        context = HookContext(
+            call_id=request.call_id, interactive=request.interactive,
+            why_gone=lambda: why[0] if why else _STOPPING,
+        )  # fmt: skip
         try:
             call = read_call(protocol, raw, config, context)
         except PayloadError as exc:
@@ -167,6 +174,7 @@ class HookServer:
             return await answer_on_store(
                 protocol, call, raw, store=self.store, config=config, context=context,
                 filters=self.filters, policy=self.policy, clock=self.clock,
+                waiter="the collector's hook socket",
             )  # fmt: skip
         except Exception as exc:  # a bug must still end in the failure answer
             log.exception("hook socket: %s call failed", protocol.vendor)
@@ -192,11 +200,20 @@ class HookServer:
         return HookConfig.from_settings(self._hooks, timeout)
 
 
-async def _closed(reader: asyncio.StreamReader) -> None:
-    """Return when the client's end is closed (stray bytes from it are ignored)."""
-    with contextlib.suppress(ConnectionError):
-        while await reader.read(4096):
-            pass
+#: Why a hook call's escalation is withdrawn when its client closes without a word.
+_HOOK_GONE = "the hook process ended before a decision came (its CLI stopped waiting)"
+#: ... and when the collector stops under it (the client then asks again on its own).
+_STOPPING = "the collector stopped; the hook raises its request again on its own"
+
+
+async def _closed(reader: asyncio.StreamReader) -> str | None:
+    """Return when the client's end is closed: the reason it gave (a ``{"gone": ...}``
+    line, :func:`.handoff.say_gone`), if any; other stray bytes are ignored."""
+    said: str | None = None
+    with contextlib.suppress(ConnectionError, ValueError, asyncio.LimitOverrunError):
+        while line := await reader.readline():
+            said = handoff.decode_gone(line) or said
+    return said
 
 
 def _mtime(path: Path) -> float | None:

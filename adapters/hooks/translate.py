@@ -38,14 +38,48 @@ def visible(text: str) -> str:
     return _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def describe_tool(tool: str, tool_input: dict[str, Any] | None) -> str:
-    """``Bash: rm -rf build/``, ``Edit: src/app.py``: the escalation's title."""
-    data = tool_input or {}
-    for key in ("command", "file_path", "path", "url", "pattern", "query", "prompt", "description"):
+#: The arguments that say what a built-in tool call does, most telling first.
+_TOOL_KEYS = ("command", "file_path", "path", "url", "pattern", "query", "prompt", "description")
+#: ... and an MCP tool call: what it creates or says before where it goes or how.
+_MCP_KEYS = (
+    "title", "summary", "subject", "name", "message", "text", "query", "command", "sql",
+    "url", "path", "file_path", "prompt", "description", "body", "content",
+)  # fmt: skip
+
+
+def _telling(data: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` with a non-empty text value."""
+    for key in keys:
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            return clean(visible(f"{tool}: {value}"), 200)
-    return clean(visible(tool), 200)
+            return value
+    return None
+
+
+def mcp_tool_name(tool: str) -> tuple[str, str] | None:
+    """``mcp__github__create_issue`` -> ``("github", "create_issue")``; None for others."""
+    if not tool.startswith("mcp__"):
+        return None
+    server, sep, name = tool[5:].partition("__")
+    return (server, name) if sep and server and name else None
+
+
+def describe_tool(tool: str, tool_input: dict[str, Any] | None) -> str:
+    """The escalation's title, what a manager decides on: ``Bash: rm -rf build/``,
+    ``Edit: src/app.py``, ``github create_issue: Fix login bug`` (an MCP tool: its
+    server and name, and its most telling argument, else its first text or value)."""
+    data = tool_input or {}
+    mcp = mcp_tool_name(tool)
+    if mcp is None:
+        value = _telling(data, _TOOL_KEYS)
+        return clean(visible(f"{tool}: {value}" if value else tool), 200)
+    what = f"{mcp[0]} {mcp[1]}"
+    value = _telling(data, _MCP_KEYS)
+    if value is None:  # the first argument that is text, else the first plain value
+        texts = [v for v in data.values() if isinstance(v, str) and v.strip()]
+        plain = [v for v in data.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+        value = texts[0] if texts else (str(plain[0]) if plain else None)
+    return clean(visible(f"{what}: {value}" if value else what), 200)
 
 
 _DESTRUCTIVE = re.compile(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from swarmdeck.actor import current_actor, current_host
+from swarmdeck.adapters.bridge import STORE_ERRORS
+from swarmdeck.adapters.waiters import sweep
 from swarmdeck.cli._common import (
     EXIT_CONFLICT,
     EXIT_ERROR,
@@ -41,8 +45,11 @@ async def decide(
     as_json: bool,
 ) -> None:
     """Decide an open escalation. The first decision wins; a second one exits 3
-    and names who decided and when. An answer must be one of the escalation's
-    options when it lists any (exit 2 names them)."""
+    and names who decided and when. So does a decision on an escalation nobody waits
+    for any more (withdrawn; or its waiting process is gone, found out first here). An
+    answer must be one of the escalation's options when it lists any (exit 2 names them)."""
+    with contextlib.suppress(*STORE_ERRORS):  # only ever refuses more, never less
+        await sweep(store)
     try:
         if action == "answer":
             answer = check_answer(answer, (await store.escalation(escalation)).options)

@@ -235,7 +235,10 @@ def _via_collector(
             env=handoff.settings_env(),
             interactive=interactive,
         )
-        answer = handoff.ask(handoff.socket_path(db), request)
+        # stdout watched: a CLI killed while we wait leaves it without a reader.
+        answer = handoff.ask(handoff.socket_path(db), request, watch=sys.stdout.fileno())
+    except handoff.CliGone as exc:
+        return DENY_EXIT, "", f"swarmdeck: {exc}; answered deny"
     except handoff.Fallback as exc:
         return "fresh" if exc.sent else "store"
     except (ValueError, OSError):

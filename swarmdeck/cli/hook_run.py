@@ -16,10 +16,14 @@ import contextlib
 import dataclasses
 import signal
 import sqlite3
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swarmdeck.adapters.bridge import GONE_REASON, STORE_ERRORS
+from swarmdeck.adapters.hooks import handoff
 from swarmdeck.adapters.hooks.core import (
     HookAnswer,
     HookCall,
@@ -33,6 +37,7 @@ from swarmdeck.adapters.hooks.core import (
     protocol_for,
     read_call,
 )
+from swarmdeck.adapters.waiters import sweep
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import StoreError
 
@@ -43,6 +48,8 @@ if TYPE_CHECKING:
 
 #: Opening the store and writing the escalation must not hang the agent forever.
 STORE_OPEN_TIMEOUT = 15.0
+#: Seconds between two looks at whether the CLI still reads our stdout.
+STDOUT_WATCH_EVERY = 0.25
 
 
 def run_hook(
@@ -110,21 +117,51 @@ async def _guarded(
     settings: Settings,
 ) -> tuple[int, str, str]:
     """``_run``, stopped cleanly by SIGTERM/SIGINT/SIGHUP (the CLI interrupted, or its own
-    timeout): the waiting escalation is withdrawn instead of left open in the inbox."""
+    timeout) or by the CLI going away (its end of our stdout closed: it was killed): the
+    waiting escalation is withdrawn, with that reason, instead of left open in the inbox."""
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
+    why: list[str] = []
+
+    def stop(reason: str) -> None:
+        if not why:
+            why.append(reason)
+            task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        reason = f"the hook was stopped before a decision came ({sig.name})"
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, reason)
+    context = dataclasses.replace(context, why_gone=lambda: why[0] if why else GONE_REASON)
     inner = asyncio.ensure_future(_run(protocol, raw, config, context, settings))
+    watcher = asyncio.ensure_future(_watch_stdout(stop))
     try:
         return await asyncio.shield(inner)
     except asyncio.CancelledError:
         inner.cancel()
         with contextlib.suppress(BaseException):
             await inner
-        return _out(protocol.failure(None, raw, "stopped before a decision came", config))
+        reason = why[0] if why else "stopped before a decision came"
+        return _out(protocol.failure(None, raw, reason, config))
+    finally:
+        watcher.cancel()
+
+
+async def _watch_stdout(stop: Callable[[str], None]) -> None:
+    """Stop the call when nobody can read our answer any more (the CLI was killed)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    while True:
+        await asyncio.sleep(STDOUT_WATCH_EVERY)
+        try:
+            if handoff.reader_gone(fd):
+                stop(handoff.CLI_GONE)
+                return
+        except (OSError, ValueError):
+            return
 
 
 async def _run(
@@ -145,6 +182,8 @@ async def _run(
     except (StoreError, sqlite3.Error, OSError, TimeoutError) as exc:
         return _out(_unavailable(protocol, call, raw, config, exc, settings))
     try:
+        with contextlib.suppress(*STORE_ERRORS):  # no collector sweeps: the next hook does
+            await sweep(store)
         answer = await answer_on_store(
             protocol, call, raw, store=store, config=config, context=context,
             filters=_filters(settings, store), policy=policy_check(settings, store),

@@ -13,13 +13,15 @@ Gemini) or treats it as failed.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
 import click
 
-from swarmdeck.cli._common import Obj, common_options
+from swarmdeck.cli import claude_version
+from swarmdeck.cli._common import EXIT_ERROR, CliError, Obj, common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.cli.install_json import InstallError, install_hooks, swarmdeck_executable
 from swarmdeck.cli.install_json import merge_hooks as _merge
@@ -37,6 +39,8 @@ MARKER = " hook claude-code"
 STATUS_TIMEOUT = 30
 #: Headroom over our own wait: opening a busy store and withdrawing on timeout take time.
 HEADROOM = 60
+#: Look-ahead and look-behind, which Codex's (Rust) regular expressions cannot parse.
+LOOK_AROUND = re.compile(r"\(\?<?[=!]")
 
 
 def hook_command(
@@ -72,6 +76,9 @@ def desired_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[s
         "Notification": {"hooks": [handler(STATUS_TIMEOUT)]},
         "Stop": {"hooks": [handler(timeout)]},
         "SubagentStop": {"hooks": [handler(timeout)]},
+        # The session is over: its agent goes offline and frees its name, so the next
+        # run in the same directory is claude:<dir> again, not claude:<dir>#<suffix>.
+        "SessionEnd": {"hooks": [handler(STATUS_TIMEOUT)]},
     }
 
 
@@ -169,6 +176,19 @@ _TIMEOUT = click.option(
     "--matcher", help="PreToolUse tools that wait for a manager (default: hooks setting)."
 )
 @_TIMEOUT
+@click.option(
+    "--claude",
+    "claude_exe",
+    default="claude",
+    show_default=True,
+    help="The Claude Code executable whose version is checked.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help=f"Install even for a Claude Code older than {claude_version.MINIMUM_TEXT} "
+    "(whose failed hooks let the call run).",
+)
 @click.pass_context
 def claude_code(
     ctx: click.Context,
@@ -177,15 +197,27 @@ def claude_code(
     local: bool,
     matcher: str | None,
     timeout: int | None,
+    claude_exe: str,
+    force: bool,
 ) -> None:
     """Add swarmdeck's hooks to Claude Code's settings (idempotent, with a backup).
 
     PermissionRequest and PreToolUse (for the matched tools) then wait for a
     manager's decision in swarmdeck; Notification, Stop and SubagentStop keep the
-    session's agent row current.
+    session's agent row current, and SessionEnd marks it offline.
+
+    Refuses (exit 2) a Claude Code older than the first version that fails closed,
+    unless --force; warns when its version cannot be read.
     """
     if user and (project is not None or local):
         raise click.UsageError("--user cannot be combined with --project or --local")
+    found = claude_version.installed_version(claude_exe)
+    if found.version is None:
+        click.echo(claude_version.unknown_message(found), err=True)
+    elif found.version < claude_version.MINIMUM:
+        if not force:
+            raise CliError(claude_version.too_old_message(found), EXIT_ERROR)
+        click.echo(f"warning (--force): {claude_version.too_old_message(found)}", err=True)
     settings = settings_from(ctx)
     command = _command(ctx, "claude-code")
     if user:
@@ -214,7 +246,9 @@ def codex_home() -> Path:
     "instead of $CODEX_HOME/hooks.json.",
 )
 @click.option(
-    "--matcher", help="PreToolUse tools that wait for a manager (default: hooks setting)."
+    "--matcher",
+    help="PreToolUse tools that wait for a manager (default: hooks.codex_matcher; no "
+    "look-around, which Codex cannot parse).",
 )
 @_TIMEOUT
 @click.pass_context
@@ -235,7 +269,14 @@ def codex(
     else:
         path = codex_home() / "hooks.json"
     seconds = timeout or int(settings.hooks.timeout) + HEADROOM
-    groups = codex_groups(command, matcher or settings.hooks.pretool_matcher, seconds)
+    matcher = matcher or settings.hooks.codex_matcher
+    if LOOK_AROUND.search(matcher):
+        raise click.UsageError(
+            f"Codex cannot read the matcher {matcher!r}: its regular expressions have no "
+            "look-around, and Codex skips a hook whose matcher it cannot parse (the call then "
+            "runs unasked). swarmdeck's own MCP tools pass through the hook anyway."
+        )
+    groups = codex_groups(command, matcher, seconds)
     changed, backup = install_hooks(path, groups, " hook codex")
     _report(path, changed, backup, command, f"{seconds}s")
     click.echo(

@@ -252,10 +252,10 @@ async def test_terminated_hook_withdraws_its_escalation(
     hook.proc.terminate()  # Claude Code interrupted, or gave up on the hook
     code, body, err = await hook.result()
     assert (code, body) == (2, None)
-    assert "stopped before a decision came; answered deny" in err
+    assert "stopped before a decision came (SIGTERM); answered deny" in err
     withdrawn = await store.escalation(esc.id)
     assert withdrawn.state == "withdrawn"
-    assert withdrawn.reason == "the agent stopped waiting (its request was cancelled)"
+    assert withdrawn.reason == "the hook was stopped before a decision came (SIGTERM)"
 
 
 async def test_secrets_in_a_tool_call_are_masked_before_anything_stores_them(

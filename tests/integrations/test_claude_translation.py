@@ -81,9 +81,12 @@ def test_answers_for_each_verb() -> None:
     denied = permission_answer("PermissionRequest", reroute, "deny")
     assert denied is not None
     decision = denied["hookSpecificOutput"]["decision"]
-    assert decision["behavior"] == "deny"
-    assert decision["interrupt"] is True  # someone else takes over: stop this turn
-    assert "dba-bot takes over" in decision["message"]
+    # A deny the model hears (issue 10 item 5): interrupt: true would abort the run first.
+    assert decision == {
+        "behavior": "deny",
+        "message": "Rerouted by ana: dba-bot takes over this work; do not do it yourself. "
+        "Reason: db team owns it",
+    }
     allowed = permission_answer("PreToolUse", timeout, "allow")
     assert allowed is not None
     out = allowed["hookSpecificOutput"]

@@ -51,14 +51,17 @@ def test_merge_keeps_unrelated_settings_and_is_idempotent(
     assert merged["hooks"]["PostToolUse"] == EXISTING["hooks"]["PostToolUse"]
     pre = merged["hooks"]["PreToolUse"]
     assert pre[0] == EXISTING["hooks"]["PreToolUse"][0]  # the user's own hook stays first
-    assert pre[1]["matcher"] == "Bash|Edit|Write|mcp__.*"
+    # Every tool that changes or sends something; every MCP tool but swarmdeck's own.
+    assert pre[1]["matcher"] == (
+        "Bash|Edit|Write|MultiEdit|NotebookEdit|WebFetch|mcp__(?!swarmdeck__).*"
+    )
     [handler] = pre[1]["hooks"]
     assert handler["type"] == "command"
     assert handler["command"] == f"{SWARMDECK} hook claude-code --db {db}"
     assert handler["timeout"] == 660  # hooks.timeout + 60
     assert handler["onFailure"] == "block"  # a crashed hook must not let the call through
     assert merged["hooks"]["PermissionRequest"][0]["matcher"] == "*"
-    for event in ("Notification", "Stop", "SubagentStop"):
+    for event in ("Notification", "Stop", "SubagentStop", "SessionEnd"):
         assert merged["hooks"][event][0]["hooks"][0]["command"] == handler["command"]
     backups = list(settings.parent.glob("settings.json.bak-*"))
     assert len(backups) == 1
@@ -92,7 +95,7 @@ def test_user_settings_created_when_missing(tmp_path: Path, env: dict[str, str])
     path = Path(env["HOME"]) / ".claude" / "settings.json"
     data = json.loads(path.read_text())
     assert set(data["hooks"]) == {
-        "PermissionRequest", "PreToolUse", "Notification", "Stop", "SubagentStop"
+        "PermissionRequest", "PreToolUse", "Notification", "Stop", "SubagentStop", "SessionEnd"
     }  # fmt: skip
 
 
@@ -143,7 +146,7 @@ def test_codex_hooks_merge_idempotently_with_a_backup(tmp_path: Path, env: dict[
     [handler] = gate["hooks"]
     assert handler["command"] == f"{SWARMDECK} hook codex --db {db}"
     assert handler["timeout"] == 660  # seconds: longer than swarmdeck's own 600 s wait
-    assert merged["hooks"]["PreToolUse"][0]["matcher"] == "Bash|Edit|Write|mcp__.*"
+    assert merged["hooks"]["PreToolUse"][0]["matcher"] == "Bash|Edit|Write|mcp__.*"  # no (?!
     for event in ("SessionStart", "UserPromptSubmit", "Stop", "SubagentStop", "SessionEnd"):
         assert merged["hooks"][event][0]["hooks"][0]["command"] == handler["command"]
     allowed = {"type", "command", "timeout", "statusMessage"}
@@ -198,3 +201,12 @@ def test_invalid_gemini_settings_are_left_untouched(tmp_path: Path, env: dict[st
     assert result.returncode != 0
     assert "'hooks' is not a JSON object; left untouched" in result.stderr
     assert settings.read_text() == '{"hooks": []}'
+
+
+def test_codex_refuses_a_matcher_it_cannot_parse(tmp_path: Path, env: dict[str, str]) -> None:
+    """Codex (0.169) skips a hook whose matcher has look-around, and runs the call unasked."""
+    env = {**env, "CODEX_HOME": str(tmp_path / "codex-home")}
+    result = run(["install", "codex", "--matcher", "Bash|mcp__(?!swarmdeck__).*"], env, tmp_path)
+    assert result.returncode == 2
+    assert "no look-around" in result.stderr
+    assert not (tmp_path / "codex-home" / "hooks.json").exists()

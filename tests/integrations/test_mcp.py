@@ -12,7 +12,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import Implementation
 
 from swarmdeck.adapters.bridge import StoreBridge
-from swarmdeck.adapters.mcp_tools import build_server
+from swarmdeck.adapters.mcp_tools import CLIENT_GONE_REASON, build_server
 from swarmdeck.store.db import SqliteStore
 from tests.helpers.hooks import SWARMDECK
 from tests.helpers.waiting import eventually, open_escalations
@@ -179,6 +179,4 @@ async def test_cancelled_call_withdraws_its_escalation(store: SqliteStore) -> No
             return (await store.escalation(esc.id)).state == "withdrawn"
 
         await eventually(withdrawn)
-    assert (await store.escalation(esc.id)).reason == (
-        "the agent stopped waiting (its request was cancelled)"
-    )
+    assert (await store.escalation(esc.id)).reason == CLIENT_GONE_REASON

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.real_clients.clients import Running
+from tests.real_clients.clients import Running, client_binary
 
 SWARMDECK = Path(sys.executable).parent / "swarmdeck"
 
@@ -33,6 +33,7 @@ class Swarmdeck:
     db: Path
     config: Path
     env: dict[str, str]
+    last_install: subprocess.CompletedProcess[str] | None = None
 
     def write_config(self, *, hook_timeout: float = 120.0, extra: str = "") -> None:
         """``[hooks] timeout``: how long ``swarmdeck hook`` waits for a manager."""
@@ -58,13 +59,17 @@ class Swarmdeck:
     def install_claude_code(
         self, project: Path, *, timeout: int | None = None, matcher: str | None = None
     ) -> dict[str, Any]:
-        """``swarmdeck install claude-code --project DIR``: today's hook configuration."""
+        """``swarmdeck install claude-code --project DIR``: today's hook configuration,
+        checked against the pinned Claude Code's version (``--claude``)."""
         args = ["install", "claude-code", "--project", str(project)]
+        claude = client_binary("claude")
+        if claude is not None:
+            args += ["--claude", str(claude)]
         if timeout is not None:
             args += ["--timeout", str(timeout)]
         if matcher is not None:
             args += ["--matcher", matcher]
-        self.run(*args)
+        self.last_install = self.run(*args)
         settings: dict[str, Any] = json.loads(
             (project / ".claude" / "settings.json").read_text(encoding="utf-8")
         )
