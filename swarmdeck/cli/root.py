@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "notify": "swarmdeck.cli.notify:notify",
     "web": "swarmdeck.cli.web:web",
     "db": "swarmdeck.cli.db:db",
+    "token": "swarmdeck.cli.token:token",
 }
 
 
