@@ -74,10 +74,10 @@ async def test_a_decision_records_the_host_it_was_made_on(
         themes_dir=None, ascii_only=False,
     )  # fmt: skip
     async with app.run_test(size=(120, 40)) as pilot:
-        await focus_inbox(app, pilot, "esc-secret")
+        await focus_inbox(app, pilot, "esc-db")
         await pilot.press("a")
         await app.workers.wait_for_complete()
-    [decision] = await swarm_store.decisions("esc-secret")
+    [decision] = await swarm_store.decisions("esc-db")
     assert (decision.actor, decision.host) == ("alice", "laptop-7")
 
 

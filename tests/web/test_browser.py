@@ -183,6 +183,8 @@ async def test_three_panes_render_and_a_key_decides(
         await page.type("2")
         await asyncio.sleep(0.3)
         await page.type("a")
+        await asyncio.sleep(0.3)
+        await page.type("y")  # a high item asks for a second keystroke before it is approved
         async with await Store.open(served.db) as store:
             deadline = time.monotonic() + 30
             esc = await store.escalation("WEB-1")
