@@ -59,18 +59,11 @@ class Backend(Protocol):
         """Forget a database no store has open any more."""
 
 
-@dataclass
-class _SqliteTamper:
-    path: Path
+class _StatementTamper:
+    """The attacks, as statements; each backend runs them in one transaction of its own."""
 
     def _run(self, *statements: tuple[str, tuple[object, ...]]) -> None:
-        conn = sqlite3.connect(self.path)
-        try:
-            for sql, params in statements:
-                conn.execute(sql, params)
-            conn.commit()
-        finally:
-            conn.close()
+        raise NotImplementedError
 
     def edit_actor(self, seq: int, actor: str) -> None:
         self._run(("UPDATE audit SET actor = ? WHERE seq = ?", (actor, seq)))
@@ -88,6 +81,20 @@ class _SqliteTamper:
 
     def truncate_from(self, seq: int) -> None:
         self._run(("DELETE FROM audit WHERE seq >= ?", (seq,)))
+
+
+@dataclass
+class _SqliteTamper(_StatementTamper):
+    path: Path
+
+    def _run(self, *statements: tuple[str, tuple[object, ...]]) -> None:
+        conn = sqlite3.connect(self.path)
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+            conn.commit()
+        finally:
+            conn.close()
 
 
 @dataclass
@@ -112,30 +119,13 @@ class SqliteBackend:
 
 
 @dataclass
-class _PostgresTamper:
+class _PostgresTamper(_StatementTamper):
     url: str
 
     def _run(self, *statements: tuple[str, tuple[object, ...]]) -> None:
         with psycopg.connect(self.url) as conn:  # one transaction, committed on exit
             for sql, params in statements:
                 conn.execute(sql.replace("?", "%s").encode(), params)
-
-    def edit_actor(self, seq: int, actor: str) -> None:
-        self._run(("UPDATE audit SET actor = ? WHERE seq = ?", (actor, seq)))
-
-    def delete(self, seq: int) -> None:
-        self._run(("DELETE FROM audit WHERE seq = ?", (seq,)))
-
-    def swap(self, a: int, b: int) -> None:
-        parked = -a
-        self._run(
-            ("UPDATE audit SET seq = ? WHERE seq = ?", (parked, a)),
-            ("UPDATE audit SET seq = ? WHERE seq = ?", (a, b)),
-            ("UPDATE audit SET seq = ? WHERE seq = ?", (b, parked)),
-        )
-
-    def truncate_from(self, seq: int) -> None:
-        self._run(("DELETE FROM audit WHERE seq >= ?", (seq,)))
 
 
 @dataclass
