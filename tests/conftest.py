@@ -102,3 +102,13 @@ def pg_url(pg_databases: PgDatabases) -> Iterator[str]:
         yield url
     finally:
         pg_databases.drop(url)
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """A subprocess environment with no user config and data under tmp_path."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
+    out["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    out["XDG_DATA_HOME"] = str(tmp_path / "data")
+    out["HOME"] = str(tmp_path / "home")
+    return out

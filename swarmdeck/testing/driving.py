@@ -45,10 +45,17 @@ class Health:
         self.reports.append((state, detail))
 
 
+#: The bearer token HTTP listeners built by these helpers require (see ``swarmdeck.tokens``).
+LISTENER_TOKEN = "test-listener-token-0123456789"  # noqa: S105 (a test fixture, not a secret)
+
+
 def make_context(
     store: Store, name: str, *, clock: Callable[[], float] = time.time
 ) -> tuple[AdapterContext, Health]:
-    """An :class:`AdapterContext` on a real store, with a health recorder."""
+    """An :class:`AdapterContext` on a real store, with a health recorder.
+
+    Its listeners require :data:`LISTENER_TOKEN`, as a collector's require its token file.
+    """
     health = Health()
     context = AdapterContext(
         name=name,
@@ -56,6 +63,7 @@ def make_context(
         set_health=health,
         clock=clock,
         log=logging.getLogger(f"swarmdeck.adapter.{name}"),
+        listener_token=lambda: LISTENER_TOKEN,
     )
     return context, health
 

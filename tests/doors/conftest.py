@@ -1,0 +1,123 @@
+"""What the door tests share: a supervised collector in-process, real CLI processes, payloads.
+
+Every test in this folder is the regression test of one numbered item of the "every door
+fails closed" issue (its module docstring says which) and tries the door the way an
+attacker would: over real HTTP, through real subprocesses, into a real store file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from swarmdeck.adapters.base import AdapterOptions
+from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.store.db import Store
+from tests.helpers.listeners import AUTH as AUTH
+from tests.helpers.listeners import listener_token
+from tests.helpers.waiting import eventually
+
+SWARMDECK = Path(sys.executable).parent / "swarmdeck"
+TS = "2026-11-23T10:00:00Z"
+
+
+def event_line(**fields: Any) -> bytes:
+    """One JSON line of the wire format (``source``/``ts``/``v`` filled in)."""
+    base: dict[str, Any] = {"v": 1, "ts": TS, "source": "door-test"}
+    return (json.dumps({**base, **fields}) + "\n").encode()
+
+
+def good_line(n: int | str, agent: str = "after-the-bad-one") -> bytes:
+    return event_line(id=f"good-{n}", kind="agent.status", agent=agent, data={"state": "working"})
+
+
+@contextlib.asynccontextmanager
+async def supervised(store: Store, *instances: Instance, **kw: Any) -> AsyncIterator[Supervisor]:
+    """The real supervisor on ``store``, with the listener token of these tests."""
+    kw.setdefault("delivery_interval", 0.05)
+    kw.setdefault("batch_window", 0.02)
+    kw.setdefault("restart_backoff_base", 0.05)
+    sup = Supervisor(store, instances, listener_token=listener_token, **kw)
+    task = asyncio.create_task(sup.run())
+    try:
+        yield sup
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def port_of(sup: Supervisor, name: str) -> int:
+    async def probe() -> int | None:
+        adapter: Any = sup.adapters.get(name)
+        return adapter.port if adapter is not None else None
+
+    found: int = await eventually(probe)
+    return found
+
+
+async def landed(store: Store, agent: str, timeout: float = 15.0) -> None:
+    """Wait until ``agent`` has a row: what came after the bad input was stored."""
+
+    async def probe() -> bool:
+        return any(a.name == agent for a in await store.agents())
+
+    await eventually(probe, timeout=timeout)
+
+
+def instance(name: str, cls: type[Any], **options: Any) -> Instance:
+    opts: AdapterOptions = cls.parse_options(options)
+    return Instance(name, cls, opts)
+
+
+def cli(
+    *args: str | Path,
+    env: dict[str, str],
+    stdin: bytes | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [str(SWARMDECK), *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
+    """The single stderr line of a clean failure (asserts there is exactly one)."""
+    err = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make ``path`` unwritable even for root (``chattr +i``), or skip."""
+    if os.geteuid() != 0:
+        path.chmod(0o400)
+        try:
+            yield
+        finally:
+            path.chmod(0o600)
+        return
+    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip("cannot make a file read-only for root here (chattr +i failed)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
