@@ -64,7 +64,7 @@ bench-policy: $(STAMP)
 	$(BIN)/python -m benchmarks.policy_feed
 
 bench-tui: $(STAMP)
-	$(BIN)/python benchmarks/tui_latency.py
+	$(BIN)/python benchmarks/tui_latency.py $(ARGS)
 
 bench-notify: $(STAMP)
 	$(BIN)/python benchmarks/notify_latency.py

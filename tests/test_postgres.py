@@ -186,3 +186,39 @@ async def test_a_nul_character_does_not_block_its_batch(open_pg: Opener) -> None
     assert [(a.name, a.activity) for a in await store.agents()] == [
         ("a\ufffdb", "x\ufffdy"), ("c", ""),
     ]  # fmt: skip
+
+
+async def test_a_write_takes_the_counter_lock_only_at_its_first_shared_row(
+    open_pg: Opener,
+) -> None:
+    """What a write does first on its own session (an append's staging) queues nobody;
+    from its first statement on a shared row on, other writers wait for its commit."""
+    from swarmdeck.store.postgres.connection import locked_connection, tx_connection
+
+    a, b = await open_pg(), await open_pg()
+    staged, locked, go_on = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def body() -> None:
+        await tx_connection(a).execute("CREATE TEMP TABLE IF NOT EXISTS mine (x int)")
+        await tx_connection(a).execute("INSERT INTO mine VALUES (1)")
+        staged.set()
+        await go_on.wait()
+        await locked_connection(a)
+        locked.set()
+        await asyncio.sleep(0.5)  # hold the counter while b tries to write
+        await a._bump_rev()
+
+    holder = asyncio.create_task(a._transact(body))
+    await staged.wait()
+    # a is mid-transaction but holds no shared lock: b's append goes straight through.
+    first = await asyncio.wait_for(b.append([ev("log", data={"text": "x"})], origin="o"), 5)
+    assert first.accepted == 1
+    go_on.set()
+    await locked.wait()
+    second = asyncio.create_task(b.append([ev("log", data={"text": "y"})], origin="o"))
+    await asyncio.sleep(0.2)
+    assert not second.done()  # queued behind a's counter lock
+    await holder
+    done = await asyncio.wait_for(second, 5)
+    # Commit order is rev order: a's bump came between b's two appends.
+    assert done.rev == first.rev + 2

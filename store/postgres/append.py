@@ -15,6 +15,11 @@ included. So a batch here is a handful of round trips whatever its size:
    ``excluded`` row cannot tell "not given" from a default, which the patches need;
    appends are serialised by the change counter, so update-then-insert cannot race.)
 
+Only steps 2 and 3 hold the change counter's lock. Building the rows, folding the batch
+(as if every event were new, the case but for a replay; refolded if not) and step 1
+touch nothing another session sees, so they run before it: two collectors writing at
+once overlap that work instead of queueing it (``make bench-pg ARGS="--collectors 2"``).
+
 PostgreSQL refuses NUL characters in text, which SQLite stores; a batch containing one
 would fail whole, and be retried forever by its collector. They are replaced with
 U+FFFD (the replacement character) on the way in, here only.
@@ -32,8 +37,8 @@ import psycopg
 from swarmdeck.store import events as ev
 from swarmdeck.store.append import AppendBase
 from swarmdeck.store.models import AppendResult
-from swarmdeck.store.postgres.connection import tx_connection
-from swarmdeck.store.projections import fold_events
+from swarmdeck.store.postgres.connection import locked_connection, tx_connection
+from swarmdeck.store.projections import Fold, fold_events
 
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_events (
@@ -161,6 +166,12 @@ def _event_data(event: ev.Event) -> str | None:
     return None if data == "{}" else data
 
 
+def _renumbered(fold: Fold, seqs: list[int]) -> Fold:
+    """``fold`` of a batch folded by position, with each position's stored ``seq``."""
+    fold.escalation_ops = [(kind, seqs[i], event) for kind, i, event in fold.escalation_ops]
+    return fold
+
+
 #: Connections whose session already has the staging tables.
 _staged: weakref.WeakSet[psycopg.AsyncConnection[Any]] = weakref.WeakSet()
 
@@ -171,10 +182,7 @@ class PostgresAppendMixin(AppendBase):
     async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
         if not events:
             return AppendResult(0, 0, None, None, await self.rev())
-        conn = tx_connection(self)
-        if conn not in _staged:
-            await conn.execute(_STAGING)
-            _staged.add(conn)
+        # Outside the counter's lock: nothing here touches a row another session sees.
         stamps = [e.ts.timestamp() for e in events]
         rows = _nul_free(
             [
@@ -182,31 +190,42 @@ class PostgresAppendMixin(AppendBase):
                 for i, (e, ts) in enumerate(zip(events, stamps, strict=True))
             ]
         )
+        by_position = [(i, e, ts) for i, (e, ts) in enumerate(zip(events, stamps, strict=True))]
+        provisional = fold_events(by_position)
+        conn = tx_connection(self)
+        if conn not in _staged:
+            await conn.execute(_STAGING)
+            _staged.add(conn)
+        async with conn.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        # From here on, under the lock: seq and rev are handed out in commit order.
+        conn = await locked_connection(self)
         async with conn.cursor() as cur:
-            async with cur.copy(_COPY_EVENTS) as copy:
-                for row in rows:
-                    await copy.write_row(row)
             await cur.execute(_INSERT_EVENTS)
             inserted = {(str(s), str(e)): int(q) for q, s, e in await cur.fetchall()}
         new: list[tuple[int, ev.Event, float]] = []
+        seqs: list[int] = []
         for row, e, ts in zip(rows, events, stamps, strict=True):
             seq = inserted.pop((row[1], row[2]), None)
             if seq is not None:
                 new.append((seq, e, ts))
+                seqs.append(seq)
         if not new:
             return AppendResult(0, len(events), None, None, await self.rev())
+        # A replay (some stored already, which must not count twice) is folded again.
+        fold = _renumbered(provisional, seqs) if len(new) == len(events) else fold_events(new)
         rev = await self._bump_rev()
-        await self._project(conn, new, origin, rev)
+        await self._project(conn, fold, origin, rev)
         return AppendResult(len(new), len(events) - len(new), new[0][0], new[-1][0], rev)
 
     async def _project(
         self,
         conn: psycopg.AsyncConnection[Any],
-        new: list[tuple[int, ev.Event, float]],
+        fold: Fold,
         origin: str,
         rev: int,
     ) -> None:
-        fold = fold_events(new)
         marks = {"rev": rev, "origin": origin}
         async with conn.cursor() as cur:
             if fold.agents:

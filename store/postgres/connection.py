@@ -6,12 +6,16 @@ connection that ``LISTEN``s (:mod:`.listen`).
 
 Write transactions (:meth:`PostgresCore._transact`):
 
-* Every transaction that may bump ``rev`` first locks the counter row
-  (``SELECT ... FOR UPDATE``). Those writers are therefore serialised, in the order
-  they commit, which is what makes ``rev`` (and event ``seq``) grow in commit order:
-  a reader that saw rev N can never later meet a row stamped N or lower that was not
-  there yet. Taking the counter before any other row also means two writers can
-  never wait on each other in a cycle.
+* Every transaction that may bump ``rev`` locks the counter row
+  (``SELECT ... FOR UPDATE``) before its first statement on a shared row. Those writers
+  are therefore serialised, in the order they commit, which is what makes ``rev`` (and
+  event ``seq``) grow in commit order: a reader that saw rev N can never later meet a
+  row stamped N or lower that was not there yet. Taking the counter before any other
+  row also means two writers can never wait on each other in a cycle. The lock is
+  taken lazily (:meth:`PostgresCore._locked`), so what a body does first that touches
+  nothing shared (an append's validation, folding, and ``COPY`` into its session's
+  temporary staging table, see :func:`tx_connection`) runs outside it, side by side
+  with another collector's write instead of queued behind it.
 * The body runs on a pool connection remembered in a context variable, so the shared
   jobs' ``_fetchall``/``_exec`` inside it use that connection.
 * A lost connection (server restart, ``pg_terminate_backend``, a network cut) or a
@@ -87,22 +91,36 @@ def _retryable(exc: BaseException) -> bool:
 
 @dataclass(slots=True)
 class _Tx:
-    """The transaction in flight in this task: whose, on which connection."""
+    """The transaction in flight in this task: whose, on which connection, how far."""
 
     store: PostgresCore
     conn: psycopg.AsyncConnection[Any]
-    rev_locked: bool
+    #: Whether this transaction may bump ``rev`` (and so takes the counter's lock).
+    bumps: bool
+    #: The transaction's id once it holds its locks (the counter's, when it bumps).
+    xid: str | None = None
 
 
 _TX: ContextVar[_Tx | None] = ContextVar("swarmdeck_pg_tx", default=None)
 
 
 def tx_connection(store: StoreCore) -> psycopg.AsyncConnection[Any]:
-    """The connection of ``store``'s transaction in flight in this task."""
+    """The connection of ``store``'s transaction in flight, *without* its locks.
+
+    Only for statements on what this session alone sees (its temporary staging
+    tables); anything on a shared row goes through :func:`locked_connection`.
+    """
     current = _TX.get()
     if current is None or current.store is not store:
         raise RuntimeError("a write statement outside _transact")
     return current.conn
+
+
+async def locked_connection(store: StoreCore) -> psycopg.AsyncConnection[Any]:
+    """The connection of ``store``'s transaction in flight, holding its locks."""
+    if not isinstance(store, PostgresCore):
+        raise TypeError(f"not a PostgreSQL store: {store!r}")
+    return await store._locked()
 
 
 class PostgresCore(StoreCore):
@@ -189,21 +207,13 @@ class PostgresCore(StoreCore):
             committing = False
             try:
                 async with self._pool.connection() as conn:
-                    token = _TX.set(_Tx(self, conn, bumps))
+                    tx = _Tx(self, conn, bumps)
+                    token = _TX.set(tx)
                     try:
                         async with conn.transaction():
-                            # The transaction's id, to settle a COMMIT whose answer is lost;
-                            # with the counter's row lock when this may bump rev.
-                            lock = (
-                                "SELECT pg_current_xact_id()::text FROM meta "
-                                "WHERE key = 'rev' FOR UPDATE"
-                                if bumps
-                                else "SELECT pg_current_xact_id()::text"
-                            )
-                            row = await (await conn.execute(lock)).fetchone()
-                            assert row is not None
-                            xid = str(row[0])
                             result = await body()
+                            # Its id (taken with its locks), to settle a lost COMMIT answer.
+                            xid = tx.xid
                             committing = True
                     finally:
                         _TX.reset(token)
@@ -238,18 +248,37 @@ class PostgresCore(StoreCore):
             raise RuntimeError("a write statement outside _transact")
         return current
 
+    async def _locked(self) -> psycopg.AsyncConnection[Any]:
+        """The transaction's connection, once it holds the counter's lock (when it bumps).
+
+        Called before every statement of a body (by the helpers below, and by
+        :func:`locked_connection`), so the lock always comes before any other row's,
+        in one round trip that also learns the transaction's id.
+        """
+        tx = self._tx()
+        if tx.xid is None:
+            lock = (
+                "SELECT pg_current_xact_id()::text FROM meta WHERE key = 'rev' FOR UPDATE"
+                if tx.bumps
+                else "SELECT pg_current_xact_id()::text"
+            )
+            row = await (await tx.conn.execute(lock)).fetchone()
+            assert row is not None
+            tx.xid = str(row[0])
+        return tx.conn
+
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = await self._tx().conn.execute(pg_sql(sql), params)
+        cur = await (await self._locked()).execute(pg_sql(sql), params)
         return int(cur.rowcount)
 
     async def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = list(rows)
         if batch:
-            async with self._tx().conn.cursor() as cur:
+            async with (await self._locked()).cursor() as cur:
                 await cur.executemany(pg_sql(sql), batch)
 
     async def _serialise(self, name: str) -> None:
-        await self._tx().conn.execute(
+        await (await self._locked()).execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"swarmdeck:{name}",)
         )
 
@@ -263,14 +292,14 @@ class PostgresCore(StoreCore):
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         current = _TX.get()
         if current is not None and current.store is self:
-            cur = await current.conn.execute(pg_sql(sql), params)
+            cur = await (await self._locked()).execute(pg_sql(sql), params)
             return await cur.fetchall()
         return await self._read(pg_sql(sql), params, many=True)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         current = _TX.get()
         if current is not None and current.store is self:
-            cur = await current.conn.execute(pg_sql(sql), params)
+            cur = await (await self._locked()).execute(pg_sql(sql), params)
             return await cur.fetchone()
         rows = await self._read(pg_sql(sql), params, many=False)
         return rows[0] if rows else None
@@ -295,13 +324,12 @@ class PostgresCore(StoreCore):
     # ------------------------------------------------------------------ change signals
 
     async def _bump_rev(self) -> int:
-        """Advance the counter (locked at the start of this transaction) and notify
-        ``LISTEN``ers; PostgreSQL delivers the notification when, and only if, the
-        transaction commits."""
-        tx = self._tx()
-        if not tx.rev_locked:
+        """Advance the counter (locked before this transaction's first shared row) and
+        notify ``LISTEN``ers; PostgreSQL delivers the notification when, and only if,
+        the transaction commits."""
+        if not self._tx().bumps:
             raise RuntimeError("_bump_rev in a transaction opened with bumps=False")
-        cur = await tx.conn.execute(
+        cur = await (await self._locked()).execute(
             "WITH r AS (UPDATE meta SET value = value + 1 WHERE key = 'rev' RETURNING value) "
             "SELECT value, pg_notify(%s, value::text) FROM r",
             (CHANNEL,),

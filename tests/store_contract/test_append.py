@@ -207,3 +207,22 @@ def test_any_redelivery_pattern_stores_each_event_once(
         asyncio.run(scenario())
     finally:
         store_backend.dispose(location)
+
+
+async def test_an_escalation_remembers_the_seq_of_the_event_that_raised_it(
+    store_factory: StoreFactory,
+) -> None:
+    store = await store_factory()
+    await store.append([ev("log", data={"text": "before"})], origin="o")
+    batch = [
+        ev("log", data={"text": "first"}),
+        raise_escalation("E-late", offset=1),
+        ev("log", data={"text": "after"}, offset=2),
+    ]
+    await store.append(batch, origin="o")
+    # A replay with one new escalation among stored events is folded on its own.
+    await store.append([*batch, raise_escalation("E-new", offset=3)], origin="o")
+    seqs = {e.id: e.seq for e in await store.events_since(0, limit=100)}
+    assert (await store.escalation("E-late")).raised_seq == seqs[batch[1].id]
+    new_id = [i for i in seqs if i not in {b.id for b in batch}][-1]
+    assert (await store.escalation("E-new")).raised_seq == seqs[new_id]
