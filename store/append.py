@@ -44,7 +44,8 @@ ON CONFLICT(name) DO UPDATE SET
     state = COALESCE(?5, state), activity = COALESCE(?6, activity),
     task = COALESCE(?7, task), workflow = COALESCE(?8, workflow),
     first_seen = MIN(first_seen, ?9), last_seen = MAX(last_seen, ?10),
-    events = events + ?11, tokens_in = tokens_in + ?12, tokens_out = tokens_out + ?13,
+    events = events + ?11, tokens_in = MIN(tokens_in + ?12, 9223372036854775807),
+    tokens_out = MIN(tokens_out + ?13, 9223372036854775807),
     cost_usd = cost_usd + ?14, rev = ?16
 """
 
@@ -61,7 +62,8 @@ ON CONFLICT(id) DO UPDATE SET
     state = CASE WHEN ?7 IS NULL OR ?7 = 'pending' THEN state ELSE ?7 END,
     note = COALESCE(?8, note), pct = COALESCE(?9, pct), result = COALESCE(?10, result),
     error = COALESCE(?11, error), retryable = COALESCE(?12, retryable),
-    failures = failures + ?13, tokens_in = tokens_in + ?14, tokens_out = tokens_out + ?15,
+    failures = failures + ?13, tokens_in = MIN(tokens_in + ?14, 9223372036854775807),
+    tokens_out = MIN(tokens_out + ?15, 9223372036854775807),
     cost_usd = cost_usd + ?16, created_ts = MIN(created_ts, ?17),
     started_ts = COALESCE(?18, started_ts),
     ended_ts = CASE WHEN ?18 IS NOT NULL AND ?19 IS NULL THEN NULL

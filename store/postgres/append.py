@@ -74,8 +74,10 @@ UPDATE agents a SET
     activity = COALESCE(s.activity, a.activity), task = COALESCE(s.task, a.task),
     workflow = COALESCE(s.workflow, a.workflow), vendor = COALESCE(s.vendor, a.vendor),
     first_seen = LEAST(a.first_seen, s.first_seen), last_seen = GREATEST(a.last_seen, s.last_seen),
-    events = a.events + s.events, tokens_in = a.tokens_in + s.tokens_in,
-    tokens_out = a.tokens_out + s.tokens_out, cost_usd = a.cost_usd + s.cost_usd, rev = %(rev)s
+    events = a.events + s.events,
+    tokens_in = LEAST(a.tokens_in::numeric + s.tokens_in, 9223372036854775807)::bigint,
+    tokens_out = LEAST(a.tokens_out::numeric + s.tokens_out, 9223372036854775807)::bigint,
+    cost_usd = a.cost_usd + s.cost_usd, rev = %(rev)s
 FROM stage_agents s WHERE a.name = s.name
 """
 _INSERT_AGENTS = """
@@ -101,7 +103,8 @@ UPDATE tasks t SET
     note = COALESCE(s.note, t.note), pct = COALESCE(s.pct, t.pct),
     result = COALESCE(s.result, t.result), error = COALESCE(s.error, t.error),
     retryable = COALESCE(s.retryable, t.retryable), failures = t.failures + s.failures,
-    tokens_in = t.tokens_in + s.tokens_in, tokens_out = t.tokens_out + s.tokens_out,
+    tokens_in = LEAST(t.tokens_in::numeric + s.tokens_in, 9223372036854775807)::bigint,
+    tokens_out = LEAST(t.tokens_out::numeric + s.tokens_out, 9223372036854775807)::bigint,
     cost_usd = t.cost_usd + s.cost_usd, created_ts = LEAST(t.created_ts, s.ts),
     started_ts = COALESCE(s.started_ts, t.started_ts),
     ended_ts = CASE WHEN s.started_ts IS NOT NULL AND s.ended_ts IS NULL THEN NULL
