@@ -32,6 +32,7 @@ import psycopg
 from swarmdeck.store import events as ev
 from swarmdeck.store.append import AppendBase
 from swarmdeck.store.models import AppendResult
+from swarmdeck.store.ownership import refused_raise, refused_withdrawal
 from swarmdeck.store.postgres.connection import tx_connection
 from swarmdeck.store.projections import fold_events
 
@@ -135,14 +136,8 @@ INSERT INTO escalations (id, kind, title, body, severity, options, deadline, rer
 VALUES (%(id)s, %(kind)s, %(title)s, %(body)s, %(severity)s, %(options)s, %(deadline)s,
         %(targets)s, %(agent)s, %(task)s, %(workflow)s, %(source)s, %(origin)s, 'open',
         %(raised_ts)s, %(seq)s, %(rev)s)
-ON CONFLICT (id) DO UPDATE SET
-    kind = excluded.kind, title = excluded.title, body = excluded.body,
-    severity = excluded.severity, options = excluded.options, deadline = excluded.deadline,
-    reroute_targets = excluded.reroute_targets,
-    agent = COALESCE(excluded.agent, escalations.agent),
-    task = COALESCE(excluded.task, escalations.task),
-    workflow = COALESCE(excluded.workflow, escalations.workflow), rev = excluded.rev
-WHERE escalations.state = 'open' AND escalations.source = excluded.source
+-- An id in use is never rewritten (store.ownership says why, or that it is a repeat).
+ON CONFLICT (id) DO NOTHING
 """
 
 _REPLACEMENT = "\ufffd"
@@ -250,13 +245,7 @@ class PostgresAppendMixin(AppendBase):
                 if isinstance(event, ev.EscalationRaised):
                     await self._raise(cur, event, seq, origin, rev)
                 elif isinstance(event, ev.EscalationWithdrawn):
-                    await cur.execute(
-                        "UPDATE escalations SET state = 'withdrawn', reason = %s, "
-                        "decided_ts = %s, rev = %s WHERE id = %s AND state = 'open'",
-                        _nul_free(
-                            [(event.data.reason or None, event.ts.timestamp(), rev, event.data.id)]
-                        )[0],
-                    )
+                    await self._withdraw(cur, event, origin, rev)
 
     async def _raise(
         self,
@@ -288,10 +277,26 @@ class PostgresAppendMixin(AppendBase):
         [clean] = _nul_free([tuple(values.values())])
         await cur.execute(_RAISE_ESCALATION, dict(zip(values, clean, strict=True)))
         if cur.rowcount == 0:
-            # Kept, not applied: the raise clashes with an escalation that is decided or
-            # belongs to another source.
+            await self._refused(origin, event, await refused_raise(self, event))
+
+    async def _withdraw(
+        self, cur: psycopg.AsyncCursor[Any], event: ev.EscalationWithdrawn, origin: str, rev: int
+    ) -> None:
+        """Only the source that raised an escalation withdraws it (:mod:`store.ownership`)."""
+        [values] = _nul_free(
+            [(event.data.reason or None, event.ts.timestamp(), rev, event.data.id, event.source)]
+        )
+        await cur.execute(
+            "UPDATE escalations SET state = 'withdrawn', reason = %s, decided_ts = %s, "
+            "rev = %s WHERE id = %s AND state = 'open' AND source = %s",
+            values,
+        )
+        if cur.rowcount == 0:
+            await self._refused(origin, event, await refused_withdrawal(self, event))
+
+    async def _refused(self, origin: str, event: ev.Event, reason: str | None) -> None:
+        """Kept (the event log has it), not applied: the reason goes to the dead letters."""
+        if reason is not None:
             await self._dead_letters_in_tx(
-                [(origin, f"event {event.source}/{event.id}", event.model_dump_json(),
-                  f"escalation id {d.id!r} is already in use (decided, withdrawn, or "
-                  "raised by another source); escalation ids must be unique")]
-            )  # fmt: skip
+                [(origin, f"event {event.source}/{event.id}", event.model_dump_json(), reason)]
+            )
