@@ -44,7 +44,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from swarmdeck.store.base import Dialect, StoreCore
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import StoreError, StoreUnavailable
 from swarmdeck.store.opening import display_location
 from swarmdeck.store.postgres.listen import ChangeListener
 from swarmdeck.store.postgres.schema import migrate
@@ -76,6 +76,25 @@ def pg_sql(sql: str) -> str:
     if _NUMBERED.search(sql):
         raise ValueError("numbered ? placeholders are SQLite's: write PostgreSQL SQL for them")
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+#: SQLSTATE classes and codes that are the server's state, not the statement's: out of
+#: disk or memory, shutting down, a system error, a read-only server or role. A write
+#: refused for one of these would be refused whatever it held.
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+_UNAVAILABLE_CODES = ("25006", "42501")
+
+
+def _store_error(where: str, exc: psycopg.Error) -> StoreError:
+    """One line for a failure that will not pass on another connection; a
+    :class:`StoreUnavailable` when it is the server's state rather than the write's."""
+    state = exc.sqlstate or ""
+    cls = (
+        StoreUnavailable
+        if state[:2] in _UNAVAILABLE_CLASSES or state in (_UNAVAILABLE_CODES)
+        else StoreError
+    )
+    return cls(f"{where}: {_one_line(exc)}")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -210,7 +229,7 @@ class PostgresCore(StoreCore):
                 return result
             except psycopg.Error as exc:
                 if not _retryable(exc):
-                    raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+                    raise _store_error(self.location, exc) from exc
                 if committing and xid is not None and await self._committed(xid):
                     return result
                 await retry.wait(self.location, exc)
@@ -230,7 +249,9 @@ class PostgresCore(StoreCore):
                 return status == "committed"
             except psycopg.OperationalError:
                 await asyncio.sleep(0.2)
-        raise StoreError(f"{self.location}: lost the server while committing; outcome unknown")
+        raise StoreUnavailable(
+            f"{self.location}: lost the server while committing; outcome unknown"
+        )
 
     def _tx(self) -> _Tx:
         current = _TX.get()
@@ -289,7 +310,7 @@ class PostgresCore(StoreCore):
                     return [] if row is None else [row]
             except psycopg.Error as exc:
                 if not _retryable(exc):
-                    raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+                    raise _store_error(self.location, exc) from exc
                 await retry.wait(self.location, exc)
 
     # ------------------------------------------------------------------ change signals
@@ -344,7 +365,7 @@ class _Retry:
         """Wait before the next attempt, or raise :class:`StoreError` when out of time."""
         self.attempts += 1
         if time.monotonic() + self.delay > self.give_up_at:
-            raise StoreError(
+            raise StoreUnavailable(
                 f"{where}: gave up after {self.attempts} attempts: {_one_line(exc)}"
             ) from exc
         log.warning("store: %s; retrying (%d)", _one_line(exc), self.attempts)
