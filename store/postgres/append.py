@@ -23,7 +23,6 @@ U+FFFD (the replacement character) on the way in, here only.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,20 +158,16 @@ def _event_data(event: ev.Event) -> str | None:
     return None if data == "{}" else data
 
 
-#: Connections whose session already has the staging tables.
-_staged: weakref.WeakSet[psycopg.AsyncConnection[Any]] = weakref.WeakSet()
-
-
 class PostgresAppendMixin(AppendBase):
     """Append on PostgreSQL: staged ``COPY``, idempotent insert, set-based projections."""
+
+    #: Every pool connection gets the staging tables when it is made (see PostgresCore).
+    SESSION_SETUP = _STAGING
 
     async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
         if not events:
             return AppendResult(0, 0, None, None, await self.rev())
         conn = tx_connection(self)
-        if conn not in _staged:
-            await conn.execute(_STAGING)
-            _staged.add(conn)
         stamps = [e.ts.timestamp() for e in events]
         rows = _nul_free(
             [

@@ -129,6 +129,10 @@ class PostgresCore(StoreCore):
 
     dialect: ClassVar[Dialect] = "postgres"
     pushes_changes: ClassVar[bool] = True
+    #: Statements every pool connection runs once, outside any transaction, when it is
+    #: made (the append's session-scoped staging tables). Created inside a transaction
+    #: instead, they would vanish with the first one that rolls back.
+    SESSION_SETUP: ClassVar[str | None] = None
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], url: str, clock: Callable[[], float]
@@ -169,6 +173,7 @@ class PostgresCore(StoreCore):
             open=False,
             timeout=CONNECT_TIMEOUT,
             name="swarmdeck",
+            configure=cls._setup_session,
             # No check at checkout: the pool sleeps a second (then 2, 4, ...) after each
             # dead connection it finds, while a statement on a dead connection fails at
             # once and _transact/_read retry it on the next one within milliseconds.
@@ -191,6 +196,15 @@ class PostgresCore(StoreCore):
             await pool.close()
             raise
         return store
+
+    @classmethod
+    async def _setup_session(cls, conn: psycopg.AsyncConnection[Any]) -> None:
+        if cls.SESSION_SETUP is None:
+            return
+        # A read-only server or role: reading still works, and every write fails anyway,
+        # with that reason (check_writable says so at a collector's start).
+        with contextlib.suppress(pg_errors.ReadOnlySqlTransaction, pg_errors.InsufficientPrivilege):
+            await conn.execute(cls.SESSION_SETUP)  # autocommit: committed at once
 
     async def close(self) -> None:
         await self._listener.close()

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from swarmdeck.adapters.base import Adapter, AdapterOptions, Batch
 from swarmdeck.adapters.jsonl import JsonlAdapter
