@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
@@ -162,7 +162,7 @@ class PostgresAppendMixin(AppendBase):
     """Append on PostgreSQL: staged ``COPY``, idempotent insert, set-based projections."""
 
     #: Every pool connection gets the staging tables when it is made (see PostgresCore).
-    SESSION_SETUP = _STAGING
+    SESSION_SETUP: ClassVar[str | None] = _STAGING
 
     async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
         if not events:
