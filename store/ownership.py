@@ -26,8 +26,11 @@ from typing import Any
 from swarmdeck.store import events as ev
 from swarmdeck.store.base import StoreCore
 
-#: Escalation fields compared between a re-raise and the raise the manager saw.
+#: Escalation fields compared between a re-raise and the raise the manager saw (the
+#: row's columns, for a raise that retention pruned).
 _SHOWN = ("kind", "title", "body", "severity", "options", "deadline", "reroute_targets")
+#: And the tool asked for, which rules match on (it has no column of its own).
+_SHOWN_DATA = (*_SHOWN, "tool")
 
 
 def _data_of(event: ev.EscalationRaised) -> dict[str, Any]:
@@ -72,7 +75,7 @@ async def refused_raise(store: StoreCore, event: ev.EscalationRaised) -> str | N
     new_data = _data_of(event)
     if original is not None and original[0]:
         old_data: dict[str, Any] = json.loads(original[0])
-        changed += [k for k in _SHOWN if not _same(new_data.get(k), old_data.get(k))]
+        changed += [k for k in _SHOWN_DATA if not _same(new_data.get(k), old_data.get(k))]
     else:  # the raise itself was pruned by retention: compare with what the row holds
         columns = dict(zip(_SHOWN, row[6:], strict=True))
         for key in ("options", "reroute_targets"):

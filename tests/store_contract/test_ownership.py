@@ -45,6 +45,11 @@ async def test_an_identical_repeat_is_idempotent_and_a_changed_one_is_refused(
     assert "different content" in letter.error
     assert "title" in letter.error and "severity" in letter.error
     assert "rm -rf /srv/prod" in letter.raw
+    # The tool rules match on is part of the request too.
+    await store.append(
+        [raise_escalation("E-1", title="Read: README.md", tool="Bash")], origin="agent"
+    )
+    assert "tool changed" in (await store.dead_letters())[0].error
 
 
 async def test_a_repeat_after_retention_is_compared_with_what_the_row_holds(
