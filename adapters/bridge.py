@@ -40,7 +40,7 @@ from swarmdeck.store.errors import NotFound, StoreError
 from swarmdeck.store.events import EscalationRaised, Event, make_event
 from swarmdeck.store.models import Decision, Delivery
 from swarmdeck.store.opening import open_store
-from swarmdeck.store.queries.by_origin import open_escalation_ids
+from swarmdeck.store.queries.by_origin import open_escalation_sources
 from swarmdeck.store.queries.waiters import append_awaited
 
 #: What a wait can end with, beyond the decision actions themselves.
@@ -448,18 +448,20 @@ async def withdraw_stale(store: Store, origin: str, source: str, reason: str) ->
     """Withdrawal events for escalations of ``origin`` still open from a previous run.
 
     An in-collector adapter calls this at start: whoever waited on them is gone
-    (its HTTP request or MCP call ended with the old process).
+    (its HTTP request or MCP call ended with the old process). Each withdrawal comes
+    from the source that raised its escalation (only that one may withdraw it);
+    ``source`` names the withdrawals of those whose source is unknown.
     """
     now = datetime.now(UTC)
     return [
         make_event(
             "escalation.withdrawn",
             id=f"{escalation_id}.withdrawn",
-            source=source,
+            source=raised_by or source,
             ts=now,
             data={"id": escalation_id, "reason": reason},
         )
-        for escalation_id in await open_escalation_ids(store, origin)
+        for escalation_id, raised_by in await open_escalation_sources(store, origin)
     ]
 
 

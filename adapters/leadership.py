@@ -44,7 +44,8 @@ log = logging.getLogger("swarmdeck.leadership")
 TTL = 6.0
 #: Seconds between two renewal rounds (a follower's takeover attempts too).
 RENEW = 2.0
-#: Seconds a release at shutdown may take before the lease is left to expire.
+#: Seconds the releases at shutdown may take, together, before the leases are left to
+#: expire (a store locked by another process must not keep a collector from stopping).
 RELEASE_TIMEOUT = 2.0
 
 
@@ -216,7 +217,8 @@ class Leadership:
             raise
         except Exception as exc:
             # Unknown whether the renewal landed: the term runs on until its local expiry.
-            log.warning("lease on %s: %s", name, clean_text(str(exc), single_line=True))
+            text = clean_text(str(exc) or type(exc).__name__, single_line=True)
+            log.warning("lease on %s: %s", name, text)
             return
         term = self.terms.get(name)
         if epoch is None:
@@ -266,10 +268,12 @@ class Leadership:
         for term in held:
             term.ended.set()
             self._gained[term.name].clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RELEASE_TIMEOUT
         for term in held:
             try:
-                await asyncio.wait_for(
-                    self.store.release_lead(term.name, self.holder), RELEASE_TIMEOUT
-                )
+                left = max(deadline - loop.time(), 0.05)
+                await asyncio.wait_for(self.store.release_lead(term.name, self.holder), left)
             except Exception as exc:  # it expires on its own within ttl
-                log.warning("could not release the lease on %s: %s", term.name, exc)
+                text = clean_text(str(exc) or type(exc).__name__, single_line=True)
+                log.warning("could not release the lease on %s: %s", term.name, text)

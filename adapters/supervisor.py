@@ -13,7 +13,10 @@ Three kinds of task, all inside one :meth:`Supervisor.run`:
   filters (guardrails) and saving each adapter's position in the same transaction,
   fenced by the lease epoch the events were read under. If the store refuses a
   write (locked, disk full), the batch is kept and retried: the bounded queue then
-  pushes back on the adapters instead of losing events. If it refuses because the
+  pushes back on the adapters instead of losing events. One event the store cannot
+  take is split out of its batch into the dead letters (:mod:`store.isolate`); a
+  batch that fails for no reason of the store's is given up after
+  :data:`POISON_ATTEMPTS`. If it refuses because the
   lease is gone (:class:`LeaseLost`), the batch is dropped and the adapter stopped:
   its position did not move, so the new leader reads those events again.
 - one *delivery loop*: claims the outbox rows due to the two-way adapters running
@@ -45,10 +48,15 @@ from swarmdeck.adapters.leadership import Leadership, Term, TermEnded, collector
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event
+from swarmdeck.store.isolate import append_isolating, is_transient
 from swarmdeck.store.models import AppendResult, Delivery
 from swarmdeck.store.text import clean_text
 
 log = logging.getLogger("swarmdeck.supervisor")
+
+#: Attempts at a batch that fails for a reason that is not the store's (and could not be
+#: split out) before it is given up: a bug must never stop ingest for good.
+POISON_ATTEMPTS = 3
 
 
 class IngestFilter(Protocol):
@@ -123,10 +131,14 @@ class Supervisor:
         listener_token: Callable[[], str] | None = None,
         rng: random.Random | None = None,
         leadership: Leadership | None = None,
+        flush_timeout: float = 2.5,
     ) -> None:
         """Args:
         leadership: the collector's leases; by default the supervisor holds its own
             (under a fresh collector id) for its instances, and releases them when it stops.
+        flush_timeout: seconds the shutdown writes (the last batch, the health) may take
+            together before they are given up, so a locked store never keeps a collector
+            running.
         """
         names = [i.name for i in instances]
         if len(set(names)) != len(names):
@@ -151,6 +163,7 @@ class Supervisor:
         self.delivery_max_attempts = delivery_max_attempts
         #: The bearer token HTTP listeners require (given to every adapter's context).
         self.listener_token = listener_token
+        self.flush_timeout = flush_timeout
         self.rng = rng or random.Random()
         #: Live adapter objects by instance name (replaced on restart).
         self.adapters: dict[str, Adapter] = {}
@@ -195,15 +208,22 @@ class Supervisor:
             await asyncio.gather(*tasks, delivery, return_exceptions=True)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+            # One budget for every shutdown write: a locked store must not keep the
+            # collector running (the leases' release has a budget of its own).
+            deadline = asyncio.get_running_loop().time() + self.flush_timeout
             with contextlib.suppress(Exception):
-                await self._flush_remaining()
-            for inst in self.instances:
-                if inst.name in self._led and self.leadership.leads(inst.name):
-                    with contextlib.suppress(Exception):
-                        await self._set_health(inst, "stopped", "collector stopped")
+                await self._flush_remaining(deadline)
+            with contextlib.suppress(Exception):
+                left = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(self._all_stopped(), max(left, 0.1))
             if leases is not None:
                 leases.cancel()
                 await asyncio.gather(leases, return_exceptions=True)
+
+    async def _all_stopped(self) -> None:
+        for inst in self.instances:
+            if inst.name in self._led and self.leadership.leads(inst.name):
+                await self._set_health(inst, "stopped", "collector stopped")
 
     async def wait_committed(self) -> None:
         """Wait until the writer commits its next batch (tests use it instead of sleeping)."""
@@ -384,7 +404,14 @@ class Supervisor:
 
     async def _commit(self, pending: dict[tuple[str, int], _Pending]) -> None:
         """Store every origin's events; retry (never drop) while the store refuses, unless
-        the term they were read in is over (then whoever leads next reads them again)."""
+        the term they were read in is over (then whoever leads next reads them again).
+
+        A batch the store refuses for a reason of its own (an event it cannot take) is
+        split so that one event goes to the dead letters and the rest lands
+        (:mod:`store.isolate`); only the store's own trouble (locked, disk full) is
+        retried for as long as it lasts. Anything else is a bug, and the batch is given
+        up after :data:`POISON_ATTEMPTS`, so it can never stop ingest for good.
+        """
         for (origin, _), slot in pending.items():
             attempt = 0
             epoch = slot.term.epoch
@@ -399,24 +426,7 @@ class Supervisor:
                     )
                     break
                 try:
-                    # Fail closed: a filter that fails (say, its vault write met a locked
-                    # database) is retried with the batch; storing the batch unmasked would
-                    # leak exactly what the guardrails exist to stop.
-                    events = slot.events
-                    for flt in self.filters:
-                        events = await flt(events, origin)
-                    if events or slot.position or slot.rejected:
-                        result = await self.store.append_with_state(
-                            events,
-                            origin=origin,
-                            state=slot.position,
-                            rejected=[
-                                (r.location, mask_rejected(self.filters, r.raw), r.error)
-                                for r in slot.rejected
-                            ],
-                            lease=(origin, epoch),
-                        )
-                        self.stored += result.accepted
+                    await self._store_slot(origin, slot)
                     break
                 except asyncio.CancelledError:
                     raise
@@ -426,23 +436,76 @@ class Supervisor:
                     continue  # the term is over now: dropped above
                 except Exception as exc:
                     attempt += 1
+                    text = clean_text(str(exc) or type(exc).__name__, single_line=True)
+                    text = text[:300]
+                    if not is_transient(exc) and attempt >= POISON_ATTEMPTS:
+                        log.error("dropped %d event(s) from %s: %s", len(slot.events), origin, text)
+                        break
                     delay = backoff_delay(attempt, 0.1, 5.0, self.rng)
-                    log.error("store write failed (%s); retrying in %.2fs", exc, delay)
+                    log.error("store write failed (%s); retrying in %.2fs", text, delay)
                     await asyncio.sleep(delay)
         self._committed.set()
 
-    async def _flush_remaining(self) -> None:
+    async def _store_slot(self, origin: str, slot: _Pending) -> None:
+        """One origin's batch through :func:`append_isolating`, fenced by its term."""
+
+        async def prepare(events: list[Event]) -> list[Event]:
+            # Fail closed: a filter that fails (say, its vault write met a locked
+            # database) fails the part; storing it unmasked would leak exactly what the
+            # guardrails exist to stop.
+            for flt in self.filters:
+                events = await flt(events, origin)
+            return events
+
+        outcome = await append_isolating(
+            self.store,
+            slot.events,
+            origin=origin,
+            state=slot.position,
+            rejected=[
+                (r.location, mask_rejected(self.filters, r.raw), r.error) for r in slot.rejected
+            ],
+            lease=(origin, slot.term.epoch),
+            prepare=prepare,
+            mask=lambda raw: mask_rejected(self.filters, raw),
+        )
+        self.stored += outcome.accepted
+        for index, reason in outcome.poisoned:
+            event = slot.events[index]
+            log.warning(
+                "event %s from %s went to the dead letters: %s",
+                clean_text(f"{event.source}/{event.id}", single_line=True, max_length=200),
+                origin,
+                reason,
+            )
+
+    async def _flush_remaining(self, deadline: float) -> None:
         """On shutdown: commit the batch the writer was working on, then the queue.
 
         Events from serving adapters were already acknowledged to their HTTP clients;
-        dropping the writer's batch would lose them (re-committing is idempotent)."""
+        dropping the writer's batch would lose them (re-committing is idempotent). The
+        flush is bounded: a store that cannot take it now (locked by another process,
+        disk full) must not keep the collector from stopping; sources with a saved
+        position (files, cursors) are read again from it on the next start.
+        """
         pending: dict[tuple[str, int], _Pending] = self._in_flight or {}
         self._in_flight = None
         while not self._queue.empty():
             origin, term, item = self._queue.get_nowait()
             self._add(pending, origin, term, item)
-        if pending:
-            await self._commit(pending)
+        for (origin, _), slot in pending.items():
+            if not slot.term.active:
+                continue  # read in an ended term: its next leader reads it again
+            try:
+                left = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(self._store_slot(origin, slot), max(left, 0.1))
+            except Exception as exc:
+                log.error(
+                    "on shutdown, %d event(s) from %s were not stored: %s",
+                    len(slot.events),
+                    origin,
+                    clean_text(str(exc) or type(exc).__name__, single_line=True, max_length=300),
+                )
 
     # ------------------------------------------------------------------ delivery
 

@@ -24,7 +24,8 @@ from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event, make_event
 from swarmdeck.store.queries.waiters import waiting, withdraw_and_forget
 
-#: Source and origin of the withdrawals a sweep writes.
+#: Origin of the withdrawals a sweep writes (each is written under the source that raised
+#: its escalation: only that source may withdraw it, see ``swarmdeck.store.ownership``).
 SOURCE = "swarmdeck-sweep"
 #: Seconds between two sweeps of the collector.
 SWEEP_EVERY = 5.0
@@ -120,11 +121,11 @@ def gone_reason(waiter: Waiter) -> str:
     )
 
 
-def _withdrawal(escalation_id: str, reason: str, now: datetime) -> Event:
+def _withdrawal(escalation_id: str, source: str, reason: str, now: datetime) -> Event:
     return make_event(
         "escalation.withdrawn",
         id=f"{escalation_id}.withdrawn",
-        source=SOURCE,
+        source=source,
         ts=now,
         data={"id": escalation_id, "reason": reason},
     )
@@ -149,7 +150,8 @@ async def sweep(store: Store) -> list[str]:
         if waiter is None:
             forget.append(row.escalation)  # unreadable: a human still sees it open
         elif gone(waiter, host, space):
-            withdrawals.append(_withdrawal(row.escalation, gone_reason(waiter), now))
+            source = row.source or SOURCE
+            withdrawals.append(_withdrawal(row.escalation, source, gone_reason(waiter), now))
             withdrawn.append(row.escalation)
             forget.append(row.escalation)
     if forget:

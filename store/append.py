@@ -26,6 +26,7 @@ from swarmdeck.store.adapter_state import AdapterStateMixin
 from swarmdeck.store.dead_letters import DeadLettersMixin
 from swarmdeck.store.leases import LeasesMixin
 from swarmdeck.store.models import AppendResult
+from swarmdeck.store.ownership import refused_raise, refused_withdrawal
 from swarmdeck.store.projections import fold_events
 
 _INSERT_EVENT = (
@@ -44,7 +45,8 @@ ON CONFLICT(name) DO UPDATE SET
     state = COALESCE(?5, state), activity = COALESCE(?6, activity),
     task = COALESCE(?7, task), workflow = COALESCE(?8, workflow),
     first_seen = MIN(first_seen, ?9), last_seen = MAX(last_seen, ?10),
-    events = events + ?11, tokens_in = tokens_in + ?12, tokens_out = tokens_out + ?13,
+    events = events + ?11, tokens_in = MIN(tokens_in + ?12, 9223372036854775807),
+    tokens_out = MIN(tokens_out + ?13, 9223372036854775807),
     cost_usd = cost_usd + ?14, rev = ?16
 """
 
@@ -61,7 +63,8 @@ ON CONFLICT(id) DO UPDATE SET
     state = CASE WHEN ?7 IS NULL OR ?7 = 'pending' THEN state ELSE ?7 END,
     note = COALESCE(?8, note), pct = COALESCE(?9, pct), result = COALESCE(?10, result),
     error = COALESCE(?11, error), retryable = COALESCE(?12, retryable),
-    failures = failures + ?13, tokens_in = tokens_in + ?14, tokens_out = tokens_out + ?15,
+    failures = failures + ?13, tokens_in = MIN(tokens_in + ?14, 9223372036854775807),
+    tokens_out = MIN(tokens_out + ?15, 9223372036854775807),
     cost_usd = cost_usd + ?16, created_ts = MIN(created_ts, ?17),
     started_ts = COALESCE(?18, started_ts),
     ended_ts = CASE WHEN ?18 IS NOT NULL AND ?19 IS NULL THEN NULL
@@ -78,13 +81,9 @@ _RAISE_ESCALATION = """
 INSERT INTO escalations(id, kind, title, body, severity, options, deadline, reroute_targets,
                         agent, task, workflow, source, origin, state, raised_ts, raised_seq, rev)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'open', ?14, ?15, ?16)
-ON CONFLICT(id) DO UPDATE SET
-    kind = ?2, title = ?3, body = ?4, severity = ?5, options = ?6, deadline = ?7,
-    reroute_targets = ?8, agent = COALESCE(?9, agent), task = COALESCE(?10, task),
-    workflow = COALESCE(?11, workflow), rev = ?16
--- Only the source that raised it may update it, and only while it is open: a decided
--- escalation must keep what was decided, and another team's id clash must not hijack it.
-WHERE escalations.state = 'open' AND escalations.source = ?12
+-- An id in use is never rewritten (store.ownership says why, or that it is a repeat): not
+-- by another source, not once decided, and not with new content while the manager reads it.
+ON CONFLICT(id) DO NOTHING
 """
 
 
@@ -226,17 +225,19 @@ class AppendMixin(AppendBase):
                         rev,
                     ),
                 )
-                if cur.rowcount == 0:
-                    # Kept, not applied: the raise clashes with an escalation that is
-                    # decided or belongs to another source.
-                    await self._dead_letters_in_tx(
-                        [(origin, f"event {event.source}/{event.id}", event.model_dump_json(),
-                          f"escalation id {d.id!r} is already in use (decided, withdrawn, or "
-                          "raised by another source); escalation ids must be unique")]
-                    )  # fmt: skip
+                refused = await refused_raise(self, event) if cur.rowcount == 0 else None
             elif isinstance(event, ev.EscalationWithdrawn):
-                await db.execute(
+                cur = await db.execute(
                     "UPDATE escalations SET state = 'withdrawn', reason = ?, decided_ts = ?, "
-                    "rev = ? WHERE id = ? AND state = 'open'",
-                    (event.data.reason or None, event.ts.timestamp(), rev, event.data.id),
+                    "rev = ? WHERE id = ? AND state = 'open' AND source = ?",
+                    (event.data.reason or None, event.ts.timestamp(), rev, event.data.id,
+                     event.source),
+                )  # fmt: skip
+                refused = await refused_withdrawal(self, event) if cur.rowcount == 0 else None
+            else:  # pragma: no cover - fold_events only lists these two kinds
+                continue
+            if refused is not None:
+                # Kept (the event log has it), not applied: the reason is in the dead letters.
+                await self._dead_letters_in_tx(
+                    [(origin, f"event {event.source}/{event.id}", event.model_dump_json(), refused)]
                 )

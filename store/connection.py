@@ -29,11 +29,12 @@ from typing import Any, ClassVar, Self, TypeVar
 import aiosqlite
 
 from swarmdeck.store.base import Dialect, StoreCore
+from swarmdeck.store.busy import BUSY_TIMEOUT, SQLITE_BUSY_MS, retry_busy
 from swarmdeck.store.errors import SchemaTooNew, StoreError
+from swarmdeck.store.identity import check_identity, mark_ours, unwritable
 from swarmdeck.store.schema import SCHEMA_VERSION, pending_statements
 
 _PRAGMAS = (
-    "PRAGMA busy_timeout = 10000",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
@@ -76,6 +77,8 @@ class SqliteCore(StoreCore):
         self.clock = clock
         self._write_lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
+        #: Seconds a statement waits for another process's lock (see :mod:`store.busy`).
+        self.busy_timeout = BUSY_TIMEOUT
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,19 +115,27 @@ class SqliteCore(StoreCore):
             os.umask(old_umask)
         store = cls(conn, db_path, clock)
         try:
-            for attempt in range(5):
-                try:
-                    for pragma in _PRAGMAS:
-                        await conn.execute(pragma)
-                    await store._migrate()
-                    break
-                except sqlite3.OperationalError as exc:
-                    # Several processes opening a brand-new file at once (a TUI, its
-                    # collector, a hook) race to switch it to WAL, which needs the file
-                    # to themselves: that one may say "locked" without waiting. Retry.
-                    if "locked" not in str(exc) or attempt == 4:
-                        raise
-                    await asyncio.sleep(0.05 * 2**attempt)
+            await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+            # Before anything writes (switching to WAL rewrites the header): a file that is
+            # some other program's database is refused untouched.
+            await retry_busy(
+                lambda: check_identity(conn, db_path), within=BUSY_TIMEOUT, what=str(db_path)
+            )
+
+            async def configure() -> None:
+                # Several processes opening a brand-new file at once (a TUI, its collector,
+                # a hook) race to switch it to WAL, which needs the file to themselves.
+                for pragma in _PRAGMAS:
+                    await conn.execute(pragma)
+                await store._migrate()
+                await mark_ours(conn)
+
+            await retry_busy(configure, within=BUSY_TIMEOUT, what=str(db_path))
+        except sqlite3.OperationalError as exc:
+            await conn.close()
+            raise unwritable(db_path, exc) or StoreError(
+                f"{db_path} is not a usable swarmdeck database: {exc}"
+            ) from None
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"{db_path} is not a usable swarmdeck database: {exc}") from None
@@ -167,29 +178,47 @@ class SqliteCore(StoreCore):
         """
         async with self._write_lock:
             try:
-                await self._settle("BEGIN IMMEDIATE")
-            except BaseException:
-                # Cancelled (or failed) while waiting for the lock: BEGIN may still have
-                # succeeded in aiosqlite's thread, holding the database's write lock.
-                if self._conn.in_transaction:
-                    await self._settle("ROLLBACK")
-                raise
+                await retry_busy(self._begin, within=self.busy_timeout, what=str(self.path))
+            except sqlite3.OperationalError as exc:
+                raise unwritable(self.path, exc) or exc from None
             self._tx_owner = asyncio.current_task()
             try:
                 try:
                     yield self._conn
+                except sqlite3.OperationalError as exc:
+                    await self._settle("ROLLBACK")
+                    raise unwritable(self.path, exc) or exc from None
                 except BaseException:
                     await self._settle("ROLLBACK")
                     raise
                 try:
                     await self._settle("COMMIT")
-                except BaseException:
+                except BaseException as exc:
                     # Never leave a transaction open on the shared connection.
                     if self._conn.in_transaction:
                         await self._settle("ROLLBACK")
+                    if isinstance(exc, sqlite3.OperationalError):
+                        raise unwritable(self.path, exc) or exc from None
                     raise
             finally:
                 self._tx_owner = None
+
+    async def _begin(self) -> None:
+        try:
+            await self._settle("BEGIN IMMEDIATE")
+        except BaseException:
+            # Cancelled (or failed) while waiting for the lock: BEGIN may still have
+            # succeeded in aiosqlite's thread, holding the database's write lock. (A
+            # connection closed meanwhile, by a shutdown, holds nothing any more.)
+            if self._open_transaction():
+                await self._settle("ROLLBACK")
+            raise
+
+    def _open_transaction(self) -> bool:
+        try:
+            return self._conn.in_transaction
+        except ValueError:  # aiosqlite: "no active connection" (closed)
+            return False
 
     async def _transact(self, body: Callable[[], Awaitable[T]], *, bumps: bool = True) -> T:
         """One write transaction around ``body`` (SQLite never needs to run it twice)."""
@@ -239,14 +268,29 @@ class SqliteCore(StoreCore):
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query. Private to ``swarmdeck.store``: callers above it use the
         named methods and ``swarmdeck.store.queries``."""
-        async with self._reading(), self._conn.execute(sql, params) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
+
+        async def once() -> list[tuple[Any, ...]]:
+            async with self._reading(), self._conn.execute(sql, params) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+
+        return await self._unless_busy(once)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of one query, or None. Private to ``swarmdeck.store``."""
-        async with self._reading(), self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else tuple(row)
+
+        async def once() -> tuple[Any, ...] | None:
+            async with self._reading(), self._conn.execute(sql, params) as cur:
+                row = await cur.fetchone()
+            return None if row is None else tuple(row)
+
+        return await self._unless_busy(once)
+
+    async def _unless_busy(self, read: Callable[[], Awaitable[T]]) -> T:
+        """A read waits for another process's lock (a checkpoint, a migration) in asyncio,
+        bounded; inside this task's own transaction it cannot meet one, so it runs once."""
+        if self._tx_owner is not None and self._tx_owner is asyncio.current_task():
+            return await read()
+        return await retry_busy(read, within=self.busy_timeout, what=str(self.path))
 
     # ------------------------------------------------------------------ change signals
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from swarmdeck.store.db import DEAD_LETTER_RAW_LIMIT, Store
+from swarmdeck.store.dead_letters import bindable_text
 
 #: Locations looked up per query (SQLite's default limit on parameters is far above).
 _CHUNK = 500
@@ -29,7 +30,7 @@ async def already_kept(
     """The ``(origin, location, raw bytes)`` of ``items`` already among the dead letters."""
     wanted: dict[str, set[str]] = {}
     for origin, location, _raw, _error in items:
-        wanted.setdefault(origin, set()).add(location)
+        wanted.setdefault(bindable_text(origin), set()).add(bindable_text(location))
     found: set[tuple[str, str, bytes]] = set()
     for origin, locations in wanted.items():
         ordered = sorted(locations)
@@ -45,10 +46,21 @@ async def already_kept(
     return found
 
 
+async def not_kept(
+    store: Store, items: list[tuple[str, str, bytes | str, str]]
+) -> list[tuple[str, str, bytes | str, str]]:
+    """Those of ``items`` that are not dead letters yet (to keep in a transaction of one's own)."""
+    known = await already_kept(store, items)
+    return [
+        i
+        for i in items
+        if (bindable_text(i[0]), bindable_text(i[1]), _stored_bytes(i[2])) not in known
+    ]
+
+
 async def keep_new(store: Store, items: list[tuple[str, str, bytes | str, str]]) -> int:
     """Keep those of ``items`` that are not dead letters yet; returns how many were new."""
-    known = await already_kept(store, items)
-    fresh = [i for i in items if (i[0], i[1], _stored_bytes(i[2])) not in known]
+    fresh = await not_kept(store, items)
     if fresh:
         await store.dead_letters_add(fresh)
     return len(fresh)

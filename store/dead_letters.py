@@ -15,6 +15,14 @@ from swarmdeck.store.models import DeadLetter
 
 #: Dead letters keep at most this much of the offending input.
 DEAD_LETTER_RAW_LIMIT = 16_384
+#: Characters of the reason kept (it may quote the input).
+DEAD_LETTER_ERROR_LIMIT = 2_000
+
+
+def bindable_text(text: object) -> str:
+    """Text every backend can store: a reason or location quoting bad input may hold
+    lone surrogates (SQLite cannot bind them) or NUL (PostgreSQL refuses it in text)."""
+    return str(text).encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 class DeadLettersMixin(StoreCore):
@@ -36,7 +44,8 @@ class DeadLettersMixin(StoreCore):
         rows = []
         for origin, location, raw, error in items:
             data = raw.encode("utf-8", "replace") if isinstance(raw, str) else bytes(raw)
-            rows.append((now, origin, location, data[:DEAD_LETTER_RAW_LIMIT], error))
+            where, why = bindable_text(location), bindable_text(error)[:DEAD_LETTER_ERROR_LIMIT]
+            rows.append((now, bindable_text(origin), where, data[:DEAD_LETTER_RAW_LIMIT], why))
         if rows:
             await self._exec_many(
                 "INSERT INTO dead_letters(ts, origin, location, raw, error) VALUES (?, ?, ?, ?, ?)",

@@ -53,3 +53,21 @@ class LeaseLost(StoreError):
                 f"not epoch {epoch}: this writer lost it"
             )
         super().__init__(message)
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot take a write now, whatever the write holds (locked, read-only,
+    disk full, a server gone for longer than the retries): retrying the same write later
+    may pass, and splitting it cannot help (see :mod:`swarmdeck.store.isolate`)."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process held the database's write lock for longer than the store waits."""
+
+
+class StoreUnwritable(StoreUnavailable):
+    """The database cannot be written: a read-only file or directory, a full disk."""
+
+
+class ForeignDatabase(StoreError):
+    """The database belongs to another program: swarmdeck never writes into it."""

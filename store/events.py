@@ -70,8 +70,20 @@ def as_action(text: str) -> Action:
     )
 
 
+#: Every integer is stored as SQLite's signed 64-bit INTEGER: a larger one cannot be bound,
+#: and a batch holding it would fail in the store instead of at the door.
+INT64_MAX = 2**63 - 1
+#: No single call costs a trillion dollars; the cap keeps sums far from overflowing to inf.
+MAX_COST_USD = 1e12
+#: Deadlines are for humans: one further than this from the event's ``ts`` is a mistake (and
+#: "99999999999999d" would overflow the date arithmetic).
+MAX_DEADLINE = timedelta(days=366)
+#: Choices offered to a manager, and reroute targets: a screenful, not an unbounded list.
+MAX_CHOICES = 100
+
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 _Text = Annotated[str, Field(max_length=65_536)]
+_Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -86,13 +98,19 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration (expected e.g. 30s, 15m, 2h, 7d)")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text[:40]!r} is longer than any date swarmdeck can count") from None
 
 
 class _Strict(BaseModel):
-    """Base for every wire model: unknown fields are errors, strings are stripped of nothing."""
+    """Base for every wire model: unknown fields are errors, strings are stripped of nothing,
+    floats are finite (``NaN``, ``Infinity`` and ``1e999`` are refused: they are not JSON
+    and would come back out of ``--json`` outputs as invalid JSON)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------- data payloads
@@ -173,10 +191,11 @@ class EscalationRaisedData(_Strict):
     title: _Text
     body: _Text = ""
     severity: Severity = "normal"
-    options: list[_Name] | None = None
+    options: list[_Name] | None = Field(default=None, max_length=MAX_CHOICES)
     deadline: datetime | None = None
-    """Absolute time, or a duration such as ``"15m"`` counted from the event's ``ts``."""
-    reroute_targets: list[_Name] | None = None
+    """Absolute time, or a duration such as ``"15m"`` counted from the event's ``ts``; at
+    most :data:`MAX_DEADLINE` away from ``ts``."""
+    reroute_targets: list[_Name] | None = Field(default=None, max_length=MAX_CHOICES)
     tool: _Name | None = None
     """The tool the agent asks to run (a hook's ``tool_name``: ``Bash``, ``Read``,
     ``mcp__github__create_issue``), so rules match a structured name, not the free-text
@@ -194,9 +213,9 @@ class EscalationWithdrawnData(_Strict):
 
 
 class UsageData(_Strict):
-    tokens_in: int = Field(default=0, ge=0)
-    tokens_out: int = Field(default=0, ge=0)
-    cost_usd: float = Field(default=0.0, ge=0)
+    tokens_in: _Count = 0
+    tokens_out: _Count = 0
+    cost_usd: float = Field(default=0.0, ge=0, le=MAX_COST_USD)
 
 
 class LogData(_Strict):
@@ -297,9 +316,31 @@ class EscalationRaised(_Envelope):
                     return raw  # the ts field reports its own error
                 if base.tzinfo is None:
                     base = base.replace(tzinfo=UTC)
-                delta = timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-                raw = {**raw, "data": {**data, "deadline": base + delta}}
+                seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+                if not seconds <= MAX_DEADLINE.total_seconds():
+                    raise ValueError(_deadline_too_far(data["deadline"]))
+                try:
+                    raw = {**raw, "data": {**data, "deadline": base + timedelta(seconds=seconds)}}
+                except OverflowError:  # ts near the end of the calendar
+                    raise ValueError(_deadline_too_far(data["deadline"])) from None
         return raw
+
+    @model_validator(mode="after")
+    def _deadline_in_range(self) -> EscalationRaised:
+        deadline = self.data.deadline
+        if deadline is not None:
+            try:
+                far = abs(deadline - self.ts) > MAX_DEADLINE
+            except OverflowError:
+                far = True
+            if far:
+                raise ValueError(_deadline_too_far(deadline.isoformat()))
+        return self
+
+
+def _deadline_too_far(given: str) -> str:
+    days = MAX_DEADLINE.days
+    return f"data.deadline {given[:40]!r} is more than {days} days away from ts"
 
 
 class EscalationWithdrawn(_Envelope):
@@ -376,6 +417,8 @@ def _describe(exc: ValidationError) -> str:
             parts.append(f"not valid JSON ({err['msg'].removeprefix('Invalid JSON: ')})")
         elif err["type"] == "model_type" or err["type"] == "model_attributes_type":
             parts.append(f"{where}: expected a JSON object")
+        elif err["type"] == "value_error" and not loc:
+            parts.append(err["msg"].removeprefix("Value error, "))
         else:
             parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
@@ -392,14 +435,28 @@ def parse_event_json(raw: str | bytes) -> Event:
         return EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
         raise EventError(_describe(exc)) from None
+    except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
+        raise EventError(_unreadable(exc)) from None
 
 
 def parse_event(obj: Any) -> Event:
-    """Validate one event given as Python data (a dict decoded from JSON)."""
+    """Validate one event given as Python data (a dict decoded from JSON).
+
+    Raises:
+        EventError: as :func:`parse_event_json`; never anything else, whatever ``obj`` is.
+    """
     try:
         return EVENT_ADAPTER.validate_python(obj)
     except ValidationError as exc:
         raise EventError(_describe(exc)) from None
+    except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
+        raise EventError(_unreadable(exc)) from None
+
+
+def _unreadable(exc: BaseException) -> str:
+    """An error pydantic did not wrap (an overflow in date arithmetic, say): still one line,
+    because an adapter that let it escape would crash on the same line forever."""
+    return f"event cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 def make_event(kind: str, **fields: Any) -> Event:

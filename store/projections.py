@@ -237,16 +237,21 @@ def _task_event(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch |
             agent.workflow = event.workflow
 
 
+def _saturating(total: int, more: int) -> int:
+    """Counters stop at int64's end (SQLite cannot bind more) instead of failing a batch."""
+    return min(ev.INT64_MAX, total + more)
+
+
 def _usage(fold: Fold, seq: int, event: Any, ts: float, agent: AgentPatch | None) -> None:
     usage: ev.UsageData = event.data
     if agent is not None:
-        agent.tokens_in += usage.tokens_in
-        agent.tokens_out += usage.tokens_out
+        agent.tokens_in = _saturating(agent.tokens_in, usage.tokens_in)
+        agent.tokens_out = _saturating(agent.tokens_out, usage.tokens_out)
         agent.cost_usd += usage.cost_usd
     if event.task:
         task = _task(fold, event.task, ts)
-        task.tokens_in += usage.tokens_in
-        task.tokens_out += usage.tokens_out
+        task.tokens_in = _saturating(task.tokens_in, usage.tokens_in)
+        task.tokens_out = _saturating(task.tokens_out, usage.tokens_out)
         task.cost_usd += usage.cost_usd
 
 

@@ -42,6 +42,7 @@ from swarmdeck.guardrails import build_ingest_filter
 from swarmdeck.notify import build_notify_services
 from swarmdeck.policy import build_policy_service
 from swarmdeck.store.db import Store
+from swarmdeck.store.identity import check_writable
 from swarmdeck.store.opening import display_location, open_store
 from swarmdeck.tokens import TokenSource
 
@@ -274,6 +275,9 @@ class Collector:
             instances = build_instances(self.settings)
             if store is None:
                 store = await open_store(self.settings.db, clock=self.clock)
+            # One clear line now (read-only file, full disk, a read-only role) instead of
+            # a collector whose every write fails while it looks alive.
+            await check_writable(store)
             filters = build_filters(self.settings, store)
             services = leased_services(self.settings, store, self.clock, self.config_path)
             # The hook socket is this host's (its agents' hooks reach the local collector),

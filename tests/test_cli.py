@@ -229,6 +229,7 @@ def test_bad_databases_are_refused_clearly(tmp_path: Path) -> None:
     assert_one_line_error(run("ls", "agents", "--db", junk), "is not a usable swarmdeck database")
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA application_id = 1398229828")  # swarmdeck's, from a newer release
     conn.execute("PRAGMA user_version = 999")
     conn.close()
     assert_one_line_error(run("ls", "agents", "--db", newer), "upgrade swarmdeck to open it")

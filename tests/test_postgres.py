@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import psycopg
 import pytest
 
-from swarmdeck.store.errors import AlreadyDecided
+from swarmdeck.store.errors import AlreadyDecided, ForeignDatabase, StoreUnavailable
+from swarmdeck.store.identity import check_writable
 from swarmdeck.store.postgres import PostgresStore
 from tests.helpers import ev, raise_escalation
 
@@ -222,3 +223,30 @@ async def test_a_write_takes_the_counter_lock_only_at_its_first_shared_row(
     done = await asyncio.wait_for(second, 5)
     # Commit order is rev order: a's bump came between b's two appends.
     assert done.rev == first.rev + 2
+
+
+async def test_a_database_of_another_program_is_refused_untouched(pg_url: str) -> None:
+    """Issue 9, item 8, on PostgreSQL: tables but no swarmdeck schema version."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")  # not migrated
+        conn.execute("CREATE TABLE moz_places (id integer PRIMARY KEY, url text)")
+    with pytest.raises(ForeignDatabase, match="not swarmdeck's \\(moz_places\\)"):
+        await PostgresStore.open(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+    assert tables == [("moz_places",)]  # nothing of ours was created beside it
+
+
+async def test_a_role_that_may_only_read_is_refused_at_start(open_pg: Opener, pg_url: str) -> None:
+    """check_writable, what the collector runs before it starts: one line, and the
+    error says it is the server's state (splitting a batch would not help)."""
+    await (await open_pg()).close()  # migrated
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "ALTER DATABASE " + conn.info.dbname + " SET default_transaction_read_only = on"
+        )
+    store = await open_pg()
+    with pytest.raises(StoreUnavailable, match="read-only transaction"):
+        await check_writable(store)

@@ -20,6 +20,7 @@ import pytest
 from swarmdeck.store import governance
 from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.errors import SchemaTooNew, StoreError
+from swarmdeck.store.identity import APPLICATION_ID
 from swarmdeck.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers import raise_escalation
 
@@ -44,6 +45,7 @@ async def test_file_permissions(db_path: Path) -> None:
 async def test_refuses_newer_schema_and_non_databases(tmp_path: Path) -> None:
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(newer)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # a newer swarmdeck's file
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(SchemaTooNew, match="newer than this swarmdeck"):
@@ -149,6 +151,8 @@ async def test_cancelling_a_write_that_waits_for_the_lock_leaves_no_transaction(
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(s.append([raise_escalation("E1")], origin="o"), 0.1)
         assert not s.in_transaction
+        if blocker.in_transaction:  # the wait is an asyncio sleep now: cancelled at once
+            blocker.execute("COMMIT")
         other = sqlite3.connect(db_path, timeout=1, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the lock is free again
         other.execute("ROLLBACK")

@@ -104,7 +104,7 @@ async def test_cancelled_while_the_raise_is_written_still_withdraws(
         return result
 
     monkeypatch.setattr(bridge_module, "append_awaited", slow_append)
-    bridge = StoreBridge(store, origin="o", poll=0.05)
+    bridge = StoreBridge(store, origin="o", source="test", poll=0.05)
     task = asyncio.create_task(
         bridge.escalate([raise_escalation("E1")], "E1", within=60, default_label="deny",
                         why_gone=lambda: "the hook was stopped before a decision came (SIGTERM)")

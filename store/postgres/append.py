@@ -28,15 +28,15 @@ U+FFFD (the replacement character) on the way in, here only.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
 from swarmdeck.store import events as ev
 from swarmdeck.store.append import AppendBase
 from swarmdeck.store.models import AppendResult
+from swarmdeck.store.ownership import refused_raise, refused_withdrawal
 from swarmdeck.store.postgres.connection import locked_connection, tx_connection
 from swarmdeck.store.projections import Fold, fold_events
 
@@ -79,8 +79,10 @@ UPDATE agents a SET
     activity = COALESCE(s.activity, a.activity), task = COALESCE(s.task, a.task),
     workflow = COALESCE(s.workflow, a.workflow), vendor = COALESCE(s.vendor, a.vendor),
     first_seen = LEAST(a.first_seen, s.first_seen), last_seen = GREATEST(a.last_seen, s.last_seen),
-    events = a.events + s.events, tokens_in = a.tokens_in + s.tokens_in,
-    tokens_out = a.tokens_out + s.tokens_out, cost_usd = a.cost_usd + s.cost_usd, rev = %(rev)s
+    events = a.events + s.events,
+    tokens_in = LEAST(a.tokens_in::numeric + s.tokens_in, 9223372036854775807)::bigint,
+    tokens_out = LEAST(a.tokens_out::numeric + s.tokens_out, 9223372036854775807)::bigint,
+    cost_usd = a.cost_usd + s.cost_usd, rev = %(rev)s
 FROM stage_agents s WHERE a.name = s.name
 """
 _INSERT_AGENTS = """
@@ -106,7 +108,8 @@ UPDATE tasks t SET
     note = COALESCE(s.note, t.note), pct = COALESCE(s.pct, t.pct),
     result = COALESCE(s.result, t.result), error = COALESCE(s.error, t.error),
     retryable = COALESCE(s.retryable, t.retryable), failures = t.failures + s.failures,
-    tokens_in = t.tokens_in + s.tokens_in, tokens_out = t.tokens_out + s.tokens_out,
+    tokens_in = LEAST(t.tokens_in::numeric + s.tokens_in, 9223372036854775807)::bigint,
+    tokens_out = LEAST(t.tokens_out::numeric + s.tokens_out, 9223372036854775807)::bigint,
     cost_usd = t.cost_usd + s.cost_usd, created_ts = LEAST(t.created_ts, s.ts),
     started_ts = COALESCE(s.started_ts, t.started_ts),
     ended_ts = CASE WHEN s.started_ts IS NOT NULL AND s.ended_ts IS NULL THEN NULL
@@ -137,14 +140,8 @@ INSERT INTO escalations (id, kind, title, body, severity, options, deadline, rer
 VALUES (%(id)s, %(kind)s, %(title)s, %(body)s, %(severity)s, %(options)s, %(deadline)s,
         %(targets)s, %(agent)s, %(task)s, %(workflow)s, %(source)s, %(origin)s, 'open',
         %(raised_ts)s, %(seq)s, %(rev)s)
-ON CONFLICT (id) DO UPDATE SET
-    kind = excluded.kind, title = excluded.title, body = excluded.body,
-    severity = excluded.severity, options = excluded.options, deadline = excluded.deadline,
-    reroute_targets = excluded.reroute_targets,
-    agent = COALESCE(excluded.agent, escalations.agent),
-    task = COALESCE(excluded.task, escalations.task),
-    workflow = COALESCE(excluded.workflow, escalations.workflow), rev = excluded.rev
-WHERE escalations.state = 'open' AND escalations.source = excluded.source
+-- An id in use is never rewritten (store.ownership says why, or that it is a repeat).
+ON CONFLICT (id) DO NOTHING
 """
 
 _REPLACEMENT = "\ufffd"
@@ -172,12 +169,11 @@ def _renumbered(fold: Fold, seqs: list[int]) -> Fold:
     return fold
 
 
-#: Connections whose session already has the staging tables.
-_staged: weakref.WeakSet[psycopg.AsyncConnection[Any]] = weakref.WeakSet()
-
-
 class PostgresAppendMixin(AppendBase):
     """Append on PostgreSQL: staged ``COPY``, idempotent insert, set-based projections."""
+
+    #: Every pool connection gets the staging tables when it is made (see PostgresCore).
+    SESSION_SETUP: ClassVar[str | None] = _STAGING
 
     async def _append_in_tx(self, events: Sequence[ev.Event], origin: str) -> AppendResult:
         if not events:
@@ -192,10 +188,7 @@ class PostgresAppendMixin(AppendBase):
         )
         by_position = [(i, e, ts) for i, (e, ts) in enumerate(zip(events, stamps, strict=True))]
         provisional = fold_events(by_position)
-        conn = tx_connection(self)
-        if conn not in _staged:
-            await conn.execute(_STAGING)
-            _staged.add(conn)
+        conn = tx_connection(self)  # the staging tables exist on every pool connection
         async with conn.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
             for row in rows:
                 await copy.write_row(row)
@@ -266,13 +259,7 @@ class PostgresAppendMixin(AppendBase):
                 if isinstance(event, ev.EscalationRaised):
                     await self._raise(cur, event, seq, origin, rev)
                 elif isinstance(event, ev.EscalationWithdrawn):
-                    await cur.execute(
-                        "UPDATE escalations SET state = 'withdrawn', reason = %s, "
-                        "decided_ts = %s, rev = %s WHERE id = %s AND state = 'open'",
-                        _nul_free(
-                            [(event.data.reason or None, event.ts.timestamp(), rev, event.data.id)]
-                        )[0],
-                    )
+                    await self._withdraw(cur, event, origin, rev)
 
     async def _raise(
         self,
@@ -304,10 +291,26 @@ class PostgresAppendMixin(AppendBase):
         [clean] = _nul_free([tuple(values.values())])
         await cur.execute(_RAISE_ESCALATION, dict(zip(values, clean, strict=True)))
         if cur.rowcount == 0:
-            # Kept, not applied: the raise clashes with an escalation that is decided or
-            # belongs to another source.
+            await self._refused(origin, event, await refused_raise(self, event))
+
+    async def _withdraw(
+        self, cur: psycopg.AsyncCursor[Any], event: ev.EscalationWithdrawn, origin: str, rev: int
+    ) -> None:
+        """Only the source that raised an escalation withdraws it (:mod:`store.ownership`)."""
+        [values] = _nul_free(
+            [(event.data.reason or None, event.ts.timestamp(), rev, event.data.id, event.source)]
+        )
+        await cur.execute(
+            "UPDATE escalations SET state = 'withdrawn', reason = %s, decided_ts = %s, "
+            "rev = %s WHERE id = %s AND state = 'open' AND source = %s",
+            values,
+        )
+        if cur.rowcount == 0:
+            await self._refused(origin, event, await refused_withdrawal(self, event))
+
+    async def _refused(self, origin: str, event: ev.Event, reason: str | None) -> None:
+        """Kept (the event log has it), not applied: the reason goes to the dead letters."""
+        if reason is not None:
             await self._dead_letters_in_tx(
-                [(origin, f"event {event.source}/{event.id}", event.model_dump_json(),
-                  f"escalation id {d.id!r} is already in use (decided, withdrawn, or "
-                  "raised by another source); escalation ids must be unique")]
-            )  # fmt: skip
+                [(origin, f"event {event.source}/{event.id}", event.model_dump_json(), reason)]
+            )

@@ -48,7 +48,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from swarmdeck.store.base import Dialect, StoreCore
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import StoreError, StoreUnavailable
 from swarmdeck.store.opening import display_location
 from swarmdeck.store.postgres.listen import ChangeListener
 from swarmdeck.store.postgres.schema import migrate
@@ -80,6 +80,25 @@ def pg_sql(sql: str) -> str:
     if _NUMBERED.search(sql):
         raise ValueError("numbered ? placeholders are SQLite's: write PostgreSQL SQL for them")
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+#: SQLSTATE classes and codes that are the server's state, not the statement's: out of
+#: disk or memory, shutting down, a system error, a read-only server or role. A write
+#: refused for one of these would be refused whatever it held.
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+_UNAVAILABLE_CODES = ("25006", "42501")
+
+
+def _store_error(where: str, exc: psycopg.Error) -> StoreError:
+    """One line for a failure that will not pass on another connection; a
+    :class:`StoreUnavailable` when it is the server's state rather than the write's."""
+    state = exc.sqlstate or ""
+    cls = (
+        StoreUnavailable
+        if state[:2] in _UNAVAILABLE_CLASSES or state in (_UNAVAILABLE_CODES)
+        else StoreError
+    )
+    return cls(f"{where}: {_one_line(exc)}")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -128,6 +147,10 @@ class PostgresCore(StoreCore):
 
     dialect: ClassVar[Dialect] = "postgres"
     pushes_changes: ClassVar[bool] = True
+    #: Statements every pool connection runs once, outside any transaction, when it is
+    #: made (the append's session-scoped staging tables). Created inside a transaction
+    #: instead, they would vanish with the first one that rolls back.
+    SESSION_SETUP: ClassVar[str | None] = None
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], url: str, clock: Callable[[], float]
@@ -168,6 +191,7 @@ class PostgresCore(StoreCore):
             open=False,
             timeout=CONNECT_TIMEOUT,
             name="swarmdeck",
+            configure=cls._setup_session,
             # No check at checkout: the pool sleeps a second (then 2, 4, ...) after each
             # dead connection it finds, while a statement on a dead connection fails at
             # once and _transact/_read retry it on the next one within milliseconds.
@@ -190,6 +214,15 @@ class PostgresCore(StoreCore):
             await pool.close()
             raise
         return store
+
+    @classmethod
+    async def _setup_session(cls, conn: psycopg.AsyncConnection[Any]) -> None:
+        if cls.SESSION_SETUP is None:
+            return
+        # A read-only server or role: reading still works, and every write fails anyway,
+        # with that reason (check_writable says so at a collector's start).
+        with contextlib.suppress(pg_errors.ReadOnlySqlTransaction, pg_errors.InsufficientPrivilege):
+            await conn.execute(cls.SESSION_SETUP)  # autocommit: committed at once
 
     async def close(self) -> None:
         await self._listener.close()
@@ -220,7 +253,7 @@ class PostgresCore(StoreCore):
                 return result
             except psycopg.Error as exc:
                 if not _retryable(exc):
-                    raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+                    raise _store_error(self.location, exc) from exc
                 if committing and xid is not None and await self._committed(xid):
                     return result
                 await retry.wait(self.location, exc)
@@ -240,7 +273,9 @@ class PostgresCore(StoreCore):
                 return status == "committed"
             except psycopg.OperationalError:
                 await asyncio.sleep(0.2)
-        raise StoreError(f"{self.location}: lost the server while committing; outcome unknown")
+        raise StoreUnavailable(
+            f"{self.location}: lost the server while committing; outcome unknown"
+        )
 
     def _tx(self) -> _Tx:
         current = _TX.get()
@@ -318,7 +353,7 @@ class PostgresCore(StoreCore):
                     return [] if row is None else [row]
             except psycopg.Error as exc:
                 if not _retryable(exc):
-                    raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+                    raise _store_error(self.location, exc) from exc
                 await retry.wait(self.location, exc)
 
     # ------------------------------------------------------------------ change signals
@@ -372,7 +407,7 @@ class _Retry:
         """Wait before the next attempt, or raise :class:`StoreError` when out of time."""
         self.attempts += 1
         if time.monotonic() + self.delay > self.give_up_at:
-            raise StoreError(
+            raise StoreUnavailable(
                 f"{where}: gave up after {self.attempts} attempts: {_one_line(exc)}"
             ) from exc
         log.warning("store: %s; retrying (%d)", _one_line(exc), self.attempts)

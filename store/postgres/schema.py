@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from swarmdeck.store.errors import SchemaTooNew
+from swarmdeck.store.errors import ForeignDatabase, SchemaTooNew
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: everything SQLite has after its migration 6.
@@ -299,6 +299,8 @@ async def migrate(conn: psycopg.AsyncConnection[Any], where: str) -> list[int]:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         version = await schema_version(conn)  # another process may have migrated meanwhile
         _refuse_newer(version, where)
+        if version == 0:
+            await _refuse_foreign(conn, where)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             await conn.execute(script)
             ran.append(number)
@@ -308,6 +310,25 @@ async def migrate(conn: psycopg.AsyncConnection[Any], where: str) -> list[int]:
             (SCHEMA_VERSION,),
         )
     return ran
+
+
+async def _refuse_foreign(conn: psycopg.AsyncConnection[Any], where: str) -> None:
+    """A schema holding tables but no swarmdeck version is another program's: swarmdeck
+    never creates its tables beside them (a ``--db`` URL given by mistake)."""
+    rows = await (
+        await conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() ORDER BY table_name LIMIT 6"
+        )
+    ).fetchall()
+    if rows:
+        names = [str(r[0]) for r in rows]
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise ForeignDatabase(
+            f"{where} holds tables that are not swarmdeck's ({shown}) and no swarmdeck "
+            "schema version; swarmdeck never writes into another program's database; "
+            "choose another database or schema"
+        )
 
 
 def _refuse_newer(version: int, where: str) -> None:

@@ -24,6 +24,16 @@ async def open_escalation_ids(store: Store, origin: str) -> list[str]:
     return [str(r[0]) for r in found]
 
 
+async def open_escalation_sources(store: Store, origin: str) -> list[tuple[str, str]]:
+    """``(id, source)`` of the open escalations ingested through ``origin``, by id: a
+    withdrawal must come from the source that raised each (:mod:`store.ownership`)."""
+    found = await store._fetchall(
+        "SELECT id, source FROM escalations WHERE origin = ? AND state = 'open' ORDER BY id",
+        (origin,),
+    )
+    return [(str(r[0]), str(r[1])) for r in found]
+
+
 async def unfinished_tasks(store: Store, origin: str) -> list[UnfinishedTask]:
     """Tasks of ``origin`` still ``pending`` or ``running``, by id."""
     found = await store._fetchall(

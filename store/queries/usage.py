@@ -13,8 +13,10 @@ from swarmdeck.store.db import Store
 
 #: Per dialect: tokens (in + out) and cost of one ``usage`` event's JSON ``data``.
 _TOKENS: dict[Dialect, str] = {
-    "sqlite": "COALESCE(json_extract(data, '$.tokens_in'), 0) + "
-    "COALESCE(json_extract(data, '$.tokens_out'), 0)",
+    # As REAL: SQLite's SUM() of integers fails with "integer overflow" past int64, and
+    # two events of int64-max tokens (each valid) would make a budget's query fail.
+    "sqlite": "CAST(COALESCE(json_extract(data, '$.tokens_in'), 0) AS REAL) + "
+    "CAST(COALESCE(json_extract(data, '$.tokens_out'), 0) AS REAL)",
     "postgres": "COALESCE((data::jsonb ->> 'tokens_in')::float8, 0) + "
     "COALESCE((data::jsonb ->> 'tokens_out')::float8, 0)",
 }

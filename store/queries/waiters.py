@@ -27,6 +27,8 @@ class Waiting(NamedTuple):
     escalation: str
     waiter: str
     state: str | None
+    source: str | None = None
+    """The source that raised the escalation: only it may withdraw it."""
 
 
 async def append_awaited(
@@ -46,11 +48,14 @@ async def append_awaited(
 async def waiting(store: Store) -> list[Waiting]:
     """Every waiter record, with its escalation's state (one indexed read)."""
     rows = await store._fetchall(
-        "SELECT s.key, s.value, e.state FROM adapter_state s "
+        "SELECT s.key, s.value, e.state, e.source FROM adapter_state s "
         "LEFT JOIN escalations e ON e.id = s.key WHERE s.adapter = ? ORDER BY s.key",
         (NAMESPACE,),
     )
-    return [Waiting(str(k), str(v), None if st is None else str(st)) for k, v, st in rows]
+    return [
+        Waiting(str(k), str(v), None if st is None else str(st), None if so is None else str(so))
+        for k, v, st, so in rows
+    ]
 
 
 async def withdraw_and_forget(

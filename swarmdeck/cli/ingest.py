@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,7 +14,8 @@ import click
 
 from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, get_obj
 from swarmdeck.config import Settings
-from swarmdeck.store.ingest import IngestCounts, ingest_lines
+from swarmdeck.store.ingest import MAX_LINE_BYTES, IngestCounts, IngestInterrupted, ingest_lines
+from swarmdeck.store.line_feed import LineSource, ThreadedLines
 from swarmdeck.store.opening import open_store
 from swarmdeck.store.text import clean_text
 
@@ -50,6 +53,9 @@ def ingest(source: str, origin: str, as_json: bool, progress: bool) -> None:
         name = path.name
     try:
         counts = asyncio.run(_ingest(settings.db, stream, name, origin, progress, settings))
+    except IngestInterrupted as exc:
+        # Disk full, a file-size limit, a lock held too long: one line, and what is kept.
+        raise CliError(f"ingest stopped: {exc}", EXIT_FAILURE) from None
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -78,9 +84,14 @@ async def _ingest(
             click.echo(f"committed lines {first}-{last}", err=True)
 
     async with await open_store(db) as store:
+        lines: Iterable[bytes] | LineSource = stream
+        with contextlib.suppress(OSError, ValueError):  # no descriptor (a test's BytesIO)
+            # Read in a thread of its own: waiting for a pipe's next line must never block
+            # the writer in the middle of a transaction (the database stays write-locked).
+            lines = ThreadedLines(stream.fileno(), max_line=MAX_LINE_BYTES)
         return await ingest_lines(
             store,
-            stream,
+            lines,
             origin=origin,
             location=name,
             filters=build_filters(settings, store),

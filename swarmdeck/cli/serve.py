@@ -40,7 +40,11 @@ def serve(verbose: int) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, task.cancel)
-        click.echo(f"swarmdeck: collecting into {settings.db} (pid {_pid()})", err=True)
+        started = asyncio.ensure_future(collector.started.wait())
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if not task.done():  # a collector that cannot start says only why (one line)
+            click.echo(f"swarmdeck: collecting into {settings.db} (pid {_pid()})", err=True)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

@@ -21,6 +21,7 @@ from swarmdeck.notify import Notifier, build_notify_services
 from swarmdeck.store import notify as pushes
 from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.events import make_event
+from swarmdeck.store.governance import set_escalation
 from tests.helpers import BASE, raise_escalation
 from tests.notify.receivers import HttpReceiver, MailSink, http_receiver
 
@@ -362,8 +363,9 @@ async def test_a_severity_raised_later_reaches_the_route(
     await store.append([raise_escalation("E1", severity="normal")], origin="test")
     await settle(n, rounds=2)
     assert receiver.requests == []
-    # The source raises it again, more urgent (as a policy's deadline step does).
-    await store.append([raise_escalation("E1", severity="high")], origin="test")
+    # It becomes more urgent (a policy's deadline step; a re-raise by its source may no
+    # longer change what the manager was shown).
+    await set_escalation(store, "E1", actor="policy:x", action="policy.escalate", severity="high")
     await settle(n)
     (got,) = await receiver.await_requests(1)
     assert got.json()["title"] == "swarmdeck: title of E1"

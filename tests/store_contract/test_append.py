@@ -157,10 +157,11 @@ async def test_a_clashing_raise_never_rewrites_a_decided_or_foreign_escalation(
     [letter] = await store.dead_letters()
     assert "escalation id 'deploy' is already in use" in letter.error
     assert "DROP prod db" in letter.raw
-    # The source that raised an open escalation may still update it (a new severity).
+    # Not even the source that raised an open escalation may change what the manager sees.
     await store.append([raise_escalation("open-1")], origin="team-a")
     await store.append([raise_escalation("open-1", severity="high")], origin="team-a")
-    assert (await store.escalation("open-1")).severity == "high"
+    assert (await store.escalation("open-1")).severity == "normal"
+    assert "severity changed" in (await store.dead_letters())[0].error
 
 
 async def test_a_withdrawn_escalation_stays_withdrawn(store_factory: StoreFactory) -> None:

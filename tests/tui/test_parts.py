@@ -121,17 +121,14 @@ async def test_models_poll_only_fetches_changes(swarm_store: Store) -> None:
 
 
 async def test_severity_rise_needs_attention(swarm_store: Store) -> None:
-    from swarmdeck.store.events import make_event
-    from tests.tui.swarm_data import T0
+    from swarmdeck.store.governance import set_escalation
 
     models = Models(swarm_store, clock=frozen)
     await models.poll()
-    raised = make_event(
-        "escalation.raised", id="r2", source="demo", ts=T0, agent="coder-1",
-        data={"id": "esc-db", "kind": "question", "title": "Which database for the cache?",
-              "severity": "critical"},
-    )  # fmt: skip
-    await swarm_store.append([raised], origin="demo")
+    # A policy rule raising it (a re-raise by its source may not change what was shown).
+    await set_escalation(
+        swarm_store, "esc-db", actor="policy:x", action="policy.escalate", severity="critical"
+    )
     result = await models.poll()
     assert [e.id for e in result.fresh] == ["esc-db"]
 
