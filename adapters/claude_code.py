@@ -111,12 +111,15 @@ class ClaudeCodeAdapter(ServingAdapter):
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
+        raw = b""
+        if scope.get("method") == "POST":
+            raw = bytes((await receive()).get("body", b""))
         if scope.get("path") != self.opts.path or scope.get("method") != "POST":
+            # Denied in the event's shape too: a hook configured with a wrong URL must
+            # not let its calls through.
             reason = f"no hook endpoint at {scope.get('method')} {scope.get('path')!r}"
-            await send_json(send, self.refuse(Refusal(404, reason)))
+            await send_json(send, self.refuse(Refusal(404, reason, raw)))
             return
-        message = await receive()
-        raw = bytes(message.get("body", b""))
         work = asyncio.ensure_future(self.answer(raw))
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
