@@ -36,7 +36,7 @@ from swarmdeck.cli.install_json import InstallError, install_hooks, swarmdeck_ex
 from swarmdeck.cli.install_json import merge_hooks as _merge
 from swarmdeck.config import Settings, is_database_url
 from swarmdeck.tokens import ENV as TOKEN_ENV
-from swarmdeck.tokens import TokenError, load_or_create
+from swarmdeck.tokens import TokenError, from_env, load_or_create
 
 __all__ = [
     "InstallError",
@@ -299,7 +299,7 @@ def claude_code(
         if not url.startswith(("http://", "https://")):
             raise click.UsageError(f"--http {url!r}: expected an http:// or https:// URL")
         try:  # the collector needs it anyway; made now so `swarmdeck token show` has it
-            token = load_or_create(settings.server.effective_token_file())
+            token = from_env() or load_or_create(settings.server.effective_token_file())
         except TokenError as exc:
             raise CliError(str(exc), EXIT_ERROR) from None
         http = http_handler(url, token if embed_token else None)

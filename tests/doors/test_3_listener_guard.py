@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from swarmdeck.adapters.supervisor import Supervisor
 from swarmdeck.store.db import Store
 from swarmdeck.testing.driving import make_context
 from swarmdeck.tokens import TokenSource, load_or_create, rotate
-from tests.doors.conftest import AUTH, cli, instance, port_of, supervised
+from tests.doors.conftest import AUTH, instance, port_of, supervised
 from tests.helpers.hooks import payload
 from tests.helpers.listeners import TOKEN
 
@@ -147,22 +145,6 @@ async def test_no_listener_beyond_loopback_without_a_token(store: Store, cls: An
     context, _ = make_context(store, "x")
     with pytest.raises(BindRefused, match="without a token"):
         await cls(options, context).events().__anext__()
-
-
-def test_the_token_is_made_once_0600_shown_and_rotated(
-    tmp_path: Path, clean_env: dict[str, str]
-) -> None:
-    shown = cli("token", "show", env=clean_env)
-    assert shown.returncode == 0, shown.stderr
-    token = shown.stdout.decode().strip()
-    path = Path(clean_env["XDG_DATA_HOME"]) / "swarmdeck" / "token"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert cli("token", "show", env=clean_env).stdout.decode().strip() == token
-    rotated = cli("token", "rotate", env=clean_env)
-    assert rotated.returncode == 0
-    assert token not in (rotated.stdout + rotated.stderr).decode()  # never printed but by show
-    new = cli("token", "show", env=clean_env).stdout.decode().strip()
-    assert new != token and len(new) >= 32
 
 
 async def test_a_rotated_token_applies_without_a_restart(
