@@ -357,6 +357,8 @@ class FutureBridge:
         self._pending: dict[str, asyncio.Future[Outcome]] = {}
         self._resolved: dict[str, int] = {}
         self._clock = clock
+        #: Set by :meth:`close`: why every new wait ends at once.
+        self.closing: str | None = None
 
     @property
     def waiting(self) -> int:
@@ -377,6 +379,10 @@ class FutureBridge:
         progress_every: float = 5.0,
         why_gone: WhyGone | None = None,
     ) -> Outcome:
+        if self.closing is not None:
+            # Arrived while the listener shuts down: answered now, nothing raised, or it
+            # would wait for a decision nobody can deliver any more (and be cut off).
+            return Outcome(escalation_id, WITHDRAWN, self.closing)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[escalation_id] = future
         try:
@@ -437,11 +443,20 @@ class FutureBridge:
         while len(self._resolved) > 10_000:
             self._resolved.pop(next(iter(self._resolved)))
 
-    def withdraw_all(self, reason: str) -> None:
-        """Answer every waiter with ``withdrawn`` (adapter shutting down)."""
+    def withdraw_all(self, reason: str) -> list[str]:
+        """Answer every waiter with ``withdrawn``; returns the escalations it ended (whose
+        withdrawal the caller records: nobody waits on them any more)."""
+        ended = []
         for escalation_id, future in list(self._pending.items()):
             if not future.done():
                 future.set_result(Outcome(escalation_id, WITHDRAWN, reason))
+                ended.append(escalation_id)
+        return ended
+
+    def close(self, reason: str) -> list[str]:
+        """The listener stops: answer every waiter, and every later wait at once."""
+        self.closing = reason
+        return self.withdraw_all(reason)
 
 
 async def withdraw_stale(store: Store, origin: str, source: str, reason: str) -> list[Event]:

@@ -8,26 +8,28 @@ events, a permission becomes an escalation whose decision comes back through
 :meth:`ClaudeCodeAdapter.deliver`, and the answer is Claude Code's JSON.
 
 Claude Code counts a non-2xx answer as a failed hook (which lets the call
-through), so every answer is ``200`` with JSON: the decision, or the configured
-default with the reason.
+through), so every answer is ``200`` with JSON: the decision; the configured
+default with the reason when none came in time; and a deny in the event's own
+shape for everything refused (by the listener guard: Host, Origin, token,
+Content-Type, size; or another path or method) or unreadable, whatever the
+default says. When Claude Code hangs up first, the request's escalation is
+withdrawn at once.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
+import dataclasses
 import uuid
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from swarmdeck.adapters._http_common import ServingAdapter
+from swarmdeck.adapters._http_common import ListenerOptions, ServingAdapter, lifespan
 from swarmdeck.adapters.base import AdapterContext, AdapterOptions, Batch, Rejected
 from swarmdeck.adapters.bridge import STORE_ERRORS
-from swarmdeck.adapters.hooks.claude_code import DEFAULT_MATCHER, PERMISSION, PRETOOL, PROTOCOL
+from swarmdeck.adapters.hooks.claude_code import DEFAULT_MATCHER, PROTOCOL, refusal_body
 from swarmdeck.adapters.hooks.core import (
     HookAnswer,
     HookConfig,
@@ -38,27 +40,31 @@ from swarmdeck.adapters.hooks.core import (
     read_call,
 )
 from swarmdeck.adapters.hooks.naming import release_session_agent, session_agent_name
+from swarmdeck.adapters.listener_guard import Answer, Receive, Refusal, Scope, Send, send_json
 
-MAX_BODY = 4 * 1024 * 1024
+#: Bytes of a refused request the guard reads, to answer in the event's own shape.
+SNIFF_BYTES = 65_536
+#: Why a waiting request's escalation is withdrawn when Claude Code hangs up.
+HUNG_UP = (
+    "Claude Code stopped waiting (it closed the hook's connection: its own timeout, or "
+    "the user interrupted) before a decision came"
+)
 
 
-class ClaudeCodeOptions(AdapterOptions):
+class ClaudeCodeOptions(ListenerOptions):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    host: str = "127.0.0.1"
-    """Address to listen on; anything but loopback needs ``allow_remote``."""
     port: int = Field(default=7342, ge=0, le=65535)
     """Port to listen on (0 picks a free one, shown in the adapter's health)."""
     path: str = Field(default="/hooks/claude-code", pattern=r"^/")
     """URL path Claude Code posts hook events to."""
-    allow_remote: bool = False
-    """Allow a non-loopback ``host``: anyone who can connect could approve tool calls."""
-    timeout: float = Field(default=600.0, gt=0)
+    timeout: float = Field(default=600.0, gt=0, le=366 * 86400, allow_inf_nan=False)
     """Seconds to wait for a decision before answering the default (set Claude Code's
     hook ``timeout`` higher than this)."""
     default: Literal["deny", "allow", "ask"] = "deny"
-    """The answer when no decision comes in time."""
-    pretool_matcher: str = DEFAULT_MATCHER
+    """The answer when no decision comes in time (a refused or unreadable request is
+    always denied)."""
+    pretool_matcher: str = Field(default=DEFAULT_MATCHER, max_length=2000)
     """PreToolUse tools that wait for a manager (regex on the tool name)."""
     review_stop: bool = False
     """Hold Stop/SubagentStop for a manager too (retry keeps Claude working)."""
@@ -76,6 +82,7 @@ class ClaudeCodeAdapter(ServingAdapter):
     restart_reason: ClassVar[str] = (
         "the hook endpoint restarted; Claude Code's request ended with it"
     )
+    sniff_bytes: ClassVar[int] = SNIFF_BYTES
 
     opts: ClaudeCodeOptions
 
@@ -90,30 +97,65 @@ class ClaudeCodeAdapter(ServingAdapter):
             review_stop=options.review_stop,
         )
 
-    def build_app(self) -> Starlette:
-        return Starlette(routes=[Route(self.opts.path, self._hook, methods=["POST"])])
+    def build_app(self) -> Any:
+        return self._app
 
-    async def _hook(self, request: Request) -> Response:
-        raw = await request.body()
-        answer = await self.answer(raw)
+    def refuse(self, refusal: Refusal) -> Answer:
+        """Every refusal is ``200`` with a deny in the event's shape: Claude Code counts
+        any other status as a failed hook, which lets the tool call through."""
+        reason = f"swarmdeck refused the hook call: {refusal.reason}"
+        return Answer(200, refusal_body(refusal.body, reason))
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The hook endpoint: one path, POST only; the guard has read the whole body."""
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        raw = b""
+        if scope.get("method") == "POST":
+            raw = bytes((await receive()).get("body", b""))
+        if scope.get("path") != self.opts.path or scope.get("method") != "POST":
+            # Denied in the event's shape too: a hook configured with a wrong URL must
+            # not let its calls through.
+            reason = f"no hook endpoint at {scope.get('method')} {scope.get('path')!r}"
+            await send_json(send, self.refuse(Refusal(404, reason, raw)))
+            return
+        work = asyncio.ensure_future(self.answer(raw))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not work.done():
+                # Claude Code hung up (its own timeout, the user interrupted): stop
+                # waiting, which withdraws the escalation, since nobody reads the answer.
+                work.cancel()
+                with contextlib.suppress(BaseException):
+                    await work
+            gone.cancel()
+        if work.cancelled():
+            return
+        answer = work.result()
         if answer.body is not None:
-            return JSONResponse(answer.body)
-        if answer.exit_code == 2:
-            return JSONResponse(_blocking_body(raw, answer.stderr))
-        return JSONResponse({})
+            body = answer.body
+        elif answer.exit_code == 2:
+            body = refusal_body(raw, answer.stderr)
+        else:
+            body = {}
+        await send_json(send, Answer(200, body))
 
     async def answer(self, raw: bytes) -> HookAnswer:
         """Translate one hook call and wait for its decision, whatever goes wrong."""
-        context = HookContext(call_id=uuid.uuid4().hex)
+        context = HookContext(call_id=uuid.uuid4().hex, why_gone=lambda: HUNG_UP)
         try:
-            if len(raw) > MAX_BODY:
-                raise PayloadError(f"hook payload larger than {MAX_BODY} bytes")
             call = read_call(PROTOCOL, raw, self.config, context)
         except PayloadError as exc:
             await self.bridge.queue.put(
                 Batch(rejected=[Rejected(f"POST {self.opts.path}", raw[:16384], str(exc))])
             )
-            return PROTOCOL.failure(None, raw, str(exc), self.config)
+            # Denied whatever the default says: an unreadable payload (too deep, a field
+            # too long) must not be a way around the approval.
+            closed = dataclasses.replace(self.config, default="deny")
+            return PROTOCOL.failure(None, raw, str(exc), closed)
         try:
             name = await session_agent_name(
                 self.context.store, PROTOCOL.sessions_namespace, PROTOCOL.agent_prefix,
@@ -137,28 +179,9 @@ class ClaudeCodeAdapter(ServingAdapter):
             return PROTOCOL.failure(call, raw, f"internal error ({one_line(exc)})", self.config)
 
 
-def _blocking_body(raw: bytes, reason: str) -> dict[str, Any]:
-    """A deny for a payload we could not read: in the event's own shape when it is known."""
-    event = None
-    try:
-        data = json.loads(raw)
-        if isinstance(data, dict):
-            event = data.get("hook_event_name")
-    except (ValueError, UnicodeDecodeError):
-        pass
-    if event == PERMISSION:
-        return {
-            "hookSpecificOutput": {
-                "hookEventName": PERMISSION,
-                "decision": {"behavior": "deny", "message": reason},
-            }
-        }
-    if event == PRETOOL:
-        return {
-            "hookSpecificOutput": {
-                "hookEventName": PRETOOL,
-                "permissionDecision": "deny",
-                "permissionDecisionReason": reason,
-            }
-        }
-    return {"decision": "block", "reason": reason}
+async def _disconnected(receive: Receive) -> None:
+    """Return when the client's connection is gone."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

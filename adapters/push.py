@@ -25,7 +25,6 @@ at once, with the reason.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -37,7 +36,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from swarmdeck.adapters._http_common import BindRefused, EmbeddedServer, check_bind, is_loopback
+from swarmdeck.adapters._http_common import (
+    EmbeddedServer,
+    LateApp,
+    ListenerOptions,
+    check_listener,
+    guard_policy,
+)
 from swarmdeck.adapters.base import (
     Adapter,
     AdapterContext,
@@ -48,7 +53,7 @@ from swarmdeck.adapters.base import (
 )
 from swarmdeck.adapters.bridge import STORE_ERRORS
 from swarmdeck.adapters.http import _check_url, post_decision
-from swarmdeck.adapters.listener_guard import MAX_BODY, GuardPolicy, ListenerGuard, listener_hosts
+from swarmdeck.adapters.listener_guard import ListenerGuard
 from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event, EventError, parse_event
 from swarmdeck.store.models import Delivery
@@ -59,27 +64,13 @@ MAX_ERRORS_SHOWN = 50
 RAW_LIMIT = 16_384
 
 
-class PushOptions(AdapterOptions):
+class PushOptions(ListenerOptions):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    host: str = "127.0.0.1"
-    """Address to listen on; anything but loopback needs ``allow_remote``."""
     port: int = Field(default=7343, ge=0, le=65535)
     """Port to listen on (0 picks a free one, shown in the adapter's health)."""
     path: str = Field(default="/v1/events", pattern=r"^/")
     """URL path events are POSTed to."""
-    allow_remote: bool = False
-    """Allow a non-loopback ``host``: anyone who can connect and has the token could send
-    events (the token is then required)."""
-    require_token: bool = True
-    """Require ``Authorization: Bearer <token>`` (``swarmdeck token show``); false is allowed on
-    loopback binds only."""
-    allowed_hosts: list[str] = Field(default_factory=list, max_length=100)
-    """More ``Host`` values to answer to, e.g. a reverse proxy's ``swarmdeck.example.org``."""
-    allowed_origins: list[str] = Field(default_factory=list, max_length=100)
-    """Browser origins allowed to call (none by default)."""
-    max_body_bytes: int = Field(default=MAX_BODY, ge=1024, le=64 * 1024 * 1024)
-    """Largest request body accepted."""
     max_events: int = Field(default=5000, ge=1, le=100_000)
     """Most events in one request (a bigger batch is refused whole, with 413)."""
     decisions_url: str | None = None
@@ -112,7 +103,7 @@ class PushAdapter(Adapter):
         self.opts = options
         self.endpoint: EmbeddedServer | None = None
         self._client: httpx.AsyncClient | None = None
-        #: Set once requests reach the guard (until then they are answered 503).
+        #: Set once the listener serves (its guard is in place before the first request).
         self.ready = asyncio.Event()
 
     @property
@@ -126,50 +117,20 @@ class PushAdapter(Adapter):
         each request commits its own batch (its answer carries the counts)."""
         return _Serving(self)
 
-    def guard_policy(self, port: int) -> GuardPolicy:
-        """What the guard accepts.
-
-        Raises:
-            BindRefused: a token is required and the collector gave none.
-        """
-        opts = self.opts
-        source = self.context.listener_token
-        if opts.require_token and source is None:
-            raise BindRefused(
-                f"adapter {self.name!r}: no listener token available; run it in the collector "
-                "(swarmdeck serve), or set require_token = false on a loopback bind"
-            )
-        wildcard = ("0.0.0.0", "::")  # noqa: S104 - recognised here, to demand allowed_hosts
-        if opts.host.strip().strip("[]") in wildcard and not opts.allowed_hosts:
-            raise BindRefused(
-                f"adapter {self.name!r}: listening on every address ({opts.host}) needs "
-                "allowed_hosts, the Host names clients use to reach it (any other Host is "
-                "refused, against DNS rebinding)"
-            )
-        token = source if opts.require_token and source is not None else (lambda: None)
-        token()  # an unusable token file fails the start, with the reason in the health
-        return GuardPolicy(
-            hosts=listener_hosts(opts.host, port, opts.allowed_hosts),
-            origins=frozenset(o.strip().lower() for o in opts.allowed_origins),
-            token=token,
-            max_body=opts.max_body_bytes,
-        )
-
     async def serve(self) -> None:
         """Listen until the server stops (raises then) or this is cancelled."""
         opts = self.opts
-        what = f"adapter {self.name!r}"
-        check_bind(opts.host, opts.allow_remote, what)
-        if not opts.require_token and not is_loopback(opts.host):
-            raise BindRefused(
-                f"{what}: refusing to listen on {opts.host!r} without a token: "
-                "require_token = false is allowed on loopback addresses only"
-            )
-        late = _LateApp()
+        token = self.context.listener_token
+        check_listener(opts, token, f"adapter {self.name!r}")
+        late = LateApp()
         self.endpoint = EmbeddedServer(late, opts.host, opts.port)
+
+        def bound(port: int) -> None:
+            late.app = ListenerGuard(self.build_app(), guard_policy(opts, port, token))
+
+        self.endpoint.on_bound = bound
         try:
-            port = await self.endpoint.start()
-            late.app = ListenerGuard(self.build_app(), self.guard_policy(port))
+            await self.endpoint.start()
             self.ready.set()
             await self.context.set_health(
                 "running", f"accepting pushes on {self.endpoint.url}{opts.path}"
@@ -277,27 +238,6 @@ class _Serving:
     async def __anext__(self) -> Event | Batch:
         await self.adapter.serve()  # returns only by raising
         raise StopAsyncIteration
-
-
-class _LateApp:
-    """The app uvicorn serves: the guard once the port is known; 503 until then."""
-
-    def __init__(self) -> None:
-        self.app: ListenerGuard | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.app is not None:
-            await self.app(scope, receive, send)
-        elif scope["type"] == "http":
-            await JSONResponse({"error": "starting"}, status_code=503)(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-                message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                with contextlib.suppress(Exception):
-                    await send({"type": "lifespan.shutdown.complete"})
 
 
 def _unavailable(reason: str) -> JSONResponse:

@@ -3,7 +3,8 @@
 A coding agent's CLI (Claude Code, Codex CLI, Gemini CLI) runs a hook command before a
 tool call and waits for its answer. The mechanism is the same for every vendor and
 lives in :mod:`.core` (the flow, the wait, the fail-closed fallbacks), :mod:`.translate`
-(swarmdeck events from a call) and :mod:`.naming` (a session's agent name). A vendor
+(swarmdeck events from a call), :mod:`.naming` (a session's agent name) and
+:mod:`.bounded_json` (agent-written JSON read with bounded depth, never a crash). A vendor
 module only reads that CLI's payloads and writes that CLI's answers:
 
 * :mod:`.claude_code` -- ``PermissionRequest`` / ``PreToolUse`` / ``Stop`` JSON;

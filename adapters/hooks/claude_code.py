@@ -20,6 +20,8 @@ from __future__ import annotations
 import shlex
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from swarmdeck.adapters.bridge import Outcome
 from swarmdeck.adapters.hooks.core import (
     CLAUDE_MATCHER,
@@ -34,6 +36,7 @@ from swarmdeck.adapters.hooks.core import (
     ToolKind,
     Verdict,
     continue_text,
+    event_name_of,
     load_payload,
     own_tool,
     unavailable,
@@ -52,15 +55,15 @@ WRITE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
 class HookPayload(BasePayload):
     """One Claude Code hook call's input (stdin or POST body)."""
 
-    permission_mode: str | None = None
-    tool_use_id: str | None = None
-    agent_id: str | None = None
-    agent_type: str | None = None
-    message: str | None = None
-    title: str | None = None
-    notification_type: str | None = None
+    permission_mode: str | None = Field(default=None, max_length=100)
+    tool_use_id: str | None = Field(default=None, max_length=200)
+    agent_id: str | None = Field(default=None, max_length=200)
+    agent_type: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, max_length=262_144)
+    title: str | None = Field(default=None, max_length=4096)
+    notification_type: str | None = Field(default=None, max_length=100)
     stop_hook_active: bool = False
-    last_assistant_message: str | None = None
+    last_assistant_message: str | None = Field(default=None, max_length=262_144)
 
 
 def parse_payload(raw: bytes | str) -> HookPayload:
@@ -156,6 +159,25 @@ def default_answer(default: Default, reason: str) -> HookAnswer:
     if default == "deny":
         return HookAnswer(None, 2, message)
     return HookAnswer(None, 0, message)
+
+
+def refusal_body(raw: bytes | str, reason: str) -> dict[str, Any]:
+    """A deny in the event's own shape for a request refused or unreadable.
+
+    The event is read from the top level of ``raw`` only (:func:`~.core.event_name_of`),
+    which may not parse at all. A permission becomes a deny; Stop/SubagentStop get
+    nothing (stopping is the safe side); anything else a ``block``. Never the configured
+    default: a refused request must not get an ``allow`` whatever ``hooks.default`` says.
+    """
+    event = event_name_of(raw)
+    if event in (PERMISSION, PRETOOL):
+        verdict = Verdict("deny", reason, unavailable(reason))
+        body = _render(event, verdict)
+        assert body is not None  # a deny always has a body
+        return body
+    if event in STOP_EVENTS:
+        return {}
+    return {"decision": "block", "reason": reason}
 
 
 class ClaudeCode(HookProtocol):

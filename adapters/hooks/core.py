@@ -42,6 +42,7 @@ from swarmdeck.adapters.bridge import (
     StoreBridge,
     WhyGone,
 )
+from swarmdeck.adapters.hooks import bounded_json
 from swarmdeck.adapters.hooks.naming import release_session_agent, session_agent_name, short
 from swarmdeck.adapters.hooks.translate import Translator
 from swarmdeck.store.events import Event
@@ -58,6 +59,8 @@ ToolKind = Literal["shell", "write", "mcp", "other"]
 
 #: Hook payloads are small; anything bigger is not one.
 MAX_PAYLOAD = 4 * 1024 * 1024
+#: Deepest JSON nesting a hook payload may have (the CLIs' are a few levels deep).
+MAX_DEPTH = 64
 
 #: How long a PreToolUse approval answers the same call's PermissionRequest (Codex asks
 #: both for one command; the manager answered once).
@@ -292,10 +295,10 @@ class BasePayload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     session_id: str = Field(min_length=1, max_length=200)
-    cwd: str = Field(min_length=1)
+    cwd: str = Field(min_length=1, max_length=4096)
     hook_event_name: str = Field(min_length=1, max_length=100)
-    transcript_path: str | None = None
-    tool_name: str | None = None
+    transcript_path: str | None = Field(default=None, max_length=4096)
+    tool_name: str | None = Field(default=None, max_length=200)
     tool_input: dict[str, Any] | None = None
 
 
@@ -305,22 +308,22 @@ P = TypeVar("P", bound=BasePayload)
 def load_payload(raw: bytes | str, model: type[P], cli: str) -> P:
     """Validate a hook payload of ``cli`` into ``model``.
 
+    The JSON is read bounded (:mod:`.bounded_json`): a ``tool_input`` nested 2,000 deep
+    is an ordinary refusal, not a ``RecursionError`` that some path turns into a failed
+    hook (which lets the call through).
+
     Raises:
-        PayloadError: too big, not JSON, not an object, or a field missing, in one line.
+        PayloadError: too big, not JSON, nested deeper than :data:`MAX_DEPTH`, not an
+            object, or a field missing or too long, in one line.
     """
     if len(raw) > MAX_PAYLOAD:
         raise PayloadError(f"hook payload larger than {MAX_PAYLOAD} bytes")
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    if not text.strip():
+    if not raw.strip():
         raise PayloadError(f"empty hook payload (expected {cli}'s JSON on stdin)")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"hook payload is not valid JSON ({exc.msg} at char {exc.pos})"
-        ) from None
-    except RecursionError:
-        raise PayloadError("hook payload is nested too deeply") from None
+        data = bounded_json.load(raw, max_depth=MAX_DEPTH)
+    except bounded_json.Unreadable as exc:
+        raise PayloadError(f"hook payload {exc}") from None
     if not isinstance(data, dict):
         raise PayloadError("hook payload must be a JSON object")
     try:
@@ -333,13 +336,10 @@ def load_payload(raw: bytes | str, model: type[P], cli: str) -> P:
         raise PayloadError("hook payload invalid: " + "; ".join(parts)) from None
 
 
-def event_name_of(raw: bytes) -> str | None:
-    """The ``hook_event_name`` of a payload that failed validation, if it can be read."""
-    with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-        data = json.loads(raw)
-        if isinstance(data, dict) and isinstance(data.get("hook_event_name"), str):
-            return str(data["hook_event_name"])
-    return None
+def event_name_of(raw: bytes | str) -> str | None:
+    """The top-level ``hook_event_name`` of a payload that may not parse at all (too deep,
+    cut short): a deep ``tool_input`` can neither hide it nor fake it with a nested one."""
+    return bounded_json.top_level_string(raw, "hook_event_name", max_length=100)
 
 
 class HookProtocol(ABC):

@@ -8,6 +8,15 @@ Every hook that can approve gets a timeout longer than swarmdeck's own wait
 (``hooks.timeout`` + 60 s): opening a busy store and withdrawing an escalation on
 timeout take time, and a CLI that kills the hook first lets the call through (Codex,
 Gemini) or treats it as failed.
+
+Claude Code gets one of two kinds of hook: the command (``swarmdeck hook claude-code``,
+the default) or, with ``--http``, its http hook posting to the collector's
+``claude-code`` adapter. Both fail closed: approval hooks carry ``onFailure: "block"``,
+so a hook that crashes, is killed or cannot connect blocks the tool call instead of
+letting it through. The http hook sends ``Authorization: Bearer $SWARMDECK_TOKEN``,
+filled in by Claude Code from its environment (``allowedEnvVars``), so no secret lands
+in a settings file that may be committed; ``--embed-token`` writes the token itself
+instead, into a local or user settings file only, made 0600.
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ from swarmdeck.cli._common import EXIT_ERROR, CliError, Obj, common_options
 from swarmdeck.cli._settings import settings_from
 from swarmdeck.cli.install_json import InstallError, install_hooks, swarmdeck_executable
 from swarmdeck.cli.install_json import merge_hooks as _merge
-from swarmdeck.config import is_database_url
+from swarmdeck.config import Settings, is_database_url
+from swarmdeck.tokens import ENV as TOKEN_ENV
+from swarmdeck.tokens import TokenError, from_env, load_or_create
 
 __all__ = [
     "InstallError",
@@ -35,6 +46,12 @@ __all__ = [
 
 #: Recognises a Claude Code handler we installed, whatever the path of the executable.
 MARKER = " hook claude-code"
+#: ... or the URL path of the collector's hook endpoint (an http hook we installed).
+HTTP_MARKER = "/hooks/claude-code"
+#: Where an http hook posts when no claude-code adapter is configured.
+DEFAULT_HOOK_URL = "http://127.0.0.1:7342/hooks/claude-code"
+#: Claude Code fills ``${SWARMDECK_TOKEN}`` in the http hook's header from its environment.
+TOKEN_HEADER = "Bearer ${" + TOKEN_ENV + "}"
 #: Events that only update the agent row: a short timeout is plenty.
 STATUS_TIMEOUT = 30
 #: Headroom over our own wait: opening a busy store and withdrawing on timeout take time.
@@ -59,10 +76,27 @@ def hook_command(
     return " ".join(parts)
 
 
-def desired_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[str, Any]]:
-    """The one hook group per event that swarmdeck needs in Claude Code."""
+def http_handler(url: str, token: str | None = None) -> dict[str, Any]:
+    """An http hook posting to the collector, with the bearer token (or its variable)."""
+    if token is not None:
+        return {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}
+    return {
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": TOKEN_HEADER},
+        "allowedEnvVars": [TOKEN_ENV],
+    }
+
+
+def desired_groups(
+    command: str, matcher: str, timeout: int, *, http: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The one hook group per event that swarmdeck needs in Claude Code (command hooks,
+    or the ``http`` handler)."""
 
     def handler(seconds: int) -> dict[str, Any]:
+        if http is not None:
+            return {**http, "timeout": seconds}
         return {"type": "command", "command": command, "timeout": seconds}
 
     def gate(seconds: int) -> dict[str, Any]:
@@ -86,7 +120,7 @@ def merge_hooks(
     settings: dict[str, Any], groups: dict[str, dict[str, Any]], where: str
 ) -> dict[str, Any]:
     """Claude Code's settings with our groups merged (see :func:`.install_json.merge_hooks`)."""
-    return _merge(settings, groups, where, MARKER)
+    return _merge(settings, groups, where, MARKER, url_marker=HTTP_MARKER)
 
 
 def codex_groups(command: str, matcher: str, timeout: int) -> dict[str, dict[str, Any]]:
@@ -138,14 +172,21 @@ def _command(ctx: click.Context, vendor: str) -> str:
     )
 
 
-def _report(path: Path, changed: bool, backup: Path | None, command: str, timeout: str) -> bool:
+def _report(
+    path: Path,
+    changed: bool,
+    backup: Path | None,
+    command: str,
+    timeout: str,
+    kind: str = "hook command",
+) -> bool:
     if not changed:
         click.echo(f"swarmdeck hooks already installed in {path}; nothing changed")
         return False
     click.echo(f"installed swarmdeck hooks into {path}")
     if backup is not None:
         click.echo(f"previous settings kept in {backup}")
-    click.echo(f"hook command: {command} (timeout {timeout})")
+    click.echo(f"{kind}: {command} (timeout {timeout})")
     return True
 
 
@@ -189,6 +230,22 @@ _TIMEOUT = click.option(
     help=f"Install even for a Claude Code older than {claude_version.MINIMUM_TEXT} "
     "(whose failed hooks let the call run).",
 )
+@click.option(
+    "--http",
+    "http_url",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[URL]",
+    help="Use Claude Code's http hook, posting to the collector's claude-code adapter "
+    f"(default URL: the configured adapter's, else {DEFAULT_HOOK_URL}).",
+)
+@click.option(
+    "--embed-token",
+    is_flag=True,
+    help="With --http: write the token itself into the settings file (only with --local or "
+    "--user; the file is made 0600) instead of ${SWARMDECK_TOKEN}.",
+)
 @click.pass_context
 def claude_code(
     ctx: click.Context,
@@ -199,18 +256,28 @@ def claude_code(
     timeout: int | None,
     claude_exe: str,
     force: bool,
+    http_url: str | None,
+    embed_token: bool,
 ) -> None:
     """Add swarmdeck's hooks to Claude Code's settings (idempotent, with a backup).
 
     PermissionRequest and PreToolUse (for the matched tools) then wait for a
     manager's decision in swarmdeck; Notification, Stop and SubagentStop keep the
-    session's agent row current, and SessionEnd marks it offline.
+    session's agent row current, and SessionEnd marks it offline. Approval hooks
+    fail closed (onFailure: block), command and http hooks alike.
 
     Refuses (exit 2) a Claude Code older than the first version that fails closed,
     unless --force; warns when its version cannot be read.
     """
     if user and (project is not None or local):
         raise click.UsageError("--user cannot be combined with --project or --local")
+    if embed_token and http_url is None:
+        raise click.UsageError("--embed-token only applies with --http")
+    if embed_token and not (user or local):
+        raise click.UsageError(
+            "--embed-token needs --local or --user: a project's settings.json is usually "
+            "committed, and the token must not be"
+        )
     found = claude_version.installed_version(claude_exe)
     if found.version is None:
         click.echo(claude_version.unknown_message(found), err=True)
@@ -226,9 +293,53 @@ def claude_code(
         root = (project or Path.cwd()).expanduser().resolve()
         path = root / ".claude" / ("settings.local.json" if local else "settings.json")
     seconds = timeout or int(settings.hooks.timeout) + HEADROOM
-    groups = desired_groups(command, matcher or settings.hooks.pretool_matcher, seconds)
-    changed, backup = install_hooks(path, groups, MARKER)
-    _report(path, changed, backup, command, f"{seconds}s")
+    http: dict[str, Any] | None = None
+    if http_url is not None:
+        url = http_url or hook_url(settings)
+        if not url.startswith(("http://", "https://")):
+            raise click.UsageError(f"--http {url!r}: expected an http:// or https:// URL")
+        try:  # the collector needs it anyway; made now so `swarmdeck token show` has it
+            token = from_env() or load_or_create(settings.server.effective_token_file())
+        except TokenError as exc:
+            raise CliError(str(exc), EXIT_ERROR) from None
+        http = http_handler(url, token if embed_token else None)
+    matched = matcher or settings.hooks.pretool_matcher
+    groups = desired_groups(command, matched, seconds, http=http)
+    changed, backup = install_hooks(
+        path, groups, MARKER, url_marker=HTTP_MARKER, private=embed_token
+    )
+    if http is None:
+        _report(path, changed, backup, command, f"{seconds}s")
+        return
+    shown = f"POST {http['url']}"
+    timing = f"{seconds}s, onFailure: block"
+    if _report(path, changed, backup, shown, timing, "http hook") and not embed_token:
+        click.echo(
+            f"Claude Code sends the token from ${TOKEN_ENV}: start it with "
+            f'{TOKEN_ENV}="$(swarmdeck token show)" in its environment'
+        )
+
+
+def hook_url(settings: Settings) -> str:
+    """The URL of the configured claude-code adapter, else :data:`DEFAULT_HOOK_URL`.
+
+    Raises:
+        click.UsageError: the adapter listens on every address: only the user knows the
+            name clients reach it by (one of its ``allowed_hosts``).
+    """
+    for entry in settings.adapters:
+        if entry.type == "claude-code" and entry.enabled:
+            options = entry.options()
+            host = str(options.get("host", "127.0.0.1"))
+            if host.strip("[]") in ("0.0.0.0", "::", ""):  # noqa: S104 - every address
+                raise click.UsageError(
+                    f"the claude-code adapter {entry.name!r} listens on every address "
+                    f"({host}): give the URL Claude Code reaches it by, --http URL"
+                )
+            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            port = int(options.get("port", 7342))
+            return f"http://{host}:{port}{options.get('path', HTTP_MARKER)}"
+    return DEFAULT_HOOK_URL
 
 
 def codex_home() -> Path:

@@ -45,24 +45,35 @@ def swarmdeck_executable() -> str:
     return shutil.which("swarmdeck") or "swarmdeck"
 
 
-def is_ours(handler: Any, marker: str) -> bool:
-    """A command handler we installed (``marker`` is `` hook <vendor>``), whatever the path."""
-    return (
-        isinstance(handler, dict)
-        and handler.get("type") == "command"
-        and isinstance(handler.get("command"), str)
-        and marker in handler["command"]
-    )
+def is_ours(handler: Any, marker: str, url_marker: str | None = None) -> bool:
+    """A handler we installed: a command (``marker`` is `` hook <vendor>``), whatever the
+    path of the executable, or an http hook whose URL holds ``url_marker`` (its path)."""
+    if not isinstance(handler, dict):
+        return False
+    if handler.get("type") == "command":
+        return isinstance(handler.get("command"), str) and marker in handler["command"]
+    if handler.get("type") == "http" and url_marker is not None:
+        return isinstance(handler.get("url"), str) and url_marker in handler["url"]
+    return False
 
 
 def merge_hooks(
-    settings: dict[str, Any], groups: dict[str, dict[str, Any]], where: str, marker: str
+    settings: dict[str, Any],
+    groups: dict[str, dict[str, Any]],
+    where: str,
+    marker: str,
+    *,
+    url_marker: str | None = None,
 ) -> dict[str, Any]:
     """A copy of ``settings`` with our hook groups in place; everything else kept.
 
     Raises:
         InstallError: the file's shape is not what the CLI reads (named).
     """
+
+    def ours(handler: Any) -> bool:
+        return is_ours(handler, marker, url_marker)
+
     merged = copy.deepcopy(settings)
     hooks = merged.setdefault("hooks", {})
     if not isinstance(hooks, dict):
@@ -75,15 +86,15 @@ def merge_hooks(
         kept: list[Any] = []
         for entry in entries:
             handlers = entry.get("hooks") if isinstance(entry, dict) else None
-            if not isinstance(handlers, list) or not any(is_ours(h, marker) for h in handlers):
+            if not isinstance(handlers, list) or not any(ours(h) for h in handlers):
                 kept.append(entry)
                 continue
-            if all(is_ours(h, marker) for h in handlers):
+            if all(ours(h) for h in handlers):
                 if not placed:
                     kept.append(copy.deepcopy(group))
                     placed = True
                 continue  # a duplicate of ours: dropped
-            kept.append({**entry, "hooks": [h for h in handlers if not is_ours(h, marker)]})
+            kept.append({**entry, "hooks": [h for h in handlers if not ours(h)]})
         if not placed:
             kept.append(copy.deepcopy(group))
         hooks[event] = kept
@@ -112,9 +123,12 @@ def read_settings(path: Path) -> tuple[dict[str, Any], str | None]:
     return data, text
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, *, private: bool = False) -> None:
+    """Replace ``path`` with ``text`` (same mode); ``private`` (a secret inside) makes it 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    if private:
+        mode = 0o600
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -129,11 +143,22 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def install_hooks(
-    path: Path, groups: dict[str, dict[str, Any]], marker: str, *, now: float | None = None
+    path: Path,
+    groups: dict[str, dict[str, Any]],
+    marker: str,
+    *,
+    url_marker: str | None = None,
+    private: bool = False,
+    now: float | None = None,
 ) -> tuple[bool, Path | None]:
-    """Merge ``groups`` into the JSON settings at ``path``; returns (changed, backup path)."""
+    """Merge ``groups`` into the JSON settings at ``path``; returns (changed, backup path).
+
+    Args:
+        url_marker: also recognise our http hooks, by this part of their URL.
+        private: the groups hold a secret: the file (and its backup) are made 0600.
+    """
     current, original = read_settings(path)
-    merged = merge_hooks(current, groups, str(path), marker)
+    merged = merge_hooks(current, groups, str(path), marker, url_marker=url_marker)
     if original is not None and merged == current:
         return False, None
     backup = None
@@ -145,5 +170,8 @@ def install_hooks(
             n += 1
             backup = path.with_name(f"{path.name}.bak-{stamp}-{n}")
         shutil.copy2(path, backup)
-    write_atomically(path, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+        if private:
+            os.chmod(backup, 0o600)
+    text = json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, text, private=private)
     return True, backup

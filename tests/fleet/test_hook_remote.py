@@ -246,11 +246,15 @@ def free_port() -> int:
 async def test_the_command_hands_the_call_to_a_collector_and_prints_its_decision(
     store: Store, env: dict[str, str], tmp_path: Path
 ) -> None:
+    """The real command against the real endpoint: with the right token it gets the
+    manager's decision; with a wrong or no token the endpoint refuses it, and the hook
+    denies (never an allow, although the endpoint's default is allow) with nothing raised."""
     sup = Supervisor(
         store,
-        [Instance("hooks", ClaudeCodeAdapter, ClaudeCodeOptions(port=0))],
+        [Instance("hooks", ClaudeCodeAdapter, ClaudeCodeOptions(port=0, default="allow"))],
         delivery_interval=0.05,
         batch_window=0.02,
+        listener_token=lambda: TOKEN,
     )
     task = asyncio.create_task(sup.run())
     try:
@@ -260,9 +264,15 @@ async def test_the_command_hands_the_call_to_a_collector_and_prints_its_decision
             return adapter.port if adapter is not None else None
 
         url = f"http://127.0.0.1:{await eventually(port)}/hooks/claude-code"
-        env = {**env, "SWARMDECK_TOKEN": TOKEN}
         # The agent's host has no database at all: nothing is created there.
-        env["XDG_DATA_HOME"] = str(tmp_path / "agent-host")
+        env = {**env, "XDG_DATA_HOME": str(tmp_path / "agent-host")}
+        for token in ("someone-elses-token-0123456789", None):
+            wrong = {**env, "SWARMDECK_TOKEN": token} if token else env
+            code, body, _ = await run_hook("permission_request_bash", wrong, url)
+            assert code == 0
+            assert "missing or wrong bearer token" in deny_reason(body)
+        assert not await store.escalations()  # refused before anything was raised
+        env["SWARMDECK_TOKEN"] = TOKEN
         dead = f"http://127.0.0.1:{free_port()}/hooks/claude-code"
         hook = asyncio.create_task(run_hook("permission_request_bash", env, dead, url))
         [esc] = await eventually(lambda: open_escalations(store))

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mcp import Client
 
 from swarmdeck.adapters.base import Adapter, DeliveryError
 from swarmdeck.adapters.claude_code import ClaudeCodeAdapter
@@ -47,6 +46,7 @@ from swarmdeck.testing import (
     check_restart,
 )
 from tests.helpers.hooks import payload
+from tests.helpers.listeners import AUTH, mcp_http
 from tests.helpers.waiting import eventually, open_escalations
 
 TEAM: dict[str, str] = {}
@@ -85,7 +85,7 @@ async def _port(adapter: Adapter) -> int:
 
 async def _post_hook(tmp: Path, adapter: Adapter) -> None:
     port = await _port(adapter)
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(timeout=60, headers=AUTH) as http:
         await http.post(
             f"http://127.0.0.1:{port}/hooks/claude-code", json=payload("permission_request_bash")
         )
@@ -96,7 +96,7 @@ async def _call_mcp(tmp: Path, adapter: Adapter) -> None:
     # The contract closes the adapter (and its endpoint) under the waiting call: the
     # client's connection then fails, which is the expected end of this stimulus.
     with contextlib.suppress(httpx.HTTPError, ExceptionGroup):
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+        async with mcp_http(f"http://127.0.0.1:{port}/mcp") as client:
             await client.call_tool("request_approval", {"summary": "contract", "agent": "c"})
 
 

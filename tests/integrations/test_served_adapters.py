@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp import Client
 
 from swarmdeck.adapters._http_common import BindRefused
 from swarmdeck.adapters.base import AdapterContext
@@ -21,12 +20,15 @@ from swarmdeck.adapters.mcp_server import McpAdapter, McpOptions
 from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
 from tests.helpers.hooks import payload
+from tests.helpers.listeners import AUTH, listener_token, mcp_http
 from tests.helpers.waiting import eventually, open_escalations
 
 
 @contextlib.asynccontextmanager
 async def supervised(store: Store, *instances: Instance) -> AsyncIterator[Supervisor]:
-    sup = Supervisor(store, instances, delivery_interval=0.05, batch_window=0.02)
+    sup = Supervisor(
+        store, instances, delivery_interval=0.05, batch_window=0.02, listener_token=listener_token
+    )
     task = asyncio.create_task(sup.run())
     try:
         yield sup
@@ -55,7 +57,7 @@ async def test_mcp_streamable_http_out_of_order_and_timeout(store: Store) -> Non
     opts = McpOptions(port=0, timeout=30, progress_every=0.2)
     async with supervised(store, Instance("mcp-http", McpAdapter, opts)) as sup:
         port = await port_of(sup, "mcp-http")
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+        async with mcp_http(f"http://127.0.0.1:{port}/mcp") as client:
             calls = [
                 asyncio.create_task(
                     client.call_tool("request_approval", {"summary": s, "agent": "planner"})
@@ -98,7 +100,7 @@ async def test_claude_code_http_hook_round_trip(store: Store) -> None:
     async with supervised(store, Instance("claude", ClaudeCodeAdapter, opts)) as sup:
         port = await port_of(sup, "claude")
         url = f"http://127.0.0.1:{port}/hooks/claude-code"
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=AUTH) as http:
             pending = asyncio.create_task(http.post(url, json=payload("permission_request_bash")))
             [esc] = await open_escalations(store)
             assert (esc.origin, esc.agent) == ("claude", "claude:shop-api")
@@ -116,7 +118,9 @@ async def test_claude_code_http_hook_round_trip(store: Store) -> None:
             assert (status.status_code, status.json()) == (200, {})
 
             bad = await http.post(
-                url, content=b'{"hook_event_name": "PreToolUse", "tool_name": "Bash"}'
+                url,
+                content=b'{"hook_event_name": "PreToolUse", "tool_name": "Bash"}',
+                headers={"Content-Type": "application/json"},
             )
             assert bad.status_code == 200
             out = bad.json()["hookSpecificOutput"]
@@ -141,7 +145,7 @@ async def test_claude_code_http_timeout_answers_default(store: Store) -> None:
     opts = ClaudeCodeOptions(port=0, timeout=0.5)
     async with supervised(store, Instance("claude", ClaudeCodeAdapter, opts)) as sup:
         port = await port_of(sup, "claude")
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, headers=AUTH) as http:
             response = await http.post(
                 f"http://127.0.0.1:{port}/hooks/claude-code", json=payload("pretooluse_write")
             )
