@@ -11,6 +11,7 @@ A subagent is its own row under its session: ``claude:shop-api/sub:test-runner#a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 
@@ -26,6 +27,23 @@ _SLUG = re.compile(r"[^A-Za-z0-9_.\-]+")
 def short(identifier: str) -> str:
     """Six letters or digits of an id: enough to tell two sessions apart on screen."""
     return re.sub(r"[^A-Za-z0-9]", "", identifier)[:6] or "x"
+
+
+#: The longest an agent-given id is kept verbatim inside an event id.
+ID_PART_MAX = 64
+
+
+def id_part(identifier: str) -> str:
+    """An agent-given id (session, subagent) as a part of an event id.
+
+    Short ids are kept as they are, so event ids stay readable and stable. A longer one
+    (a client may send anything) is cut and given a hash of the whole, so every event id
+    stays within the wire format's 200 characters while two long ids stay apart.
+    """
+    if len(identifier) <= ID_PART_MAX:
+        return identifier
+    digest = hashlib.sha256(identifier.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{identifier[: ID_PART_MAX - 17]}~{digest}"
 
 
 def base_name(prefix: str, cwd: str) -> str:

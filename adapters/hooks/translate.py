@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from swarmdeck.adapters.hooks.naming import subagent_name
+from swarmdeck.adapters.hooks.naming import id_part, subagent_name
 from swarmdeck.store.events import Event, Severity, make_event
 from swarmdeck.store.text import clean_text
 
@@ -153,7 +153,7 @@ class Translator:
 
     def _id(self, what: str) -> str:
         self._n += 1
-        return f"{self.call.session_id}:{uuid.uuid4().hex[:12]}:{what}{self._n}"
+        return f"{id_part(self.call.session_id)}:{uuid.uuid4().hex[:12]}:{what}{self._n}"
 
     def seen(self) -> list[Event]:
         """agent.seen for the session (and the subagent): stable ids, so re-sent ones dedupe."""
@@ -169,7 +169,7 @@ class Translator:
         out = [
             make_event(
                 "agent.seen",
-                id=f"seen:{c.session_id}",
+                id=f"seen:{id_part(c.session_id)}",
                 source=self.source,
                 agent=self.session_agent,
                 ts=self.now,
@@ -180,7 +180,7 @@ class Translator:
             out.append(
                 make_event(
                     "agent.seen",
-                    id=f"seen:{c.session_id}:{c.subagent_id}",
+                    id=f"seen:{id_part(c.session_id)}:{id_part(c.subagent_id)}",
                     source=self.source,
                     agent=self.agent,
                     ts=self.now,

@@ -98,3 +98,26 @@ def test_answers_for_each_verb() -> None:
         "decision": "block",
         "reason": "add tests",
     }
+
+
+def test_long_session_and_subagent_ids_make_event_ids_the_wire_format_accepts() -> None:
+    """A client may send any id; the events made of it must still be storable (ids of at
+    most 200 characters), and two long ids sharing a prefix must stay apart."""
+    from swarmdeck.adapters.hooks.translate import Translator
+
+    def events_of(session: str) -> list[str]:
+        raw = json.dumps(
+            {"session_id": session, "cwd": "/r", "hook_event_name": "PreToolUse",
+             "tool_name": "Bash", "tool_input": {"command": "ls"},
+             "agent_id": session + "-sub", "agent_type": "Explore"}
+        ).encode()  # fmt: skip
+        call = PROTOCOL.read(raw, HookConfig(), HookContext("c"))
+        t = Translator(call, "claude:r", "claude-code", PROTOCOL.title)
+        made = [*t.seen(), t.status("working", "Bash: ls"), t.escalation("E-1")]
+        return [e.id for e in made]
+
+    long_a, long_b = "s" * 180 + "a", "s" * 180 + "b"
+    ids_a, ids_b = events_of(long_a), events_of(long_b)
+    assert all(len(i) <= 200 for i in ids_a + ids_b)
+    assert ids_a[0] != ids_b[0] and ids_a[1] != ids_b[1]  # seen: stable and distinct
+    assert events_of("short-session")[0] == "seen:short-session"
