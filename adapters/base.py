@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event
-from swarmdeck.store.models import AppendResult, Delivery
+from swarmdeck.store.isolate import Isolated
+from swarmdeck.store.models import Delivery
 
 
 class AdapterOptions(BaseModel):
@@ -88,8 +89,10 @@ class AdapterContext:
             none, and a listener that requires a token then refuses to start.
         commit: store a batch *now* (filtered, fenced by this collector's lease) and
             return its counts, for adapters that answer a client only once its input is
-            stored; raises :class:`~swarmdeck.store.errors.LeaseLost` when this
-            collector no longer leads the instance. None outside a supervisor.
+            stored. An event the store cannot take goes to the dead letters and is named
+            in ``poisoned`` (by its index in ``batch.events``) while the rest lands.
+            Raises :class:`~swarmdeck.store.errors.LeaseLost` when this collector no
+            longer leads the instance. None outside a supervisor.
     """
 
     name: str
@@ -98,7 +101,7 @@ class AdapterContext:
     clock: Callable[[], float] = time.time
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("swarmdeck.adapter"))
     listener_token: Callable[[], str] | None = None
-    commit: Callable[[Batch], Awaitable[AppendResult]] | None = None
+    commit: Callable[[Batch], Awaitable[Isolated]] | None = None
 
 
 class Adapter(abc.ABC):

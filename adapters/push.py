@@ -176,14 +176,15 @@ class PushAdapter(Adapter):
             )
         sent = len(batch.events)
         accepted = max(0, min(sent, result.accepted))
+        # Events the store could not take are dead letters too, named where they were sent.
+        errors = [(r.location, r.error) for r in batch.rejected]
+        errors += [(f"event {batch.events[i].id}", why) for i, why in result.poisoned]
         return JSONResponse(
             {
                 "accepted": accepted,
-                "duplicate": sent - accepted,
-                "rejected": len(batch.rejected),
-                "errors": [
-                    {"at": r.location, "error": r.error} for r in batch.rejected[:MAX_ERRORS_SHOWN]
-                ],
+                "duplicate": sent - accepted - len(result.poisoned),
+                "rejected": len(errors),
+                "errors": [{"at": at, "error": why} for at, why in errors[:MAX_ERRORS_SHOWN]],
             }
         )
 

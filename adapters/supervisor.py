@@ -48,8 +48,8 @@ from swarmdeck.adapters.leadership import Leadership, Term, TermEnded, collector
 from swarmdeck.store.db import Store
 from swarmdeck.store.errors import LeaseLost
 from swarmdeck.store.events import Event
-from swarmdeck.store.isolate import append_isolating, is_transient
-from swarmdeck.store.models import AppendResult, Delivery
+from swarmdeck.store.isolate import Isolated, append_isolating, is_transient
+from swarmdeck.store.models import Delivery
 from swarmdeck.store.text import clean_text
 
 log = logging.getLogger("swarmdeck.supervisor")
@@ -284,19 +284,24 @@ class Supervisor:
         ):
             await self._batch_ended.wait()
 
-    def commit_for(self, inst: Instance, term: Term) -> Callable[[Batch], Awaitable[AppendResult]]:
+    def commit_for(self, inst: Instance, term: Term) -> Callable[[Batch], Awaitable[Isolated]]:
         """A fenced, filtered commit of one batch for adapters that answer only once their
         input is stored (the push endpoint's counts are then true)."""
 
-        async def commit(batch: Batch) -> AppendResult:
+        async def prepare(events: list[Event]) -> list[Event]:
+            for flt in self.filters:  # fail closed, as in _store_slot
+                events = await flt(events, inst.name)
+            return events
+
+        async def commit(batch: Batch) -> Isolated:
             if not term.active:
                 raise TermEnded(*term.lease)
-            events = batch.events
-            for flt in self.filters:
-                events = await flt(events, inst.name)
             try:
-                result = await self.store.append_with_state(
-                    events,
+                # Isolating, as the writer does: one event the store cannot take goes to
+                # the dead letters with its reason; the rest of the request lands.
+                outcome = await append_isolating(
+                    self.store,
+                    batch.events,
                     origin=inst.name,
                     state=batch.position,
                     rejected=[
@@ -304,13 +309,16 @@ class Supervisor:
                         for r in batch.rejected
                     ],
                     lease=term.lease,
+                    prepare=prepare,
+                    mask=lambda raw: mask_rejected(self.filters, raw),
                 )
             except LeaseLost:
                 self.leadership.drop(*term.lease)
                 raise
-            self.stored += result.accepted
+            self.stored += outcome.accepted
             self._committed.set()
-            return result
+            self._log_poisoned(inst.name, batch.events, outcome.poisoned)
+            return outcome
 
         return commit
 
@@ -470,8 +478,14 @@ class Supervisor:
             mask=lambda raw: mask_rejected(self.filters, raw),
         )
         self.stored += outcome.accepted
-        for index, reason in outcome.poisoned:
-            event = slot.events[index]
+        self._log_poisoned(origin, slot.events, outcome.poisoned)
+
+    @staticmethod
+    def _log_poisoned(
+        origin: str, events: Sequence[Event], poisoned: list[tuple[int, str]]
+    ) -> None:
+        for index, reason in poisoned:
+            event = events[index]
             log.warning(
                 "event %s from %s went to the dead letters: %s",
                 clean_text(f"{event.source}/{event.id}", single_line=True, max_length=200),

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from swarmdeck.adapters.base import AdapterContext
+from swarmdeck.adapters.base import AdapterContext, Batch
 from swarmdeck.adapters.push import PushAdapter, PushOptions, parse_body
 from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
@@ -112,6 +112,37 @@ async def test_bad_events_go_to_the_dead_letters_and_the_rest_are_stored(
         assert set(letters) == {"POST /v1/events [1]", "POST /v1/events [3]"}
         assert letters["POST /v1/events [1]"].origin == "push"
         assert '"p-2"' in str(letters["POST /v1/events [1]"].raw)
+
+
+async def test_an_event_the_store_cannot_take_is_dead_lettered_and_the_rest_lands(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should an event slip past validation and still not be storable (a bug, a bound
+    missed), it is named in the answer and kept as a dead letter; the rest of the request
+    is stored, and the client is not told to send it all again."""
+    validate = PushAdapter.batch
+
+    def slipped(self: PushAdapter, items: list[tuple[str, Any]]) -> Batch:
+        out = validate(self, items)
+        # What validation would never let through: a lone surrogate no backend stores.
+        bad = out.events[1]
+        out.events[1] = bad.model_construct(
+            **{**dict(bad), "data": bad.data.model_construct(state="working", activity="\ud800")}
+        )
+        return out
+
+    monkeypatch.setattr(PushAdapter, "batch", slipped)
+    async with pushing(store, tmp_path / "token") as (_sup, url, token):
+        async with httpx.AsyncClient() as client:
+            body = [event(1), event(2), event(3)]
+            answer = await client.post(url, json=body, headers=auth(token))
+        assert answer.status_code == 200, answer.text
+        got = answer.json()
+        assert (got["accepted"], got["duplicate"], got["rejected"]) == (2, 0, 1), got
+        assert got["errors"][0]["at"] == "event p-2"
+        assert "could not take" in got["errors"][0]["error"]
+        assert sorted(await stored_ids(store)) == ["p-1", "p-3"]
+        assert any(d.location == "event push/p-2" for d in await store.dead_letters())
 
 
 async def test_json_lines_with_a_broken_line(store: Store, tmp_path: Path) -> None:
