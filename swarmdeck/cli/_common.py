@@ -32,6 +32,14 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Callback of a seconds option: FloatRange lets NaN through (it compares false with
+    every bound), and a wait of NaN or inf never ends: refuse both."""
+    if value is not None and not 0 < value < float("inf"):
+        raise click.BadParameter(f"{value!r} is not a number of seconds above 0")
+    return value
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     click.echo(f"swarmdeck: error: {clean_text(message, single_line=True)}", err=True)
     sys.exit(code)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client, StdioServerParameters
 
 from swarmdeck.store.db import Store
-from tests.doors.conftest import SWARMDECK
+from tests.doors.conftest import SWARMDECK, cli
 
 ODD: dict[str, dict[str, Any]] = {
     "escape-only agent": {"summary": "s1", "agent": "\x1b[2J\x1b[H"},
@@ -68,3 +69,15 @@ async def test_arguments_beyond_the_bounds_are_refused_by_name(tmp_path: Path) -
         assert status.is_error
     async with await Store.open(db) as store:
         assert await store.escalations() == []
+
+
+@pytest.mark.parametrize(
+    "flag", [("--timeout", "nan"), ("--timeout", "inf"), ("--progress-every", "nan")]
+)
+def test_a_wait_that_never_ends_is_refused_at_start(
+    flag: tuple[str, str], tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    # NaN compares false with every bound: FloatRange took it, and the wait never ended.
+    proc = cli("mcp", *flag, "--db", tmp_path / "db.sqlite", env=clean_env, stdin=b"", timeout=30)
+    assert proc.returncode == 2
+    assert flag[1] in proc.stderr.decode()
