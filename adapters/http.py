@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
+import pydantic_core
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from swarmdeck.adapters.base import (
@@ -77,6 +78,8 @@ class HttpOptions(AdapterOptions):
     """First delay after an error, doubled per consecutive error."""
     backoff_max: float = Field(default=60.0, gt=0)
     """Cap of the delay between retries."""
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    """Largest events page read; a bigger answer is an error, never held in memory whole."""
 
     @field_validator("url", "decisions_url")
     @classmethod
@@ -226,18 +229,28 @@ class HttpAdapter(Adapter):
         if cursor is not None:
             params["after"] = cursor
         where = public_url(self.opts.url)
+        limit = self.opts.max_response_bytes
         try:
-            response = await self.client().get(self.opts.url, params=params)
+            async with self.client().stream("GET", self.opts.url, params=params) as response:
+                if response.status_code != 200:
+                    wait = None
+                    if response.status_code in (429, 503):
+                        wait = retry_after(response, time.time())
+                    raise _PollError(f"HTTP {response.status_code} from {where}", wait)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _PollError(f"{where} answered more than {limit} bytes")
+                    chunks.append(chunk)
         except httpx.HTTPError as exc:
             raise _PollError(describe_error(exc, self.opts.url, self.opts.timeout)) from None
-        if response.status_code != 200:
-            wait = None
-            if response.status_code in (429, 503):
-                wait = retry_after(response, time.time())
-            raise _PollError(f"HTTP {response.status_code} from {where}", wait)
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            # pydantic-core's parser: a page nested thousands deep is an error on this poll,
+            # not a RecursionError that crashes the adapter on the same page again and again.
+            body = pydantic_core.from_json(b"".join(chunks), allow_inf_nan=False)
+        except ValueError:
             raise _PollError(f"{where} answered something that is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise _PollError(f'{where} answered JSON without an "events" list')
@@ -259,7 +272,10 @@ class HttpAdapter(Adapter):
             try:
                 batch.events.append(parse_event(item))
             except EventError as exc:
-                raw = json.dumps(item, ensure_ascii=False, default=str)
+                try:
+                    raw = json.dumps(item, ensure_ascii=False, default=str)
+                except (ValueError, RecursionError):
+                    raw = repr(item)[:16_384]
                 batch.rejected.append(Rejected(f"{where} events[{i}]", raw, str(exc)))
         return batch
 

@@ -61,6 +61,7 @@ from swarmdeck.adapters.base import (
 )
 from swarmdeck.store.events import Event, EventError, parse_event_json
 from swarmdeck.store.models import Delivery
+from swarmdeck.store.text import safe_json
 
 #: Prefix of the adapter-state keys holding file positions.
 STATE_PREFIX = "file:"
@@ -472,7 +473,8 @@ class JsonlAdapter(Adapter):
             "agent": esc.agent,
             "task": esc.task,
         }
-        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        # ASCII-escaped: people tail this file in terminals; the values stay exact JSON.
+        data = (safe_json(record, separators=(",", ":")) + "\n").encode()
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(path, flags, 0o600)

@@ -15,6 +15,7 @@ instead of an aborted call.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from swarmdeck.adapters.bridge import STORE_ERRORS, UNAVAILABLE, Bridge, Outcome
 from swarmdeck.adapters.hooks.translate import clean, visible
-from swarmdeck.store.events import AgentState, Event, Severity, make_event
+from swarmdeck.store.events import AgentState, Event, EventError, Severity, make_event
 
 Verdict = Literal[
     "approve", "reject", "reroute", "retry", "answer", "timeout", "withdrawn", "unavailable"
@@ -32,6 +33,25 @@ Verdict = Literal[
 
 #: Role of agents that appear through MCP.
 ROLE = "mcp"
+#: Longest escalation body kept from ``details``: the argument may hold 60,000 control
+#: characters, each shown as several (``\x01``), and the event model allows 65,536.
+MAX_DETAILS = 60_000
+#: What one call may send: names and options are cut to 200 characters when stored, but
+#: a megabyte of name is refused before anything is cleaned.
+MAX_NAME_ARG = 1000
+MAX_OPTIONS = 100
+MAX_OPTION_ARG = 1000
+#: Options offered to the manager, and the longest one (what the event model takes).
+KEPT_OPTIONS = 50
+KEPT_OPTION_LEN = 200
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying so."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 40] + f"\n[... {len(text) - limit + 40} more characters cut]"
+
 
 INSTRUCTIONS = (
     "swarmdeck connects you to a human manager. Before a risky or irreversible action, call "
@@ -93,10 +113,27 @@ def client_name(ctx: Context[Any, Any] | None) -> str | None:
 
 
 def agent_name(explicit: str | None, ctx: Context[Any, Any] | None) -> str:
-    if explicit and explicit.strip():
-        return clean(explicit, 200)
+    """The agent's name: the argument, else ``mcp:<client name>``; one line, at most 200
+    characters, never empty (a name that was only an escape sequence cleans to nothing)."""
+    if explicit and (name := clean(explicit, 200)):
+        return name
     client = client_name(ctx)
-    return clean(f"mcp:{client}", 200) if client else "mcp:agent"
+    named = clean(f"mcp:{client}", 200) if client else ""
+    return named if named and named != "mcp:" else "mcp:agent"
+
+
+def name_key(agent: str) -> str:
+    """The agent name as an event id carries it: ids are at most 200 characters, names
+    too, so a long name is replaced by a digest of itself."""
+    if len(agent) <= 64:
+        return agent
+    return "h" + hashlib.sha256(agent.encode("utf-8", "replace")).hexdigest()[:40]
+
+
+def choices(options: list[str] | None) -> list[str] | None:
+    """Options offered to the manager: cleaned, empty and repeated ones dropped, bounded."""
+    kept = [c for c in (clean(o, KEPT_OPTION_LEN) for o in (options or [])) if c]
+    return list(dict.fromkeys(kept))[:KEPT_OPTIONS] or None
 
 
 #: Why a waiting call's escalation is withdrawn when the call ends under it. The SDK
@@ -139,10 +176,15 @@ def build_server(
         data: dict[str, Any] = {"name": agent, "role": ROLE, "vendor": "mcp"}
         if host:
             data["host"] = host
-        return [make_event("agent.seen", id=f"seen:{agent}", source=source, agent=agent, data=data)]
+        return [
+            make_event(
+                "agent.seen", id=f"seen:{name_key(agent)}", source=source, agent=agent, data=data
+            )
+        ]
 
     def status(agent: str, state: str, activity: str, task: str | None = None) -> Event:
-        fields: dict[str, Any] = {"task": clean(task, 200)} if task else {}
+        task_id = clean(task, 200) if task else ""
+        fields: dict[str, Any] = {"task": task_id} if task_id else {}
         return make_event(
             "agent.status",
             id=f"status:{uuid.uuid4().hex}",
@@ -171,10 +213,15 @@ def build_server(
             Severity, Field(description="How much is at stake: low, normal, high, critical.")
         ] = "normal",
         options: Annotated[
-            list[str] | None, Field(description="Choices to offer the manager, if any.")
+            list[Annotated[str, Field(max_length=MAX_OPTION_ARG)]] | None,
+            Field(max_length=MAX_OPTIONS, description="Choices to offer the manager, if any."),
         ] = None,
         agent: Annotated[
-            str | None, Field(description="Your agent name (default: the client's name).")
+            str | None,
+            Field(
+                max_length=MAX_NAME_ARG,
+                description="Your agent name (default: the client's name).",
+            ),
         ] = None,
         timeout_seconds: Annotated[
             float | None,
@@ -185,21 +232,31 @@ def build_server(
         who = agent_name(agent, ctx)
         escalation_id = f"mcp-{uuid.uuid4().hex[:16]}"
         within = min(timeout_seconds, timeout) if timeout_seconds else timeout
-        title = clean(summary, 200)
-        events = seen_event(who)
-        events.append(status(who, "blocked", f"waiting for approval: {title}"))
+        # What the manager approves: one line of title, and the details with every control
+        # character shown rather than hidden (each grows to several characters: bounded after).
+        title = clean(visible(summary), 200) or "(no summary given)"
         data: dict[str, Any] = {
             "id": escalation_id,
             "kind": "approval",
             "title": title,
-            "body": visible(details),
+            "body": bounded(visible(details), MAX_DETAILS),
             "severity": severity,
         }
-        if options:
-            data["options"] = [clean(o, 200) for o in options[:50]]
-        events.append(
-            make_event("escalation.raised", id=escalation_id, source=source, agent=who, data=data)
-        )
+        if offered := choices(options):
+            data["options"] = offered
+        try:
+            events = seen_event(who)
+            events.append(status(who, "blocked", f"waiting for approval: {title}"))
+            events.append(
+                make_event(
+                    "escalation.raised", id=escalation_id, source=source, agent=who, data=data
+                )
+            )
+        except EventError as exc:  # never expected: still an answer, and never an approval
+            seen.discard(who)
+            return outcome_to_result(
+                Outcome(escalation_id, UNAVAILABLE, f"the request could not be recorded: {exc}")
+            )
 
         async def progress(elapsed: float, total: float) -> None:
             if ctx is not None:
@@ -252,14 +309,21 @@ def build_server(
             str | None, Field(max_length=200, description="The task id you work on, if any.")
         ] = None,
         agent: Annotated[
-            str | None, Field(description="Your agent name (default: the client's name).")
+            str | None,
+            Field(
+                max_length=MAX_NAME_ARG,
+                description="Your agent name (default: the client's name).",
+            ),
         ] = None,
         ctx: Context[Any, Any] | None = None,
     ) -> StatusResult:
         who = agent_name(agent, ctx)
-        events = seen_event(who)
-        event = status(who, state, activity, task)
-        events.append(event)
+        try:
+            events = seen_event(who)
+            events.append(status(who, state, activity, task))
+        except EventError as exc:  # never expected: a clear tool error, not a traceback
+            seen.discard(who)
+            raise ValueError(f"the status could not be recorded: {exc}") from None
         try:
             await bridge.emit(events)
         except STORE_ERRORS:

@@ -10,8 +10,11 @@ parses agent text as Rich markup (``tui.safe_text.safe``).
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import unicodedata
+from typing import Any
 
 #: Longest text kept for one field; the rest is cut with an ellipsis.
 MAX_LEN = 4096
@@ -71,3 +74,49 @@ def clean_text(value: object, *, single_line: bool = False, max_length: int = MA
     if len(text) > max_length:
         text = text[: max_length - 1] + "…"
     return text
+
+
+def escape_controls(value: object) -> str:
+    """``value`` with every control, format and line-break character written as ``\\uXXXX``.
+
+    For outputs whose content must survive (a CSV export) but whose reader may be a
+    terminal: nothing is dropped, nothing is executed, and one record stays one line.
+    """
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if 0x20 <= code < 0x7F:
+        return ch
+    if code < 0x20 or 0x7F <= code < 0xA0 or ch in "\u2028\u2029":
+        return f"\\u{code:04x}"
+    if unicodedata.category(ch) in _CATEGORY_DROP:
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return ch
+
+
+def safe_json(value: Any, **kwargs: Any) -> str:
+    """JSON that is safe on a terminal and exact for any parser.
+
+    Every non-ASCII character is escaped (``ensure_ascii``: C1 controls, bidi overrides
+    and zero-width characters included), DEL too (``ensure_ascii`` leaves it), and a
+    float that is not finite becomes ``null`` (``Infinity`` is not JSON, and a reader
+    that meets it stops reading).
+    """
+    kwargs["ensure_ascii"] = True
+    text = json.dumps(_finite(value), allow_nan=False, **kwargs)
+    return text.replace("\x7f", "\\u007f")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

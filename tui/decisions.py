@@ -298,7 +298,7 @@ class DecisionController:
             safe(e.title, max_len=200, single_line=True),
             f" ({clean(e.agent or e.workflow or '-', max_len=60)})",
         )
-        body = safe(e.body, max_len=600) if e.body else None
+        body = safe(e.body, max_len=600, single_line=False) if e.body else None
         answer = await app.push_screen_wait(AnswerScreen(prompt, e.options, body))
         if not answer:
             return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import click
 
 from swarmdeck.config import Settings, load_settings
 from swarmdeck.store.opening import open_store
-from swarmdeck.store.text import clean_text
+from swarmdeck.store.text import clean_text, safe_json
 
 EXIT_FAILURE = 1
 EXIT_ERROR = 2
@@ -31,6 +30,14 @@ class CliError(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Callback of a seconds option: FloatRange lets NaN through (it compares false with
+    every bound), and a wait of NaN or inf never ends: refuse both."""
+    if value is not None and not 0 < value < float("inf"):
+        raise click.BadParameter(f"{value!r} is not a number of seconds above 0")
+    return value
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -121,7 +128,17 @@ def with_store(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 
 
 def emit_json(rows: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
-    click.echo(json.dumps(rows, ensure_ascii=False, indent=None, default=str))
+    """JSON on stdout: every control, bidi and zero-width character escaped (see safe_json)."""
+    click.echo(safe_json(rows, indent=None, default=str))
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """One human-readable line that may quote agent text: cleaned, kept to one line.
+
+    Agent names, task and escalation ids reach the terminal through here or through
+    :func:`emit_table`; printed raw, an OSC 52 in a name wrote the clipboard in tmux.
+    """
+    click.echo(clean_text(text, single_line=True, max_length=2000), err=err)
 
 
 def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

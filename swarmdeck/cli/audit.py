@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, with_store
+from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, say, with_store
 from swarmdeck.config import Settings
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import parse_duration
+from swarmdeck.store.text import escape_controls, safe_json
 
 
 @click.group()
@@ -83,7 +83,7 @@ async def verify(
         )
     else:
         for problem in problems:
-            click.echo(f"TAMPERED: {problem}")
+            say(f"TAMPERED: {problem}")
         click.echo(f"audit record broken: {len(problems)} problem(s) in {verdict.records} records")
     if problems:
         sys.exit(EXIT_FAILURE)
@@ -172,8 +172,10 @@ async def export(
         for r in records:
             row = r.to_dict()
             row["time"] = datetime.fromtimestamp(r.ts, UTC).isoformat()
-            output.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            output.write(safe_json(row, sort_keys=True) + "\n")
     else:
+        # A CSV is read in terminals and spreadsheets: control, bidi and zero-width characters
+        # are written as \uXXXX (JSON's escapes; the jsonl export keeps every value exact).
         writer = csv.writer(output)
         writer.writerow(["seq", "time", "actor", "action", "subject", "detail", "prev", "hash"])
         for r in records:
@@ -181,10 +183,10 @@ async def export(
                 [
                     r.seq,
                     datetime.fromtimestamp(r.ts, UTC).isoformat(),
-                    r.actor,
-                    r.action,
-                    r.subject,
-                    json.dumps(r.detail, ensure_ascii=False, sort_keys=True),
+                    escape_controls(r.actor),
+                    escape_controls(r.action),
+                    escape_controls(r.subject),
+                    safe_json(r.detail, sort_keys=True),
                     r.prev,
                     r.hash,
                 ]

@@ -13,7 +13,7 @@ import asyncio
 
 import click
 
-from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options
+from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, say
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.opening import display_location, is_postgres_url, open_store
 from swarmdeck.store.transfer import copy_store, verify_copy
@@ -57,7 +57,7 @@ def copy(source: str, target: str) -> None:
     problems = asyncio.run(_copy(source, target))
     if problems:
         for problem in problems:
-            click.echo(f"MISMATCH {problem}", err=True)
+            say(f"MISMATCH {problem}", err=True)
         raise CliError(f"the copy at {display_location(target)} is not whole", EXIT_FAILURE)
     click.echo(f"copied {display_location(source)} -> {display_location(target)}: verified")
 

@@ -16,6 +16,7 @@ from swarmdeck.cli._common import (
     CliError,
     common_options,
     emit_json,
+    say,
     with_store,
 )
 from swarmdeck.config import Settings
@@ -71,6 +72,4 @@ async def decide(
     if as_json:
         emit_json(decision.to_dict())
     else:
-        click.echo(
-            f"{action} recorded for {escalation} (decision {decision.id}, by {decision.actor})"
-        )
+        say(f"{action} recorded for {escalation} (decision {decision.id}, by {decision.actor})")

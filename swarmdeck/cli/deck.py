@@ -143,5 +143,5 @@ def run_tui(settings: Settings) -> int:
     except KeyboardInterrupt:
         return 130
     except StoreError as exc:
-        print(f"swarmdeck: {exc}", file=sys.stderr)
+        print(f"swarmdeck: {clean(exc)}", file=sys.stderr)
         return 1

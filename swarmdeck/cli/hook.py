@@ -10,19 +10,10 @@ from __future__ import annotations
 
 import click
 
-from swarmdeck.cli._common import Obj, common_options
+from swarmdeck.cli._common import Obj, common_options, finite_seconds
 from swarmdeck.cli.hook_fast import HookArgs, run
 
 _TIMEOUT_HELP = "Seconds to wait for a decision (default: hooks.timeout, 600)."
-
-
-def _finite_seconds(
-    ctx: click.Context, param: click.Parameter, value: float | None
-) -> float | None:
-    """FloatRange lets NaN through (it compares false with every bound): refuse it, and inf."""
-    if value is not None and not 0 < value < float("inf"):
-        raise click.BadParameter(f"{value!r} is not a number of seconds above 0")
-    return value
 
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
@@ -44,7 +35,7 @@ def _run(
 
 @hook.command("claude-code")
 @common_options
-@click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
+@click.option("--timeout", type=_SECONDS, callback=finite_seconds, help=_TIMEOUT_HELP)
 @click.option(
     "--server",
     "servers",
@@ -66,7 +57,7 @@ def claude_code(ctx: click.Context, timeout: float | None, servers: tuple[str, .
 
 @hook.command("codex")
 @common_options
-@click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
+@click.option("--timeout", type=_SECONDS, callback=finite_seconds, help=_TIMEOUT_HELP)
 @click.pass_context
 def codex(ctx: click.Context, timeout: float | None) -> None:
     """Codex CLI hook: PermissionRequest and PreToolUse wait for a manager; every failure
@@ -79,7 +70,7 @@ def codex(ctx: click.Context, timeout: float | None) -> None:
 
 @hook.command("gemini")
 @common_options
-@click.option("--timeout", type=_SECONDS, callback=_finite_seconds, help=_TIMEOUT_HELP)
+@click.option("--timeout", type=_SECONDS, callback=finite_seconds, help=_TIMEOUT_HELP)
 @click.pass_context
 def gemini(ctx: click.Context, timeout: float | None) -> None:
     """Gemini CLI hook: BeforeTool waits for a manager; every failure exits 2 with the

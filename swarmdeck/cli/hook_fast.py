@@ -30,13 +30,17 @@ from swarmdeck.adapters.hooks import VENDORS
 TYPE_CHECKING = False  # without importing typing; mypy reads this name as True
 if TYPE_CHECKING:
     from types import FrameType
-    from typing import NoReturn
+    from typing import BinaryIO, NoReturn
 
 #: Hook payloads are small; anything bigger is not one (the store path says so).
 MAX_PAYLOAD = 4 * 1024 * 1024
 APP_NAME = "swarmdeck"
 #: Exit code every supported CLI reads as "deny" (with stderr as the reason).
 DENY_EXIT = 2
+#: Seconds to wait for stdin to end. The CLIs write the payload and close stdin at once:
+#: an open, silent stdin is not one of them, and must not keep the hook (and whatever
+#: waits on it) alive for ever.
+STDIN_TIMEOUT = 30.0
 #: Where platformdirs' answer is plain XDG, it is computed here instead of imported.
 XDG = sys.platform.startswith("linux")
 
@@ -186,12 +190,40 @@ def _stopped(signum: int, _frame: FrameType | None) -> None:
     _finish(DENY_EXIT, "", "swarmdeck: stopped before a decision came; answered deny", now=True)
 
 
+class _SilentStdin(Exception):
+    """Raised by the alarm that ends a wait for stdin."""
+
+
+def _silent(signum: int, _frame: FrameType | None) -> None:
+    raise _SilentStdin
+
+
+def read_payload(stream: BinaryIO, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of ``stream``, or None when it does not end within
+    :data:`STDIN_TIMEOUT` seconds. An alarm, not a thread: ``threading`` would be paid on
+    every tool call; where there is no SIGALRM (Windows) the read is not bounded."""
+    alarm = getattr(signal, "SIGALRM", None)
+    if alarm is None:
+        return stream.read(limit)
+    previous = signal.signal(alarm, _silent)
+    signal.setitimer(signal.ITIMER_REAL, STDIN_TIMEOUT)
+    try:
+        return stream.read(limit)
+    except _SilentStdin:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(alarm, previous)
+
+
 def run(args: HookArgs) -> NoReturn:
     """Answer one hook call and exit."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stopped)
     try:
-        raw = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
+        raw = read_payload(sys.stdin.buffer, MAX_PAYLOAD + 1)
+        if raw is None:  # whatever hooks.default says: nobody asked anything readable
+            _finish(DENY_EXIT, "", f"swarmdeck: no hook payload on stdin within {STDIN_TIMEOUT:g}s")
         interactive: bool | None = None
         if args.vendor == "gemini":
             from swarmdeck.adapters.hooks.gemini_session import detect_interactive

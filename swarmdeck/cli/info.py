@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from swarmdeck.cli._common import CliError, common_options, emit_json, emit_table, get_obj
+from swarmdeck.cli._common import CliError, common_options, emit_json, emit_table, get_obj, say
 from swarmdeck.config import SERVICE_LEASES, Settings
 from swarmdeck.store.models import AdapterHealth, Lease
 
@@ -115,7 +115,7 @@ def adapters(type_name: str | None, as_json: bool) -> None:
             [(s["name"], s["leader"] or "-", s["lease"]) for s in services],
         )
     if fleet.error:
-        click.echo(f"swarmdeck: {fleet.error}", err=True)
+        say(f"swarmdeck: {fleet.error}", err=True)
 
 
 @dataclass(slots=True)

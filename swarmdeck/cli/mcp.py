@@ -18,7 +18,7 @@ import socket
 
 import click
 
-from swarmdeck.cli._common import common_options
+from swarmdeck.cli._common import common_options, finite_seconds
 from swarmdeck.cli._settings import settings_from
 
 #: Origin of what ``swarmdeck mcp`` writes (not a collector adapter: it acknowledges itself).
@@ -30,11 +30,13 @@ ORIGIN = "mcp-stdio"
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
+    callback=finite_seconds,
     help="Seconds request_approval waits for a decision (default: hooks.timeout, 600).",
 )
 @click.option(
     "--progress-every",
     type=click.FloatRange(min=0.1),
+    callback=finite_seconds,
     default=5.0,
     show_default=True,
     help="Seconds between progress notifications while waiting.",

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from swarmdeck.cli._common import CliError, common_options, emit_json, get_obj, with_store
+from swarmdeck.cli._common import CliError, common_options, emit_json, get_obj, say, with_store
 from swarmdeck.cli.audit import parse_since
 from swarmdeck.config import ConfigError, Settings
 from swarmdeck.policy.rules import PolicyConfig, load_policy
@@ -72,11 +72,11 @@ def check(rules: Path | None) -> None:
     for rule in config.rules:
         kinds = "/".join(rule.match.kinds())
         expiry = f"; on expiry {rule.on_expiry}" if rule.on_expiry else ""
-        click.echo(f"  {rule.name} ({kinds}): {' -> '.join(rule.path)}{expiry}")
+        say(f"  {rule.name} ({kinds}): {' -> '.join(rule.path)}{expiry}")
     # Warnings, not errors: the rules are valid and stay in force; exit status stays 0.
     for rule in config.rules:
         for warning in rule.warnings():
-            click.echo(f"warning: {warning}", err=True)
+            say(f"warning: {warning}", err=True)
 
 
 @policy.command("test")
@@ -108,4 +108,4 @@ async def test_(
         emit_json(report.to_dict())
         return
     for line in report.lines():
-        click.echo(line)
+        say(line)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from swarmdeck.cli._common import EXIT_FAILURE, CliError, common_options, emit_json, with_store
+from swarmdeck.cli._common import (
+    EXIT_FAILURE,
+    CliError,
+    common_options,
+    emit_json,
+    say,
+    with_store,
+)
 from swarmdeck.config import Settings
 from swarmdeck.store.db import Store
 from swarmdeck.store.governance import reveal as reveal_originals
@@ -57,7 +64,8 @@ async def reveal(
             # The original is the point of this command; it is printed as-is on purpose,
             # but escape sequences an agent smuggled in are made visible, not executed.
             original = r.original.encode("unicode_escape").decode("ascii")
-            click.echo(f"{r.placeholder}  {r.location}  ({r.agent or '-'})\n  {original}")
+            say(f"{r.placeholder}  {r.location}  ({r.agent or '-'})")
+            click.echo(f"  {original}")
     if not found:
         click.echo("nothing masked was kept for that", err=True)
         raise SystemExit(EXIT_FAILURE)

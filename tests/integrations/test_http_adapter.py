@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -203,6 +204,34 @@ async def test_429_retry_after_is_honoured(store: Store) -> None:
     assert second - first >= 0.95  # waited as asked, not the 0.1s backoff
     health_log = await store.adapter_health()
     assert health_log[0].state in ("running", "stopped")
+
+
+@pytest.mark.parametrize(
+    ("page", "limit", "said"),
+    [
+        (b'{"events": [' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b'], "cursor": "d"}',
+         64 * 1024, "answered something that is not JSON"),
+        (b'{"events": [], "cursor": "' + b"x" * 4096 + b'"}', 1024,
+         "answered more than 1024 bytes"),
+    ],
+    ids=["nested 3,000 deep", "bigger than max_response_bytes"],
+)  # fmt: skip
+async def test_a_page_it_cannot_hold_is_an_error_on_that_poll(
+    store: Store, caplog: pytest.LogCaptureFixture, page: bytes, limit: int, said: str
+) -> None:
+    # A deep page crashed the adapter with RecursionError on every restart (it read the same
+    # page again), and a huge one was held in memory whole: now each is one poll's error.
+    team = AgentTeam()
+    team.add(2)
+    team.fail_next.append(Response(page, media_type="application/json"))
+    caplog.set_level(logging.WARNING, logger="swarmdeck.adapter.team")
+    async with (
+        serving(team) as port,
+        supervised(store, options(port, max_response_bytes=limit)) as sup,
+    ):
+        await until_stored(store, 2)  # the next poll is read
+        assert sup.restarts["team"] == 0
+    assert said in caplog.text
 
 
 async def test_decision_applied_exactly_once(store: Store) -> None:

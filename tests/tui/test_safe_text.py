@@ -38,7 +38,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize(("raw", "expected"), HOSTILE.values(), ids=HOSTILE.keys())
 def test_clean(raw: str, expected: str) -> None:
-    assert clean(raw) == expected
+    assert clean(raw, single_line=False) == expected
 
 
 def test_markup_is_literal_in_text() -> None:

@@ -322,7 +322,7 @@ async def escalation_details(store: Store, escalation_id: str, now: float) -> Re
             ),
         ]
     parts: list[RenderableType] = [_kv(rows), section("Body")]
-    parts.append(safe(e.body or "(empty)", max_len=65_536))
+    parts.append(safe(e.body or "(empty)", max_len=65_536, single_line=False))
     parts.append(section("History"))
     history = Text()
     history.append(f"{when(e.raised_ts)}  raised by {clean(e.agent or e.source, max_len=80)}\n")
@@ -491,7 +491,7 @@ async def reveal_view(store: Store, escalation_id: str, actor: str, reason: str)
     for item in found:
         table.add_row(
             safe(item.placeholder, max_len=80),
-            safe(item.original, style="bold"),
+            safe(item.original, style="bold", single_line=False),
             safe(f"{item.detector} · {item.location}", max_len=120),
         )
     return table

@@ -258,7 +258,7 @@ class MakeRuleScreen(Screen[dict[str, Any] | None]):
         )
 
     def _error(self, message: str) -> None:
-        self.query_one("#rule-error", Static).update(safe(message, max_len=500))
+        self.query_one("#rule-error", Static).update(safe(message, max_len=500, single_line=False))
 
     # ------------------------------------------------------------------ actions
 
