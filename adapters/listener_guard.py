@@ -173,11 +173,18 @@ class ListenerGuard:
         if problem is not None:
             status, reason = problem
             head = b""
-            if method in BODY_METHODS and not _declared_beyond(headers, self.drain_limit):
+            # Any method may carry a body (a GET too): read it, or closing on unread data
+            # resets the connection and the client never reads the refusal.
+            if _has_body(headers) and not _declared_beyond(headers, self.drain_limit):
                 head = await self._sniff(receive)
             await self._answer(send, Refusal(status, reason, head))
             return
         if method not in BODY_METHODS:
+            if _has_body(headers):  # not for the app, but read, for the same reason
+                if _declared_beyond(headers, self.drain_limit):
+                    await self._answer(send, Refusal(413, f"a {method} request with a body"))
+                    return
+                await self._sniff(receive)
             await self._call_app(scope, receive, send, b"")
             return
         body = await self._read_body(receive)
@@ -339,6 +346,13 @@ async def send_json(send: Send, answer: Answer, *, close: bool = False) -> None:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def _has_body(headers: dict[str, list[str]]) -> bool:
+    """Whether the request says a body follows (``Content-Length`` or chunked)."""
+    if headers.get("transfer-encoding"):
+        return True
+    return any(v.strip() not in ("", "0") for v in headers.get("content-length", []))
 
 
 def _declared_beyond(headers: dict[str, list[str]], limit: int) -> bool:

@@ -78,6 +78,27 @@ async def test_every_path_and_method_answers_200_deny(store: Store) -> None:
             assert get.json()["decision"] == "block"
 
 
+async def test_a_refused_request_with_a_big_body_still_reads_its_answer(store: Store) -> None:
+    """A refusal sent before the body is read must not be lost to a connection reset
+    (closing on unread data does that): any method, with or without the token."""
+    big = json.dumps({**PERMISSION, "tool_input": {"command": "x" * 6_000_000}}).encode()
+    async with supervised(store, instance("claude", ClaudeCodeAdapter, port=0)) as sup:
+        url = f"http://127.0.0.1:{await port_of(sup, 'claude')}/hooks/claude-code"
+        json_type = {"Content-Type": "application/json"}
+        async with httpx.AsyncClient(timeout=30) as http:
+            for method, headers in (
+                ("GET", {}),  # no token
+                ("GET", json_type),
+                ("POST", json_type),
+                ("GET", {**AUTH, **json_type}),  # the wrong method, with a body
+            ):
+                for _ in range(10):
+                    answer = await http.request(method, url, content=big, headers=headers)
+                    assert answer.status_code == 200, (method, answer.text)
+                    assert answer.json(), (method, headers)
+    assert not await store.escalations()
+
+
 def test_shutdown_answers_every_waiting_request(tmp_path: Path, clean_env: dict[str, str]) -> None:
     """About 100 requests wait for a decision, 20 more are on their way: SIGTERM of a real
     `swarmdeck serve` answers every one of them (the default, "the collector is stopping")."""
