@@ -161,6 +161,24 @@ def default_answer(default: Default, reason: str) -> HookAnswer:
     return HookAnswer(None, 0, message)
 
 
+def unreadable_answer(raw: bytes, reason: str, default: Default) -> HookAnswer:
+    """The answer to a payload that could not be read, on stdin.
+
+    Never an ``allow`` where something asks for permission, whatever ``hooks.default``
+    says (the default is for a wait nobody answered, not for input nobody could read):
+    a PermissionRequest or PreToolUse (told by the top level of the payload), or a
+    payload whose event cannot be told at all, is refused with exit 2, which blocks the
+    call. Stop/SubagentStop get nothing, as refusing to stop would keep an agent going;
+    other events, which ask nothing, the configured default.
+    """
+    event = event_name_of(raw)
+    if event in STOP_EVENTS:
+        return HookAnswer(None, 0, f"swarmdeck: {reason}")
+    if event is None or event in (PERMISSION, PRETOOL):
+        return default_answer("deny", reason)
+    return default_answer(default, reason)
+
+
 def refusal_body(raw: bytes | str, reason: str) -> dict[str, Any]:
     """A deny in the event's own shape for a request refused or unreadable.
 
@@ -242,12 +260,15 @@ class ClaudeCode(HookProtocol):
         self, call: HookCall | None, raw: bytes, reason: str, config: HookConfig
     ) -> HookAnswer:
         if call is None:
-            return default_answer(config.default, reason)
+            return unreadable_answer(raw, reason, config.default)
         outcome = unavailable(reason)
         message = f"swarmdeck: {reason}"
         if call.intent == "gate":
-            body = _render(call.event, verdict_of(outcome, config.default))
-            return HookAnswer(body, 0, f"{message}; answered {config.default}", outcome)
+            # hooks.default is for a wait nobody answered: a failure (the store down, a bug)
+            # never answers allow; "ask" (Claude Code's own dialog) is safe and kept.
+            fallback: Default = "ask" if config.default == "ask" else "deny"
+            body = _render(call.event, verdict_of(outcome, fallback))
+            return HookAnswer(body, 0, f"{message}; answered {fallback}", outcome)
         # Status-only hooks: nothing to decide, the call proceeds as Claude Code would anyway.
         return HookAnswer(None, 0, message, outcome)
 

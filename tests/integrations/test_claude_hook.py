@@ -187,7 +187,10 @@ async def test_store_down_answers_deny_never_allow(
         blocker = tmp_path / "file"
         blocker.write_text("x")
         db = blocker / "sub" / "swarm.db"  # a parent that is a file: cannot be created
-    hook = await start_hook(db, payload("permission_request_bash"), env)
+    # Even with hooks.default = allow: that is for a wait nobody answered, not a failure.
+    hook = await start_hook(
+        db, payload("permission_request_bash"), {**env, "SWARMDECK_HOOKS__DEFAULT": "allow"}
+    )
     code, body, err = await hook.result()
     assert code == 0
     decision = body["hookSpecificOutput"]["decision"]
@@ -217,6 +220,28 @@ async def test_malformed_payload_denies_with_exit_2(
     [letter] = await store.dead_letters()
     assert letter.origin == "claude-code-hook"
     assert message in letter.error
+
+
+DEEP_PERMISSION = b'{"hook_event_name": "PermissionRequest", "x": ' + b"[" * 100 + b"]" * 100 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{not json", 2),  # which event it was cannot be told: refused
+        (b'{"hook_event_name": "PreToolUse", "cwd": "/x"}', 2),
+        (DEEP_PERMISSION, 2),  # nested beyond the bounded reader's depth
+        (b'{"hook_event_name": "Stop", "cwd": 5}', 0),  # refusing to stop would keep it going
+    ],
+)
+async def test_an_unreadable_payload_is_never_allowed_whatever_the_default(
+    store: SqliteStore, env: dict[str, str], raw: bytes, code: int
+) -> None:
+    """hooks.default is for a wait nobody answered, not for input nobody could read."""
+    hook = await start_hook(store.path, raw, {**env, "SWARMDECK_HOOKS__DEFAULT": "allow"})
+    got, body, err = await hook.result()
+    assert (got, body) == (code, None), err
+    assert "answered allow" not in err and "Traceback" not in err
 
 
 async def test_two_sessions_in_one_directory_get_distinct_names(
