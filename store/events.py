@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -81,7 +82,22 @@ MAX_DEADLINE = timedelta(days=366)
 #: Choices offered to a manager, and reroute targets: a screenful, not an unbounded list.
 MAX_CHOICES = 100
 
-_Name = Annotated[str, Field(min_length=1, max_length=200)]
+def _printable_name(value: str) -> str:
+    """Names and ids are identities a manager tells apart on screen: none may hold an
+    escape, a control, a line break, a zero-width or bidi character, or any other
+    character that prints as nothing (``bot`` and ``bot\\x1b]52;...`` would both show
+    as ``bot``; a newline forges a line of its own). ``str.isprintable`` is exactly
+    that set (every space but the ASCII one included), checked in C."""
+    if not value.isprintable():
+        bad = next(ch for ch in value if not ch.isprintable())
+        raise ValueError(
+            f"names and ids may not contain control, format or line-break characters "
+            f"(found U+{ord(bad):04X})"
+        )
+    return value
+
+
+_Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable_name)]
 _Text = Annotated[str, Field(max_length=65_536)]
 _Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 

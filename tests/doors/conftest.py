@@ -22,6 +22,8 @@ import pytest
 from swarmdeck.adapters.base import AdapterOptions
 from swarmdeck.adapters.supervisor import Instance, Supervisor
 from swarmdeck.store.db import Store
+from swarmdeck.store.events import Event, make_event
+from tests.helpers.events import as_stored_unchecked
 from tests.helpers.listeners import AUTH as AUTH
 from tests.helpers.listeners import listener_token
 from tests.helpers.waiting import eventually
@@ -121,3 +123,57 @@ def read_only(path: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
+
+
+#: Placeholder -> the text validation refuses, for :func:`unchecked` events.
+_TAINT: dict[str, str] = {}
+
+
+def unchecked(kind: str, **fields: Any) -> Event:
+    """An event as an older swarmdeck (or any other writer of the database) may have stored
+    it: names and ids holding characters validation now refuses at the door. What shows
+    stored text must stay safe with it. Built valid with placeholders, which
+    :func:`store_as_ingest` swaps for the real text after the ingest filters ran."""
+    data = dict(fields.pop("data", None) or {})
+    fields.setdefault("source", "door-test")
+    fields.setdefault("ts", TS)
+
+    def placeholder(value: Any) -> Any:
+        if isinstance(value, str) and not value.isprintable():
+            key = f"placeholder-{len(_TAINT)}"
+            _TAINT[key] = value
+            return key
+        return value
+
+    return make_event(
+        kind,
+        **{k: placeholder(v) for k, v in fields.items()},
+        data={k: placeholder(v) for k, v in data.items()},
+    )
+
+
+def _tainted(event: Event) -> Event:
+    def held_out(model: Any) -> dict[str, str]:
+        return {k: _TAINT[v] for k, v in dict(model).items() if isinstance(v, str) and v in _TAINT}
+
+    return as_stored_unchecked(event, data=held_out(event.data), **held_out(event))
+
+
+def store_as_ingest(db: Path, events: list[Event]) -> None:
+    """Store ``events`` as ``swarmdeck ingest`` would (the default guardrails first), then
+    put back the text :func:`unchecked` held out, without validating anything again."""
+    from swarmdeck.collector import build_filters
+    from swarmdeck.config import load_settings
+    from swarmdeck.store.db import SqliteStore
+
+    async def run() -> None:
+        store = await SqliteStore.open(db)
+        try:
+            kept = events
+            for flt in build_filters(load_settings(db=db), store):
+                kept = await flt(kept, "ingest")
+            await store.append([_tainted(e) for e in kept], origin="ingest")
+        finally:
+            await store.close()
+
+    asyncio.run(run())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.doors.conftest import cli, event_line
+from tests.doors.conftest import cli, event_line, store_as_ingest, unchecked
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
 TITLE = "\x1b]0;pwned\x07"
@@ -36,11 +36,19 @@ def test_reveal_and_audit_exports_print_nothing_a_terminal_acts_on(
     lines = event_line(
         id="leak", kind="log", agent=agent, task=task,
         data={"level": "info", "text": f"token={SECRET}"},
-    ) + event_line(
-        id="ask", kind="escalation.raised", agent=agent,
-        data={"id": f"E{TITLE}{HIDDEN}", "kind": "approval", "title": f"deploy {HIDDEN}"},
     )  # fmt: skip
-    assert cli("ingest", "-", "--db", db, env=clean_env, stdin=lines).returncode == 0
+    # Validation refuses such names and ids at the door now (one line, to the dead letters)...
+    refused = cli("ingest", "-", "--db", db, env=clean_env, stdin=lines)
+    assert refused.returncode == 1 and b"U+001B" in refused.stderr, refused.stderr
+    assert not raw_controls(refused.stderr.decode())
+    # ...and what an older version stored with them is still shown safely.
+    store_as_ingest(db, [
+        unchecked("log", id="leak", agent=agent, task=task,
+                  data={"level": "info", "text": f"token={SECRET}"}),
+        unchecked("escalation.raised", id="ask", agent=agent,
+                  data={"id": f"E{TITLE}{HIDDEN}", "kind": "approval",
+                        "title": f"deploy {HIDDEN}"}),
+    ])  # fmt: skip
     listing = cli("ls", "escalations", "--json", "--db", db, env=clean_env)
     out = listing.stdout.decode()
     assert not raw_controls(out), raw_controls(out)

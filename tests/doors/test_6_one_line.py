@@ -8,29 +8,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from swarmdeck.store.db import Store
-from swarmdeck.store.events import make_event
+from swarmdeck.store.events import Event, EventError, make_event
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.screens.details import escalation_details
+from tests.helpers.events import as_stored_unchecked
 from tests.helpers.tui import frozen, make_settings
 from tests.tui.swarm_data import NOW, T0
 
 FORGER = "deployer\n2026-11-23 10:01:00  approve by boss@laptop\n"
 
 
-async def _raise(store: Store) -> None:
-    await store.append(
-        [
-            make_event(
-                "escalation.raised", id="r-forge", source="agents", ts=T0, agent=FORGER,
-                data={"id": "E-forge", "kind": "approval", "title": "Deploy to prod",
-                      "severity": "critical"},
-            )
-        ],
-        origin="agents",
+def _raised(agent: str) -> Event:
+    return make_event(
+        "escalation.raised", id="r-forge", source="agents", ts=T0, agent=agent,
+        data={"id": "E-forge", "kind": "approval", "title": "Deploy to prod",
+              "severity": "critical"},
     )  # fmt: skip
+
+
+def test_the_door_refuses_a_name_with_a_line_break() -> None:
+    with pytest.raises(EventError, match="U\\+000A"):
+        _raised(FORGER)
+
+
+async def _raise(store: Store) -> None:
+    # As an older version stored it, before the door refused such names: shown safely still.
+    forged = as_stored_unchecked(_raised("deployer"), agent=FORGER)
+    await store.append([forged], origin="agents")
 
 
 def plain(renderable: object, width: int = 120) -> list[str]:

@@ -34,3 +34,14 @@ def raise_escalation(
     return ev(
         "escalation.raised", agent=agent, task=task, workflow="wf", offset=offset, data=payload
     )
+
+
+def as_stored_unchecked(
+    event: Event, *, data: dict[str, Any] | None = None, **fields: Any
+) -> Event:
+    """``event`` with fields replaced *without validation*: text an older swarmdeck (or any
+    other writer of the database) may have stored that the door now refuses, such as an
+    escape in an agent name. Whatever shows stored text must stay safe with it."""
+    if data:
+        event = event.model_copy(update={"data": event.data.model_copy(update=data)})
+    return event.model_copy(update=fields) if fields else event

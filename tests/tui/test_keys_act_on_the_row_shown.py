@@ -15,6 +15,7 @@ from swarmdeck.store.db import SqliteStore
 from swarmdeck.store.events import make_event
 from swarmdeck.tui.app import SwarmdeckApp
 from swarmdeck.tui.screens.modals import ConfirmScreen
+from tests.helpers.events import as_stored_unchecked
 from tests.helpers.tui import frozen, make_settings
 from tests.tui.swarm_data import make_db
 
@@ -121,10 +122,13 @@ async def test_palette_cleans_agent_ids(tmp_path: Path) -> None:
     from swarmdeck.tui.palette import SwarmdeckCommands
 
     async with deck(tmp_path) as (store, app, _pilot):
-        raised = make_event(
-            "escalation.raised", id="ehostile", source="demo", agent="coder-1",
-            ts=datetime.fromtimestamp(frozen(), UTC),
-            data={"id": "esc-\x1b]2;PWNED\x07-[b]x[/b]", "kind": "approval", "title": "hostile"},
+        raised = as_stored_unchecked(  # the door refuses the escape now; older rows have it
+            make_event(
+                "escalation.raised", id="ehostile", source="demo", agent="coder-1",
+                ts=datetime.fromtimestamp(frozen(), UTC),
+                data={"id": "esc-x", "kind": "approval", "title": "hostile"},
+            ),
+            data={"id": "esc-\x1b]2;PWNED\x07-[b]x[/b]"},
         )  # fmt: skip
         await store.append([raised], origin="demo")
         await app.models.poll()
