@@ -13,6 +13,7 @@ import resource
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,42 @@ def test_ingest_under_a_file_size_limit_stops_with_one_line(
     assert proc.returncode == 1
     line = one_line_error(proc)
     assert "file-size limit" in line or "disk is full" in line
+    kept = int(line.split("lines 1-")[1].split(" ")[0]) if "lines 1-" in line else 0
+    conn = sqlite3.connect(db)
+    (stored,) = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+    conn.close()
+    assert stored == kept  # what it acknowledged is there, and nothing claimed beyond it
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs mounted for the test (root only; skipped elsewhere): a real full disk."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+
+
+def test_ingest_on_a_full_disk_stops_with_one_line(
+    full_disk: Path, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    feed = tmp_path / "many.jsonl"
+    feed.write_bytes(_lines(40_000))
+    db = full_disk / "db.sqlite"
+    start = time.monotonic()
+    proc = cli("ingest", feed, "--db", db, env=clean_env, timeout=60)
+    assert time.monotonic() - start < 30
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert "disk is full" in line or "full" in line, line
     kept = int(line.split("lines 1-")[1].split(" ")[0]) if "lines 1-" in line else 0
     conn = sqlite3.connect(db)
     (stored,) = conn.execute("SELECT COUNT(*) FROM events").fetchone()
