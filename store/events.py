@@ -82,6 +82,7 @@ MAX_DEADLINE = timedelta(days=366)
 #: Choices offered to a manager, and reroute targets: a screenful, not an unbounded list.
 MAX_CHOICES = 100
 
+
 def _printable_name(value: str) -> str:
     """Names and ids are identities a manager tells apart on screen: none may hold an
     escape, a control, a line break, a zero-width or bidi character, or any other
