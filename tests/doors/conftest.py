@@ -13,19 +13,20 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from swarmdeck.adapters.base import AdapterOptions
-from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.adapters.supervisor import Instance
 from swarmdeck.store.db import Store
 from swarmdeck.store.events import Event, make_event
 from tests.helpers.events import as_stored_unchecked
 from tests.helpers.listeners import AUTH as AUTH
-from tests.helpers.listeners import listener_token
+from tests.helpers.listeners import port_of as port_of
+from tests.helpers.listeners import supervised as supervised
 from tests.helpers.waiting import eventually
 
 SWARMDECK = Path(sys.executable).parent / "swarmdeck"
@@ -40,31 +41,6 @@ def event_line(**fields: Any) -> bytes:
 
 def good_line(n: int | str, agent: str = "after-the-bad-one") -> bytes:
     return event_line(id=f"good-{n}", kind="agent.status", agent=agent, data={"state": "working"})
-
-
-@contextlib.asynccontextmanager
-async def supervised(store: Store, *instances: Instance, **kw: Any) -> AsyncIterator[Supervisor]:
-    """The real supervisor on ``store``, with the listener token of these tests."""
-    kw.setdefault("delivery_interval", 0.05)
-    kw.setdefault("batch_window", 0.02)
-    kw.setdefault("restart_backoff_base", 0.05)
-    sup = Supervisor(store, instances, listener_token=listener_token, **kw)
-    task = asyncio.create_task(sup.run())
-    try:
-        yield sup
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def port_of(sup: Supervisor, name: str) -> int:
-    async def probe() -> int | None:
-        adapter: Any = sup.adapters.get(name)
-        return adapter.port if adapter is not None else None
-
-    found: int = await eventually(probe)
-    return found
 
 
 async def landed(store: Store, agent: str, timeout: float = 15.0) -> None:

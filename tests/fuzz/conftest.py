@@ -18,13 +18,19 @@ import asyncio
 import itertools
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+
+from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.store.db import Store
+from tests.helpers.listeners import TOKEN
 
 T = TypeVar("T")
 
@@ -114,6 +120,60 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+async def spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Start ``coro`` as a task of the loop it is awaited on (the loop thread's)."""
+    return asyncio.ensure_future(coro)
+
+
+class Collector:
+    """A store and a running supervisor (with the tests' listener token) on the loop thread."""
+
+    def __init__(self, runner: LoopThread, db: Path, *instances: Instance, **kw: Any) -> None:
+        kw = {"batch_window": 0.01, "delivery_interval": 0.05, "restart_backoff_base": 0.05,
+              "restart_backoff_max": 0.2, **kw}  # fmt: skip
+        self.runner = runner
+        self.store: Store = runner.run(Store.open(db))
+        self.supervisor = Supervisor(self.store, instances, listener_token=lambda: TOKEN, **kw)
+        self.running: asyncio.Task[None] = runner.run(spawn(self.supervisor.run()))
+
+    def letters(self) -> list[Any]:
+        return self.runner.run(self.store.dead_letters(limit=100_000))
+
+    def landed(self, name: str, timeout: float = 20.0) -> bool:
+        """Whether agent ``name`` got a row within ``timeout``: what came after landed."""
+
+        async def wait() -> bool:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if any(a.name == name for a in await self.store.agents()):
+                    return True
+                await asyncio.sleep(0.02)
+            return False
+
+        return self.runner.run(wait(), timeout=timeout + 10)
+
+    def port(self, name: str) -> int:
+        """The port the listener adapter ``name`` bound, once it has."""
+
+        async def bound() -> int:
+            for _ in range(400):
+                adapter: Any = self.supervisor.adapters.get(name)
+                if adapter is not None and adapter.port:
+                    return int(adapter.port)
+                await asyncio.sleep(0.025)
+            raise AssertionError(f"the {name} endpoint never started")
+
+        return self.runner.run(bound())
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self.running.cancel()
+            await asyncio.gather(self.running, return_exceptions=True)
+            await self.store.close()
+
+        self.runner.run(stop())
 
 
 @pytest.fixture

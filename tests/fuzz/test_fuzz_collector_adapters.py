@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,55 +25,14 @@ from starlette.routing import Route
 from swarmdeck.adapters._http_common import EmbeddedServer
 from swarmdeck.adapters.http import HttpAdapter
 from swarmdeck.adapters.jsonl import JsonlAdapter
-from swarmdeck.adapters.supervisor import Instance, Supervisor
-from swarmdeck.store.db import Store
-from tests.fuzz.conftest import FUZZ, LoopThread, Tally, unique
+from swarmdeck.adapters.supervisor import Instance
+from tests.fuzz.conftest import FUZZ, Collector, LoopThread, Tally, unique
 from tests.fuzz.strategies import hostile_event, hostile_line, json_value, nested
 
 
 def sentinel_event(name: str) -> dict[str, Any]:
     return {"v": 1, "id": name, "ts": "2026-11-23T10:00:00Z", "source": "fuzz",
             "kind": "agent.status", "agent": name, "data": {"state": "working"}}  # fmt: skip
-
-
-async def wait_for_agent(store: Store, name: str, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(a.name == name for a in await store.agents()):
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
-class Collector:
-    """A store and a running supervisor on the loop thread."""
-
-    def __init__(self, runner: LoopThread, db: Path, *instances: Instance) -> None:
-        self.runner = runner
-        self.store: Store = runner.run(Store.open(db))
-        self.supervisor = Supervisor(
-            self.store, instances, batch_window=0.01, restart_backoff_base=0.05,
-            restart_backoff_max=0.2,
-        )  # fmt: skip
-        self.running: asyncio.Task[None] = runner.run(_spawn(self.supervisor.run()))
-
-    def letters(self) -> list[Any]:
-        return self.runner.run(self.store.dead_letters(limit=100_000))
-
-    def landed(self, name: str) -> bool:
-        return self.runner.run(wait_for_agent(self.store, name), timeout=30)
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self.running.cancel()
-            await asyncio.gather(self.running, return_exceptions=True)
-            await self.store.close()
-
-        self.runner.run(stop())
-
-
-async def _spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    return asyncio.ensure_future(coro)
 
 
 @pytest.fixture

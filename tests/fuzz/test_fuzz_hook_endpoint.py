@@ -9,7 +9,6 @@ good request right after is still answered.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +22,9 @@ from hypothesis import strategies as st
 from swarmdeck.adapters.claude_code import ClaudeCodeAdapter
 from swarmdeck.adapters.hooks.claude_code import parse_payload
 from swarmdeck.adapters.hooks.core import PayloadError
-from swarmdeck.adapters.supervisor import Instance, Supervisor
-from swarmdeck.store.db import Store
-from tests.fuzz.conftest import FUZZ, LoopThread, Tally
+from swarmdeck.adapters.supervisor import Instance
+from tests.fuzz.conftest import FUZZ, Collector, LoopThread, Tally
 from tests.fuzz.strategies import json_value, nested, text
-from tests.fuzz.test_fuzz_collector_adapters import _spawn
 from tests.helpers.hooks import payload
 from tests.helpers.listeners import TOKEN
 
@@ -107,33 +104,13 @@ def allows(answer: Any) -> bool:
     )
 
 
-class Endpoint:
+class Endpoint(Collector):
+    """The claude-code adapter in a running collector, ``default = allow``."""
+
     def __init__(self, runner: LoopThread, db: Path) -> None:
-        self.runner = runner
-        self.store: Store = runner.run(Store.open(db))
         options = ClaudeCodeAdapter.parse_options({"port": 0, "timeout": 0.2, "default": "allow"})
-        self.supervisor = Supervisor(
-            self.store, [Instance("claude", ClaudeCodeAdapter, options)],
-            listener_token=lambda: TOKEN, batch_window=0.01, delivery_interval=0.05,
-        )  # fmt: skip
-        self.task = runner.run(_spawn(self.supervisor.run()))
-        self.port = runner.run(self._port())
-
-    async def _port(self) -> int:
-        for _ in range(400):
-            adapter: Any = self.supervisor.adapters.get("claude")
-            if adapter is not None and adapter.port:
-                return int(adapter.port)
-            await asyncio.sleep(0.025)
-        raise AssertionError("the hook endpoint never started")
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            await self.store.close()
-
-        self.runner.run(stop())
+        super().__init__(runner, db, Instance("claude", ClaudeCodeAdapter, options))
+        self.port_number = self.port("claude")
 
 
 @pytest.fixture
@@ -148,11 +125,11 @@ def endpoint(tmp_path: Path, loop_thread: LoopThread) -> Iterator[Endpoint]:
 def test_the_hook_endpoint_never_fails_open(
     endpoint: Endpoint, tally: Tally, req: dict[str, Any]
 ) -> None:
-    base = f"http://127.0.0.1:{endpoint.port}"
+    base = f"http://127.0.0.1:{endpoint.port_number}"
     headers = dict(req["headers"])
     if req["host"]:
         headers["Host"] = (
-            req["host"] if req["host"] != "localhost" else f"localhost:{endpoint.port}"
+            req["host"] if req["host"] != "localhost" else f"localhost:{endpoint.port_number}"
         )
     with httpx.Client(timeout=20) as http:
         try:

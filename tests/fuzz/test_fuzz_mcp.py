@@ -21,13 +21,11 @@ from hypothesis import strategies as st
 from mcp import Client, StdioServerParameters
 
 from swarmdeck.adapters.mcp_server import McpAdapter
-from swarmdeck.adapters.supervisor import Instance, Supervisor
-from swarmdeck.store.db import Store
-from tests.fuzz.conftest import FUZZ, LoopThread, Tally
+from swarmdeck.adapters.supervisor import Instance
+from tests.fuzz.conftest import FUZZ, Collector, LoopThread, Tally, spawn
 from tests.fuzz.strategies import json_value, text
-from tests.fuzz.test_fuzz_collector_adapters import _spawn
 from tests.helpers.hooks import SWARMDECK
-from tests.helpers.listeners import TOKEN, mcp_http
+from tests.helpers.listeners import mcp_http
 
 NO_APPROVAL = {"timeout", "withdrawn", "unavailable"}
 
@@ -71,7 +69,7 @@ class Session:
         self._opener = opener
         self._ready: asyncio.Future[Any] = runner.run(_future())
         self._done: asyncio.Future[None] = runner.run(_future())
-        self._holder = runner.run(_spawn(self._hold()))
+        self._holder = runner.run(spawn(self._hold()))
         self.client = runner.run(_wait(self._ready), timeout=60)
 
     async def _hold(self) -> None:
@@ -136,20 +134,13 @@ def test_mcp_over_stdio_answers_everything_cleanly(
     assert not after.is_error  # the session still answers
 
 
-class Served:
+class Served(Collector):
     """The mcp adapter in a running collector, and a second client for the follow-ups."""
 
     def __init__(self, runner: LoopThread, db: Path) -> None:
-        self.runner = runner
-        self.store: Store = runner.run(Store.open(db))
         options = McpAdapter.parse_options({"port": 0, "timeout": 0.3, "progress_every": 0.1})
-        self.supervisor = Supervisor(
-            self.store, [Instance("mcp", McpAdapter, options)], listener_token=lambda: TOKEN,
-            batch_window=0.01, delivery_interval=0.05,
-        )  # fmt: skip
-        self.task = runner.run(_spawn(self.supervisor.run()))
-        port = runner.run(self._port())
-        url = f"http://127.0.0.1:{port}/mcp"
+        super().__init__(runner, db, Instance("mcp", McpAdapter, options))
+        url = f"http://127.0.0.1:{self.port('mcp')}/mcp"
 
         def opener() -> contextlib.AbstractAsyncContextManager[Any]:
             return mcp_http(url)
@@ -157,24 +148,10 @@ class Served:
         self.first = Session(runner, opener)
         self.second = Session(runner, opener)
 
-    async def _port(self) -> int:
-        for _ in range(400):
-            adapter: Any = self.supervisor.adapters.get("mcp")
-            if adapter is not None and adapter.port:
-                return int(adapter.port)
-            await asyncio.sleep(0.025)
-        raise AssertionError("the MCP endpoint never started")
-
     def close(self) -> None:
         self.first.close()
         self.second.close()
-
-        async def stop() -> None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            await self.store.close()
-
-        self.runner.run(stop())
+        super().close()
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ run by the real supervisor on 127.0.0.1, decided through the real store."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,34 +15,11 @@ from swarmdeck.adapters._http_common import BindRefused
 from swarmdeck.adapters.base import AdapterContext
 from swarmdeck.adapters.claude_code import ClaudeCodeAdapter, ClaudeCodeOptions
 from swarmdeck.adapters.mcp_server import McpAdapter, McpOptions
-from swarmdeck.adapters.supervisor import Instance, Supervisor
+from swarmdeck.adapters.supervisor import Instance
 from swarmdeck.store.db import Store
 from tests.helpers.hooks import payload
-from tests.helpers.listeners import AUTH, listener_token, mcp_http
+from tests.helpers.listeners import AUTH, mcp_http, port_of, supervised
 from tests.helpers.waiting import eventually, open_escalations
-
-
-@contextlib.asynccontextmanager
-async def supervised(store: Store, *instances: Instance) -> AsyncIterator[Supervisor]:
-    sup = Supervisor(
-        store, instances, delivery_interval=0.05, batch_window=0.02, listener_token=listener_token
-    )
-    task = asyncio.create_task(sup.run())
-    try:
-        yield sup
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def port_of(sup: Supervisor, name: str) -> int:
-    async def probe() -> int | None:
-        adapter: Any = sup.adapters.get(name)
-        return adapter.port if adapter is not None else None
-
-    port: int = await eventually(probe)
-    return port
 
 
 def structured(result: Any) -> dict[str, Any]:
