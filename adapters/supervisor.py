@@ -288,36 +288,17 @@ class Supervisor:
         """A fenced, filtered commit of one batch for adapters that answer only once their
         input is stored (the push endpoint's counts are then true)."""
 
-        async def prepare(events: list[Event]) -> list[Event]:
-            for flt in self.filters:  # fail closed, as in _store_slot
-                events = await flt(events, inst.name)
-            return events
-
         async def commit(batch: Batch) -> Isolated:
             if not term.active:
                 raise TermEnded(*term.lease)
             try:
-                # Isolating, as the writer does: one event the store cannot take goes to
-                # the dead letters with its reason; the rest of the request lands.
-                outcome = await append_isolating(
-                    self.store,
-                    batch.events,
-                    origin=inst.name,
-                    state=batch.position,
-                    rejected=[
-                        (r.location, mask_rejected(self.filters, r.raw), r.error)
-                        for r in batch.rejected
-                    ],
-                    lease=term.lease,
-                    prepare=prepare,
-                    mask=lambda raw: mask_rejected(self.filters, raw),
+                outcome = await self._store_isolating(
+                    inst.name, batch.events, batch.position, batch.rejected, term.lease
                 )
             except LeaseLost:
                 self.leadership.drop(*term.lease)
                 raise
-            self.stored += outcome.accepted
             self._committed.set()
-            self._log_poisoned(inst.name, batch.events, outcome.poisoned)
             return outcome
 
         return commit
@@ -455,7 +436,21 @@ class Supervisor:
         self._committed.set()
 
     async def _store_slot(self, origin: str, slot: _Pending) -> None:
-        """One origin's batch through :func:`append_isolating`, fenced by its term."""
+        """One origin's batch, fenced by its term."""
+        lease = (origin, slot.term.epoch)
+        await self._store_isolating(origin, slot.events, slot.position, slot.rejected, lease)
+
+    async def _store_isolating(
+        self,
+        origin: str,
+        events: list[Event],
+        position: dict[str, str],
+        rejected: list[Rejected],
+        lease: tuple[str, int],
+    ) -> Isolated:
+        """Filter and store a batch through :func:`append_isolating` (one event the
+        store cannot take goes to the dead letters with its reason; the rest lands):
+        the writer's batches and ``context.commit`` alike."""
 
         async def prepare(events: list[Event]) -> list[Event]:
             # Fail closed: a filter that fails (say, its vault write met a locked
@@ -467,18 +462,17 @@ class Supervisor:
 
         outcome = await append_isolating(
             self.store,
-            slot.events,
+            events,
             origin=origin,
-            state=slot.position,
-            rejected=[
-                (r.location, mask_rejected(self.filters, r.raw), r.error) for r in slot.rejected
-            ],
-            lease=(origin, slot.term.epoch),
+            state=position,
+            rejected=[(r.location, mask_rejected(self.filters, r.raw), r.error) for r in rejected],
+            lease=lease,
             prepare=prepare,
             mask=lambda raw: mask_rejected(self.filters, raw),
         )
         self.stored += outcome.accepted
-        self._log_poisoned(origin, slot.events, outcome.poisoned)
+        self._log_poisoned(origin, events, outcome.poisoned)
+        return outcome
 
     @staticmethod
     def _log_poisoned(

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +56,27 @@ COLS, ROWS = 120, 40
 STATES = ("idle", "working", "working", "working", "blocked", "done")
 
 
+def agent_rows(agents: int, now: float) -> Iterator[tuple[object, ...]]:
+    """``(name, role, state, activity, first_seen, last_seen, events, origin, rev)`` rows."""
+    roles = ("coder", "reviewer", "tester", "planner")
+    for i in range(agents):
+        state = STATES[i % len(STATES)]
+        yield (f"agent-{i:05d}", roles[i % 4], state, f"step {i}", now - 3600, now - 60, 0,
+               "bench", 1)  # fmt: skip
+
+
+def event_rows(events: int, agents: int, now: float) -> Iterator[tuple[object, ...]]:
+    """``(source, eid, ts, kind, agent, data)`` rows: agent.status, round the agents."""
+    status = '{"state":"working","activity":"x"}'
+    for i in range(events):
+        yield ("bench", f"e{i}", now - 3600 + i / 1000, "agent.status",
+               f"agent-{i % agents:05d}", status)  # fmt: skip
+
+
+AGENT_COLUMNS = "name, role, state, activity, first_seen, last_seen, events, origin, rev"
+EVENT_COLUMNS = "source, eid, ts, kind, agent, data"
+
+
 def build_db(path: Path, agents: int, events: int) -> None:
     async def create() -> None:
         store = await Store.open(path)
@@ -65,33 +87,14 @@ def build_db(path: Path, agents: int, events: int) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")
     now = time.time()
-    names = [f"agent-{i:05d}" for i in range(agents)]
-    roles = ("coder", "reviewer", "tester", "planner")
     conn.executemany(
-        "INSERT INTO agents(name, role, state, activity, first_seen, last_seen, events, origin,"
-        " rev) VALUES (?, ?, ?, ?, ?, ?, 0, 'bench', 1)",
-        [
-            (n, roles[i % 4], STATES[i % len(STATES)], f"step {i}", now - 3600, now - 60)
-            for i, n in enumerate(names)
-        ],
+        f"INSERT INTO agents({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        agent_rows(agents, now),
     )
-    batch = 50_000
-    for start in range(0, events, batch):
-        rows = [
-            (
-                "bench",
-                f"e{i}",
-                now - 3600 + i / 1000,
-                "agent.status",
-                names[i % agents],
-                '{"state":"working","activity":"x"}',
-            )
-            for i in range(start, min(events, start + batch))
-        ]
-        conn.executemany(
-            "INSERT INTO events(source, eid, ts, kind, agent, data) VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    conn.executemany(
+        f"INSERT INTO events({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        event_rows(events, agents, now),
+    )
     conn.execute("UPDATE meta SET value = 1 WHERE key = 'rev'")
     conn.commit()
     conn.close()
@@ -107,22 +110,14 @@ def build_pg(url: str, agents: int, events: int) -> None:
 
     asyncio.run(create())
     now = time.time()
-    names = [f"agent-{i:05d}" for i in range(agents)]
-    roles = ("coder", "reviewer", "tester", "planner")
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY agents (name, role, state, activity, first_seen, last_seen, events, origin,"
-            " rev) FROM STDIN"
-        ) as copy:
-            for i, n in enumerate(names):
-                state = STATES[i % len(STATES)]
-                copy.write_row((n, roles[i % 4], state, f"step {i}", now - 3600, now - 60, 0,
-                                "bench", 1))  # fmt: skip
-        status = '{"state":"working","activity":"x"}'
-        with cur.copy("COPY events (source, eid, ts, kind, agent, data) FROM STDIN") as copy:
-            for i in range(events):
-                ts = now - 3600 + i / 1000
-                copy.write_row(("bench", f"e{i}", ts, "agent.status", names[i % agents], status))
+        for table, columns, rows in (
+            ("agents", AGENT_COLUMNS, agent_rows(agents, now)),
+            ("events", EVENT_COLUMNS, event_rows(events, agents, now)),
+        ):
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         cur.execute("UPDATE meta SET value = 1 WHERE key = 'rev'")
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
